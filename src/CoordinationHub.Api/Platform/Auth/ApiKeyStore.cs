@@ -1,0 +1,120 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using CoordinationHub.Platform.Data;
+using Dapper;
+
+namespace CoordinationHub.Platform.Auth;
+
+/// <summary>
+/// API keys: 256 random bits shown once, stored as a SHA-256 hash (a slow hash adds nothing
+/// to a key of that entropy, and lookups stay one indexed read). Valid keys are cached for
+/// <see cref="CacheFor"/>; a revocation in this process takes effect at once, in another
+/// process within that delay.
+/// </summary>
+public sealed class ApiKeyStore(Db db, TimeProvider clock)
+{
+    public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan TouchEvery = TimeSpan.FromMinutes(1);
+    private readonly ConcurrentDictionary<string, CacheEntry> cache = new(StringComparer.Ordinal);
+
+    private sealed record CacheEntry(ApiKeyIdentity? Identity, DateTimeOffset Expires, DateTimeOffset Touched);
+
+    public const string Prefix = "chk_";
+
+    public async Task<(Guid Id, string Key)> CreateAsync(Guid? organisationId, string name, IEnumerable<string> scopes, bool platformAdmin, CancellationToken ct)
+    {
+        var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var id = Guid.CreateVersion7();
+        var scopeList = string.Join(' ', scopes.Distinct().Order(StringComparer.Ordinal));
+        await using var connection = await db.OpenAsync(ct);
+        await connection.ExecuteAsync(db.Command(InsertSql, new
+        {
+            id, organisationId, name, prefix = key[..12], keyHash = Hash(key), scopes = scopeList,
+            isPlatformAdmin = platformAdmin, createdAt = clock.GetUtcNow(),
+        }, ct));
+        return (id, key);
+    }
+
+    public async Task<IReadOnlyList<ApiKeyRow>> ListAsync(CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return (await connection.QueryAsync<ApiKeyRow>(db.Command(ListSql, null, ct))).ToList();
+    }
+
+    public async Task<bool> RevokeAsync(Guid id, CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        var hash = await connection.QuerySingleOrDefaultAsync<string>(db.Command(HashByIdSql, new { id }, ct));
+        var rows = await connection.ExecuteAsync(db.Command(RevokeSql, new { id, now = clock.GetUtcNow() }, ct));
+        if (hash is not null) cache.TryRemove(hash.Trim(), out _);
+        return rows > 0;
+    }
+
+    public async Task<bool> AnyAsync(CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<int>(db.Command(CountSql, null, ct)) > 0;
+    }
+
+    public async ValueTask<ApiKeyIdentity?> AuthenticateAsync(string key, CancellationToken ct)
+    {
+        if (!key.StartsWith(Prefix, StringComparison.Ordinal) || key.Length > 100) return null;
+        var hash = Hash(key);
+        var now = clock.GetUtcNow();
+        if (cache.TryGetValue(hash, out var cached) && cached.Expires > now)
+        {
+            if (cached.Identity is not null && now - cached.Touched > TouchEvery) await TouchAsync(hash, cached, now, ct);
+            return cached.Identity;
+        }
+
+        var row = await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<ApiKeyRow>(db.Command(ByHashSql, new { keyHash = hash }, t)), ct);
+        var identity = row is null || row.RevokedAt is not null
+            ? null
+            : new ApiKeyIdentity(row.Id, row.OrganisationId, row.IsPlatformAdmin, row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet());
+        var entry = new CacheEntry(identity, now + CacheFor, DateTimeOffset.MinValue);
+        if (identity is not null) await TouchAsync(hash, entry, now, ct);
+        else cache[hash] = entry;
+        return identity;
+    }
+
+    private async Task TouchAsync(string hash, CacheEntry entry, DateTimeOffset now, CancellationToken ct)
+    {
+        cache[hash] = entry with { Touched = now };
+        await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(TouchSql, new { keyHash = hash, now }, t)), ct);
+    }
+
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public sealed class ApiKeyRow
+    {
+        public Guid Id { get; init; }
+        public Guid? OrganisationId { get; init; }
+        public string Name { get; init; } = "";
+        public string Prefix { get; init; } = "";
+        public string Scopes { get; init; } = "";
+        public bool IsPlatformAdmin { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset? RevokedAt { get; init; }
+        public DateTimeOffset? LastUsedAt { get; init; }
+    }
+
+    private const string InsertSql = """
+        INSERT INTO api_key (id, organisation_id, name, prefix, key_hash, scopes, is_platform_admin, created_at)
+        VALUES (@id, @organisationId, @name, @prefix, @keyHash, @scopes, @isPlatformAdmin, @createdAt)
+        """;
+    private const string ListSql = """
+        SELECT id, organisation_id, name, prefix, scopes, is_platform_admin, created_at, revoked_at, last_used_at
+        FROM api_key ORDER BY created_at, id
+        """;
+    private const string ByHashSql = """
+        SELECT id, organisation_id, name, prefix, scopes, is_platform_admin, created_at, revoked_at, last_used_at
+        FROM api_key WHERE key_hash = @keyHash
+        """;
+    private const string HashByIdSql = "SELECT key_hash FROM api_key WHERE id = @id";
+    private const string RevokeSql = "UPDATE api_key SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL";
+    private const string CountSql = "SELECT COUNT(*) FROM api_key";
+    private const string TouchSql = "UPDATE api_key SET last_used_at = @now WHERE key_hash = @keyHash";
+}

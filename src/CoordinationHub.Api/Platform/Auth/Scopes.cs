@@ -1,0 +1,21 @@
+namespace CoordinationHub.Platform.Auth;
+
+public static class Scopes
+{
+    public const string DirectoryRead = "directory:read";
+    public const string DirectoryWrite = "directory:write";
+    public const string ConventionsRead = "conventions:read";
+    public const string ConventionsWrite = "conventions:write";
+    public const string DelegationsRead = "delegations:read";
+    public const string DelegationsWrite = "delegations:write";
+    public const string ReferralsRead = "referrals:read";
+    public const string ReferralsWrite = "referrals:write";
+    /// <summary>Platform administration: directory management and every other scope.</summary>
+    public const string PlatformAdmin = "platform:admin";
+
+    public static readonly IReadOnlySet<string> All = new HashSet<string>
+    {
+        DirectoryRead, DirectoryWrite, ConventionsRead, ConventionsWrite,
+        DelegationsRead, DelegationsWrite, ReferralsRead, ReferralsWrite, PlatformAdmin,
+    };
+}

@@ -1,0 +1,120 @@
+using CoordinationHub.Features.Directory;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using Dapper;
+using Mediator;
+
+namespace CoordinationHub.Platform.Cli;
+
+/// <summary>
+/// Verbs of the same executable: <c>dotnet run --project src/CoordinationHub.Api -- &lt;verb&gt;</c>.
+/// They use the same configuration as the server (appsettings, environment, --Database:Provider=…).
+/// </summary>
+public static class CommandLine
+{
+    private static readonly string[] Verbs = ["migrate", "import-referential", "apikeys", "healthcheck", "help"];
+
+    public const string Usage = """
+        Usage: CoordinationHub.Api [verb] [options]
+          (no verb)                       run the API
+          migrate                         apply pending database migrations
+          import-referential [--file f]   load the COG referential (bundled, or a file made by refresh-referential.mjs)
+          apikeys create --organisation <id|code|siret> --scopes <s1,s2> [--name <label>]
+                                          create a key; it is printed once, on the last line
+          apikeys create --platform-admin [--name <label>]
+          apikeys list                    list keys (never the keys themselves)
+          apikeys revoke <id>             revoke a key
+          healthcheck [--url <u>]         exit 0 when the API answers /health/live (for container health checks)
+        Scopes: 
+        """ + "directory:read, directory:write, conventions:read, conventions:write, delegations:read, delegations:write, referrals:read, referrals:write, platform:admin";
+
+    /// <summary>The verb in <paramref name="args"/>, or null when the host should serve HTTP.</summary>
+    public static string? Verb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]) ? args[0] : null;
+
+    public static async Task<int> RunAsync(WebApplication app, string[] args)
+    {
+        var services = app.Services;
+        var ct = CancellationToken.None;
+        try
+        {
+            switch (args)
+            {
+                case ["migrate", ..]:
+                    await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+                    Console.WriteLine("Database is up to date.");
+                    return 0;
+                case ["import-referential", ..]:
+                    await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+                    await using (var scope = services.CreateAsyncScope())
+                        Console.WriteLine(await scope.ServiceProvider.GetRequiredService<ISender>().Send(new ImportReferentialCommand(Option(args, "--file")), ct));
+                    return 0;
+                case ["apikeys", "create", ..]:
+                    return await CreateKeyAsync(services, args, ct);
+                case ["apikeys", "list", ..]:
+                    foreach (var k in await services.GetRequiredService<ApiKeyStore>().ListAsync(ct))
+                        Console.WriteLine($"{k.Id}  {k.Prefix}…  org={k.OrganisationId?.ToString() ?? "-"}  scopes=[{k.Scopes}]  {(k.RevokedAt is null ? "active" : "revoked " + k.RevokedAt):u}  last used {k.LastUsedAt?.ToString("u") ?? "never"}  {k.Name}");
+                    return 0;
+                case ["apikeys", "revoke", var id, ..] when Guid.TryParse(id, out var keyId):
+                    var revoked = await services.GetRequiredService<ApiKeyStore>().RevokeAsync(keyId, ct);
+                    Console.WriteLine(revoked ? $"Key {keyId} revoked." : $"No active key {keyId}.");
+                    return revoked ? 0 : 1;
+                case ["healthcheck", ..]:
+                    using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) })
+                    {
+                        var url = Option(args, "--url") ?? $"http://localhost:{Environment.GetEnvironmentVariable("ASPNETCORE_HTTP_PORTS")?.Split(';')[0] ?? "8080"}/health/live";
+                        try { return (await http.GetAsync(url, ct)).IsSuccessStatusCode ? 0 : 1; }
+                        catch (HttpRequestException) { return 1; }
+                    }
+                default:
+                    Console.Error.WriteLine(Usage);
+                    return args is ["help", ..] ? 0 : 2;
+            }
+        }
+        catch (CommandLineException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
+    private static async Task<int> CreateKeyAsync(IServiceProvider services, string[] args, CancellationToken ct)
+    {
+        var keys = services.GetRequiredService<ApiKeyStore>();
+        var name = Option(args, "--name");
+        if (args.Contains("--platform-admin"))
+        {
+            var (adminId, adminKey) = await keys.CreateAsync(null, name ?? "platform administrator", [Scopes.PlatformAdmin], platformAdmin: true, ct);
+            Console.WriteLine($"Created platform administrator key {adminId}. It is shown once:");
+            Console.WriteLine(adminKey);
+            return 0;
+        }
+        var organisation = Option(args, "--organisation") ?? throw new CommandLineException("--organisation <id|code|siret> is required (or --platform-admin).");
+        var scopes = (Option(args, "--scopes") ?? throw new CommandLineException("--scopes <list> is required, e.g. directory:read,referrals:write."))
+            .Split([',', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = scopes.Where(s => !Scopes.All.Contains(s) || s == Scopes.PlatformAdmin).ToList();
+        if (unknown.Count > 0) throw new CommandLineException($"Unknown scope(s): {string.Join(", ", unknown)}. Known: {string.Join(", ", Scopes.All.Where(s => s != Scopes.PlatformAdmin))}.");
+
+        var db = services.GetRequiredService<Db>();
+        await using var connection = await db.OpenAsync(ct);
+        var matches = (await connection.QueryAsync<(Guid Id, string Name, string Kind)>(db.Command(
+            Guid.TryParse(organisation, out _) ? ByIdSql : ByCodeSql, new { id = Guid.TryParse(organisation, out var g) ? g : Guid.Empty, code = organisation }, ct))).ToList();
+        if (matches.Count == 0) throw new CommandLineException($"No organisation '{organisation}'. Use its id, its COG code (commune, département), its SIREN or its SIRET.");
+        if (matches.Count > 1) throw new CommandLineException($"'{organisation}' matches several organisations ({string.Join("; ", matches.Select(m => $"{m.Kind} {m.Name} {m.Id}"))}); use the id.");
+
+        var (id, key) = await keys.CreateAsync(matches[0].Id, name ?? $"{matches[0].Kind} {matches[0].Name}", scopes, platformAdmin: false, ct);
+        Console.WriteLine($"Created key {id} for {matches[0].Kind} {matches[0].Name} ({matches[0].Id}) with scopes {string.Join(' ', scopes)}. It is shown once:");
+        Console.WriteLine(key);
+        return 0;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    private sealed class CommandLineException(string message) : Exception(message);
+
+    private const string ByIdSql = "SELECT id, name, kind FROM organisation WHERE id = @id";
+    private const string ByCodeSql = "SELECT id, name, kind FROM organisation WHERE code = @code OR siren = @code OR siret = @code";
+}

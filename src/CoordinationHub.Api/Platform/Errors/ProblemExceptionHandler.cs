@@ -1,0 +1,82 @@
+using System.Text.Json;
+using CoordinationHub.Platform.Data;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace CoordinationHub.Platform.Errors;
+
+/// <summary>
+/// The one place where exceptions become RFC 9457 problem details. Messages of our own kinds
+/// are written for clients; anything unexpected answers 500 with the trace id only.
+/// </summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db db, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+{
+    public const string TypeBase = "https://coordinationhub.fr/problems/";
+
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        var problem = Map(exception, http);
+        if (problem.Status >= 500) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+        http.Response.StatusCode = problem.Status!.Value;
+        if (problem.Status == 503) http.Response.Headers.RetryAfter = "5";
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
+    }
+
+    private ProblemDetails Map(Exception exception, HttpContext http)
+    {
+        switch (exception)
+        {
+            case ValidationException v:
+                var errors = v.Errors
+                    .GroupBy(e => ToCamel(e.PropertyName))
+                    .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray());
+                return new ValidationProblemDetails(errors)
+                {
+                    Status = 400, Type = TypeBase + "validation", Title = "The request is invalid",
+                    Detail = "One or more fields are invalid; see errors.",
+                };
+            case ProblemException p:
+                var pd = new ProblemDetails { Status = p.Status, Type = TypeBase + p.Code, Title = p.Title, Detail = p.Message };
+                if (p.ConflictingResource is not null) pd.Extensions["conflictingResource"] = p.ConflictingResource;
+                foreach (var (k, val) in p.Extensions) pd.Extensions[k] = val;
+                return pd;
+            case BadHttpRequestException b:
+                return BadRequest(b, http);
+            case JsonException j:
+                return new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body is not valid JSON", Detail = j.Message };
+            case OperationCanceledException when http.RequestAborted.IsCancellationRequested:
+                return new ProblemDetails { Status = 499, Type = TypeBase + "cancelled", Title = "The client closed the request" };
+            case var e when db.Dialect.IsUnavailable(e) || db.Dialect.IsTransient(e) || e is TimeoutException:
+                return new ProblemDetails { Status = 503, Type = TypeBase + "unavailable", Title = "The database is unavailable", Detail = "Try again in a few seconds." };
+            default:
+                return new ProblemDetails { Status = 500, Type = TypeBase + "internal", Title = "An unexpected error occurred", Detail = "The error was logged with the trace id below." };
+        }
+    }
+
+    private static ProblemDetails BadRequest(BadHttpRequestException b, HttpContext http)
+    {
+        // Binding failures: the innermost JsonException names the path and the value that failed.
+        var json = b.InnerException as JsonException ?? b.InnerException?.InnerException as JsonException;
+        return b.StatusCode switch
+        {
+            413 => new ProblemDetails { Status = 413, Type = TypeBase + "payload-too-large", Title = "The request body is too large", Detail = b.Message },
+            415 => new ProblemDetails { Status = 415, Type = TypeBase + "unsupported-media-type", Title = "Unsupported content type", Detail = $"Send the body as application/json (got '{http.Request.ContentType}')." },
+            _ when json is not null => new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body could not be read", Detail = Clean(json) },
+            _ => new ProblemDetails { Status = b.StatusCode, Type = TypeBase + "bad-request", Title = "The request is malformed", Detail = b.Message },
+        };
+    }
+
+    private static string Clean(JsonException j)
+    {
+        var message = j.Message;
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        var head = cut > 0 ? message[..cut] : message;
+        // Hide CLR type names: clients know the JSON path, not our types.
+        head = System.Text.RegularExpressions.Regex.Replace(head, @"\b(CoordinationHub|System)(\.[A-Za-z0-9_`+\[\]]+)+", "the expected type");
+        return j.Path is null ? head : $"{head} (at {j.Path})";
+    }
+
+    private static string ToCamel(string name) =>
+        string.Join('.', name.Split('.').Select(p => p.Length == 0 ? p : char.ToLowerInvariant(p[0]) + p[1..]));
+}

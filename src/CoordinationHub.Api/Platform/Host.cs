@@ -1,0 +1,71 @@
+using System.Text.Json.Serialization;
+using CoordinationHub.Features.Directory;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using CoordinationHub.Platform.Http;
+using CoordinationHub.Platform.OpenApi;
+using CoordinationHub.Platform.Pipeline;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace CoordinationHub.Platform;
+
+public static class Host
+{
+    public static void AddCoordinationHub(this WebApplicationBuilder builder, bool runningAsServer)
+    {
+        var services = builder.Services;
+        TypeHandlers.Register();
+        services.Configure<DatabaseOptions>(builder.Configuration.GetSection("Database"));
+        services.AddSingleton<Db>();
+        services.AddSingleton<Migrator>();
+        services.AddSingleton(TimeProvider.System);
+
+        services.AddMediator((Mediator.MediatorOptions o) =>
+        {
+            o.ServiceLifetime = ServiceLifetime.Scoped;
+            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>)];
+        });
+        services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
+        ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
+
+        services.AddApiKeyAuth();
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+        {
+            c.ProblemDetails.Extensions["traceId"] = c.HttpContext.TraceIdentifier;
+            c.ProblemDetails.Type ??= ProblemExceptionHandler.TypeBase + c.ProblemDetails.Status switch
+            {
+                404 => "not-found", 405 => "method-not-allowed", 406 => "not-acceptable", 415 => "unsupported-media-type", _ => "http-" + c.ProblemDetails.Status,
+            };
+        });
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(allowIntegerValues: false));
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
+        });
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576);
+
+        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddContractDocument();
+        if (runningAsServer) services.AddHostedService<StartupTasks>();
+    }
+
+    public static void UseCoordinationHub(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseMiddleware<RequestLimits>();
+        app.UseContractDocument();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseMiddleware<Idempotency>();
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapDirectory();
+    }
+}

@@ -1,0 +1,145 @@
+using System.Security.Cryptography;
+using System.Text;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using Dapper;
+
+namespace CoordinationHub.Platform.Http;
+
+/// <summary>
+/// <c>Idempotency-Key</c> on POST: the first response (any status below 500) is stored per
+/// API key; the same key with the same request replays it, with another request answers 422,
+/// and while the first is still running answers 409. Records are kept for <see cref="KeepFor"/>.
+/// </summary>
+public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock, ILogger<Idempotency> logger)
+{
+    public const string Header = "Idempotency-Key";
+    public static readonly TimeSpan KeepFor = TimeSpan.FromHours(24);
+
+    public async Task InvokeAsync(HttpContext http, Caller caller)
+    {
+        var key = http.Request.Headers[Header].ToString();
+        if (!HttpMethods.IsPost(http.Request.Method) || key.Length == 0 || !caller.IsAuthenticated)
+        {
+            await next(http);
+            return;
+        }
+        if (key.Length > 100 || key.Any(c => c < 0x21 || c > 0x7e))
+            throw new BadRequestException("invalid-idempotency-key", "Idempotency-Key must be 1 to 100 visible ASCII characters (a UUID is a good choice).");
+
+        var hash = await HashAsync(http.Request);
+        var ct = http.RequestAborted;
+        var now = clock.GetUtcNow();
+        var record = new { apiKeyId = caller.KeyId, idempotencyKey = key, requestHash = hash, createdAt = now, expiredBefore = now - KeepFor };
+
+        if (!await TryClaimAsync(record, ct))
+        {
+            var stored = await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<StoredResponse>(db.Command(SelectSql, record, t)), ct)
+                ?? throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
+            if (stored.RequestHash.Trim() != hash)
+                throw new RuleException("idempotency-key-reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
+            if (stored.StatusCode is null)
+                throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
+            await ReplayAsync(http, stored);
+            return;
+        }
+
+        var original = http.Response.Body;
+        using var buffer = new MemoryStream();
+        http.Response.Body = buffer;
+        var completed = false;
+        try
+        {
+            await next(http);
+            completed = true;
+        }
+        finally
+        {
+            http.Response.Body = original;
+            if (completed && http.Response.StatusCode < 500)
+            {
+                await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(CompleteSql, new
+                {
+                    record.apiKeyId, record.idempotencyKey, statusCode = http.Response.StatusCode,
+                    contentType = http.Response.ContentType, location = http.Response.Headers.Location.ToString(),
+                    body = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length),
+                }, t)), CancellationToken.None);
+            }
+            else
+            {
+                // Failed or crashed: forget the key so that the client may retry.
+                await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(DeleteSql, record, t)), CancellationToken.None);
+            }
+            buffer.Position = 0;
+            if (completed) await buffer.CopyToAsync(original, ct);
+        }
+    }
+
+    private async Task<bool> TryClaimAsync(object record, CancellationToken ct)
+    {
+        try
+        {
+            return await db.InTransactionAsync(async (c, tx, t) =>
+            {
+                await c.ExecuteAsync(db.Command(DeleteExpiredSql, record, t, tx));
+                await c.ExecuteAsync(db.Command(InsertSql, record, t, tx));
+                return true;
+            }, ct);
+        }
+        catch (Exception e) when (db.Dialect.IsUniqueViolation(e))
+        {
+            logger.LogDebug("Idempotency key already claimed");
+            return false;
+        }
+    }
+
+    private static async Task<string> HashAsync(HttpRequest request)
+    {
+        request.EnableBuffering();
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
+        var chunk = new byte[16384];
+        int n;
+        while ((n = await request.Body.ReadAsync(chunk, request.HttpContext.RequestAborted)) > 0) sha.AppendData(chunk, 0, n);
+        request.Body.Position = 0;
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    private static async Task ReplayAsync(HttpContext http, StoredResponse stored)
+    {
+        http.Response.StatusCode = stored.StatusCode!.Value;
+        http.Response.Headers["Idempotent-Replayed"] = "true";
+        if (!string.IsNullOrEmpty(stored.Location)) http.Response.Headers.Location = stored.Location;
+        if (!string.IsNullOrEmpty(stored.ContentType)) http.Response.ContentType = stored.ContentType;
+        if (!string.IsNullOrEmpty(stored.Body)) await http.Response.WriteAsync(stored.Body, http.RequestAborted);
+    }
+
+    private sealed class StoredResponse
+    {
+        public string RequestHash { get; init; } = "";
+        public int? StatusCode { get; init; }
+        public string? ContentType { get; init; }
+        public string? Location { get; init; }
+        public string? Body { get; init; }
+    }
+
+    private const string DeleteExpiredSql = """
+        DELETE FROM idempotency_record
+        WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey AND created_at < @expiredBefore
+        """;
+    private const string InsertSql = """
+        INSERT INTO idempotency_record (api_key_id, idempotency_key, request_hash, created_at)
+        VALUES (@apiKeyId, @idempotencyKey, @requestHash, @createdAt)
+        """;
+    private const string SelectSql = """
+        SELECT request_hash, status_code, content_type, location, body
+        FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
+        """;
+    private const string CompleteSql = """
+        UPDATE idempotency_record
+        SET status_code = @statusCode, content_type = @contentType, location = @location, body = @body
+        WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
+        """;
+    private const string DeleteSql = "DELETE FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey";
+}

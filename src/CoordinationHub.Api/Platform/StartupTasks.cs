@@ -1,0 +1,62 @@
+using CoordinationHub.Features.Directory;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using Mediator;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace CoordinationHub.Platform;
+
+/// <summary>
+/// On start: migrate, load the referential into an empty directory, and on a database without
+/// any key create the first administrator key, written to <c>initial-admin-key</c> next to the
+/// data (like Jenkins' initialAdminPassword). Each step can be turned off in configuration.
+/// </summary>
+public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<DatabaseOptions> options, ILogger<StartupTasks> logger) : IHostedService
+{
+    public const string AdminKeyFile = "initial-admin-key";
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        if (options.Value.MigrateOnStartup) await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+
+        await using var scope = services.CreateAsyncScope();
+        if (options.Value.ImportReferentialOnStartup)
+        {
+            var result = await scope.ServiceProvider.GetRequiredService<ISender>().Send(new ImportReferentialCommand(), ct);
+            logger.LogInformation("Referential: {Result}", result);
+        }
+
+        var keys = services.GetRequiredService<ApiKeyStore>();
+        if (!await keys.AnyAsync(ct))
+        {
+            var (_, key) = await keys.CreateAsync(null, "initial administrator", [Scopes.PlatformAdmin], platformAdmin: true, ct);
+            var path = Path.Combine(db.DataDirectory, AdminKeyFile);
+            System.IO.Directory.CreateDirectory(db.DataDirectory);
+            await File.WriteAllTextAsync(path, key + Environment.NewLine, ct);
+            if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            logger.LogWarning("Created the first administrator API key; it is in {Path}. Store it safely and delete the file.", path);
+        }
+    }
+
+    public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+}
+
+public sealed class DatabaseHealthCheck(Db db) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default)
+    {
+        try
+        {
+            await using var connection = await db.OpenAsync(ct);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT 1";
+            await command.ExecuteScalarAsync(ct);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception e)
+        {
+            return HealthCheckResult.Unhealthy("The database does not answer.", e);
+        }
+    }
+}
