@@ -1,7 +1,8 @@
 using CoordinationHub.Platform;
 using CoordinationHub.Platform.Cli;
 
-var builder = WebApplication.CreateBuilder(args);
+// Settings ship beside the binary; relative paths (data/, CLI files) follow the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var verb = CommandLine.Verb(args);
 builder.AddCoordinationHub(runningAsServer: verb is null);
 var app = builder.Build();

@@ -35,10 +35,17 @@ public static class Host
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             c.ProblemDetails.Extensions["traceId"] = c.HttpContext.TraceIdentifier;
-            c.ProblemDetails.Type ??= ProblemExceptionHandler.TypeBase + c.ProblemDetails.Status switch
+            // Statuses written by the framework itself (unknown route, wrong method, wrong content type).
+            if (c.ProblemDetails.Type is null || c.ProblemDetails.Type.StartsWith("https://tools.ietf.org/", StringComparison.Ordinal))
             {
-                404 => "not-found", 405 => "method-not-allowed", 406 => "not-acceptable", 415 => "unsupported-media-type", _ => "http-" + c.ProblemDetails.Status,
-            };
+                (c.ProblemDetails.Type, c.ProblemDetails.Detail) = c.ProblemDetails.Status switch
+                {
+                    404 => (ProblemExceptionHandler.TypeBase + "not-found", c.ProblemDetails.Detail ?? "No such route; the API lives under /v1/ (see /openapi/v1.json)."),
+                    405 => (ProblemExceptionHandler.TypeBase + "method-not-allowed", c.ProblemDetails.Detail ?? $"{c.HttpContext.Request.Method} is not allowed on this route."),
+                    415 => (ProblemExceptionHandler.TypeBase + "unsupported-media-type", c.ProblemDetails.Detail ?? $"Send the body as application/json (got '{c.HttpContext.Request.ContentType}')."),
+                    _ => (ProblemExceptionHandler.TypeBase + "http-" + c.ProblemDetails.Status, c.ProblemDetails.Detail),
+                };
+            }
         });
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 
 namespace CoordinationHub.Features.Directory;
@@ -48,14 +47,25 @@ public sealed class OrganisationDto
 /// <summary>Names as searched: no accents, no case, punctuation as spaces ("Saint-Étienne" → "saint etienne").</summary>
 public static class SearchText
 {
+    // Latin letters with diacritics and their base letter. A table rather than Unicode
+    // decomposition, which needs ICU and the host runs with invariant globalization.
+    private const string Accented = "ÀÁÂÃÄÅÇÈÉÊËÌÍÎÏÑÒÓÔÕÖÙÚÛÜÝàáâãäåçèéêëìíîïñòóôõöùúûüýÿĀāĂăĄąĆćĈĉĊċČčĎďĒēĔĕĖėĘęĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭĮįİĴĵĶķĹĺĻļĽľŃńŅņŇňŌōŎŏŐőŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŲųŴŵŶŷŸŹźŻżŽžƠơƯưǍǎǏǐǑǒǓǔǕǖǗǘǙǚǛǜǞǟǠǡǦǧǨǩǪǫǬǭǰǴǵǸǹǺǻȀȁȂȃȄȅȆȇȈȉȊȋȌȍȎȏȐȑȒȓȔȕȖȗȘșȚțȞȟȦȧȨȩȪȫȬȭȮȯȰȱȲȳ";
+    private const string Plain = "aaaaaaceeeeiiiinooooouuuuyaaaaaaceeeeiiiinooooouuuuyyaaaaaaccccccccddeeeeeeeeeegggggggghhiiiiiiiiijjkkllllllnnnnnnoooooorrrrrrssssssssttttuuuuuuuuuuuuwwyyyzzzzzzoouuaaiioouuuuuuuuuuaaaaggkkoooojggnnaaaaaaeeeeiiiioooorrrruuuusstthhaaeeooooooooyy";
+    private static readonly Dictionary<char, char> Base = Accented.Zip(Plain).ToDictionary(p => p.First, p => p.Second);
+
     public static string Normalize(string text)
     {
-        var decomposed = text.Replace("œ", "oe").Replace("Œ", "OE").Replace("æ", "ae").Replace("Æ", "AE").Normalize(NormalizationForm.FormD);
-        var sb = new StringBuilder(decomposed.Length);
+        var sb = new StringBuilder(text.Length);
         var space = true;
-        foreach (var c in decomposed)
+        foreach (var raw in text)
         {
-            if (CharUnicodeInfo.GetUnicodeCategory(c) == UnicodeCategory.NonSpacingMark) continue;
+            switch (raw)
+            {
+                case 'œ' or 'Œ': sb.Append("oe"); space = false; continue;
+                case 'æ' or 'Æ': sb.Append("ae"); space = false; continue;
+                case 'ß': sb.Append("ss"); space = false; continue;
+            }
+            var c = Base.TryGetValue(raw, out var b) ? b : raw;
             if (char.IsAsciiLetterOrDigit(c)) { sb.Append(char.ToLowerInvariant(c)); space = false; }
             else if (!space) { sb.Append(' '); space = true; }
         }

@@ -12,7 +12,7 @@ namespace CoordinationHub.Platform.Cli;
 /// </summary>
 public static class CommandLine
 {
-    private static readonly string[] Verbs = ["migrate", "import-referential", "apikeys", "healthcheck", "help"];
+    private static readonly string[] Verbs = ["migrate", "import-referential", "apikeys", "openapi", "healthcheck", "help"];
 
     public const string Usage = """
         Usage: CoordinationHub.Api [verb] [options]
@@ -24,6 +24,7 @@ public static class CommandLine
           apikeys create --platform-admin [--name <label>]
           apikeys list                    list keys (never the keys themselves)
           apikeys revoke <id>             revoke a key
+          openapi <file>                  write the OpenAPI contract (as served at /openapi/v1.json)
           healthcheck [--url <u>]         exit 0 when the API answers /health/live (for container health checks)
         Scopes: 
         """ + "directory:read, directory:write, conventions:read, conventions:write, delegations:read, delegations:write, referrals:read, referrals:write, platform:admin";
@@ -58,6 +59,15 @@ public static class CommandLine
                     var revoked = await services.GetRequiredService<ApiKeyStore>().RevokeAsync(keyId, ct);
                     Console.WriteLine(revoked ? $"Key {keyId} revoked." : $"No active key {keyId}.");
                     return revoked ? 0 : 1;
+                case ["openapi", var file, ..]:
+                    // The endpoints are wired into routing when the host starts: start it on a throwaway port.
+                    app.Urls.Clear();
+                    app.Urls.Add("http://127.0.0.1:0");
+                    await app.StartAsync(ct);
+                    await File.WriteAllTextAsync(file, OpenApi.ContractDocument.Render(services), ct);
+                    await app.StopAsync(ct);
+                    Console.WriteLine($"Wrote {file}.");
+                    return 0;
                 case ["healthcheck", ..]:
                     using (var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) })
                     {

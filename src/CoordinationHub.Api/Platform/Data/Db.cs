@@ -107,7 +107,23 @@ public sealed class Db
 
     /// <summary>A Dapper command with the dialect's tokens rendered and the cancellation token passed on.</summary>
     public CommandDefinition Command(string sql, object? parameters, CancellationToken ct, DbTransaction? tx = null) =>
-        new(Dialect.Render(sql), parameters, tx, cancellationToken: ct);
+        new(Dialect.Render(sql), Dialect.Provider == DatabaseProvider.Sqlite ? CamelCase(parameters) : parameters, tx, cancellationToken: ct);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (string Name, System.Reflection.PropertyInfo Property)[]> Properties = new();
+
+    /// <summary>
+    /// SQL names parameters in camelCase (<c>@departementCode</c>). PostgreSQL and SQL Server match
+    /// names without regard to case; SQLite does not, so <c>new { query.Id }</c> is renamed <c>id</c>.
+    /// </summary>
+    private static object? CamelCase(object? parameters)
+    {
+        if (parameters is null or SqlMapper.IDynamicParameters) return parameters;
+        var properties = Properties.GetOrAdd(parameters.GetType(), t => t.GetProperties()
+            .Select(p => (char.ToLowerInvariant(p.Name[0]) + p.Name[1..], p)).ToArray());
+        var renamed = new DynamicParameters();
+        foreach (var (name, property) in properties) renamed.Add(name, property.GetValue(parameters));
+        return renamed;
+    }
 
     private static string Normalize(DatabaseProvider provider, string cs)
     {

@@ -24,13 +24,23 @@ public abstract class SqlDialect
     protected abstract string Limit { get; }
     protected virtual string Lock => "";
     protected virtual string ForUpdate => "";
-    /// <summary>Most bind parameters one statement may carry (SQL Server stops at 2100).</summary>
-    public virtual int MaxParameters => 2000;
     /// <summary>Whether a failure is worth retrying: the same statement may succeed a moment later.</summary>
     public abstract bool IsTransient(Exception exception);
     /// <summary>Whether the database is unreachable (answered as 503, not 500).</summary>
     public abstract bool IsUnavailable(Exception exception);
     public abstract bool IsUniqueViolation(Exception exception);
+
+    /// <summary>A parameter for hand-built bulk statements, converted as the Dapper type handlers would.</summary>
+    public DbParameter Parameter(DbCommand command, string name, object? value, System.Data.DbType typeWhenNull)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        if (value is null) { p.Value = DBNull.Value; p.DbType = typeWhenNull; }
+        else p.Value = Convert(value);
+        return p;
+    }
+
+    protected virtual object Convert(object value) => value is DateTimeOffset d ? d.ToUniversalTime() : value;
 
     public string Render(string sql) => rendered.GetOrAdd(sql, s => s
         .Replace("{limit}", Limit)
@@ -51,7 +61,14 @@ public sealed class SqliteDialect : SqlDialect
     public override DatabaseProvider Provider => DatabaseProvider.Sqlite;
     public override DbConnection CreateConnection(string connectionString) => new SqliteConnection(connectionString);
     protected override string Limit => "LIMIT @limit";
-    public override int MaxParameters => 30000;
+    protected override object Convert(object value) => value switch
+    {
+        Guid g => g.ToString(),
+        DateTimeOffset d => d.UtcDateTime.ToString(TypeHandlers.InstantFormat, System.Globalization.CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+        decimal m => m.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        _ => value,
+    };
     // 5 SQLITE_BUSY, 6 SQLITE_LOCKED: another writer holds the file.
     public override bool IsTransient(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
     // 14 SQLITE_CANTOPEN
@@ -66,7 +83,6 @@ public sealed class PostgresDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
     protected override string Limit => "LIMIT @limit";
     protected override string ForUpdate => "FOR UPDATE";
-    public override int MaxParameters => 30000;
     public override bool IsTransient(Exception e) => e switch
     {
         // 40001 serialization_failure, 40P01 deadlock_detected, 55P03 lock_not_available

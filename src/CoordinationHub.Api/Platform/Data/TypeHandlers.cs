@@ -18,6 +18,12 @@ public static class TypeHandlers
     {
         if (Interlocked.Exchange(ref registered, 1) == 1) return;
         DefaultTypeMap.MatchNamesWithUnderscores = true;
+        // Dapper maps these types itself and would skip the handlers unless they leave its type map.
+        foreach (var type in new[] { typeof(Guid), typeof(DateTimeOffset), typeof(DateOnly), typeof(decimal) })
+        {
+            SqlMapper.RemoveTypeMap(type);
+            SqlMapper.RemoveTypeMap(typeof(Nullable<>).MakeGenericType(type));
+        }
         SqlMapper.AddTypeHandler(new GuidHandler());
         SqlMapper.AddTypeHandler(new DateTimeOffsetHandler());
         SqlMapper.AddTypeHandler(new DateOnlyHandler());

@@ -62,19 +62,39 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
         {
             413 => new ProblemDetails { Status = 413, Type = TypeBase + "payload-too-large", Title = "The request body is too large", Detail = b.Message },
             415 => new ProblemDetails { Status = 415, Type = TypeBase + "unsupported-media-type", Title = "Unsupported content type", Detail = $"Send the body as application/json (got '{http.Request.ContentType}')." },
-            _ when json is not null => new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body could not be read", Detail = Clean(json) },
+            _ when json is not null => new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body could not be read", Detail = Clean(json, http) },
             _ => new ProblemDetails { Status = b.StatusCode, Type = TypeBase + "bad-request", Title = "The request is malformed", Detail = b.Message },
         };
     }
 
-    private static string Clean(JsonException j)
+    private static string Clean(JsonException j, HttpContext http)
     {
         var message = j.Message;
         var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
         var head = cut > 0 ? message[..cut] : message;
-        // Hide CLR type names: clients know the JSON path, not our types.
-        head = System.Text.RegularExpressions.Regex.Replace(head, @"\b(CoordinationHub|System)(\.[A-Za-z0-9_`+\[\]]+)+", "the expected type");
+        // An enum value out of range: name the allowed values. Never show CLR type names.
+        var endpoint = http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint();
+        var bodyType = endpoint?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.RequestType;
+        if (j.Path is not null && TypeAt(bodyType, j.Path) is { IsEnum: true } enumType)
+            return $"{j.Path} must be one of: {string.Join(", ", Enum.GetNames(enumType))}.";
+        head = TypeName.Replace(head, "the expected type");
         return j.Path is null ? head : $"{head} (at {j.Path})";
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex TypeName = new(@"\b(CoordinationHub|System)(\.[A-Za-z0-9_`+\[\]]+)+");
+
+    /// <summary>The CLR type at a JSON path such as <c>$.parties[0].role</c>, or null.</summary>
+    private static Type? TypeAt(Type? type, string path)
+    {
+        foreach (var segment in path.TrimStart('$').Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (type is null) return null;
+            var name = segment.Split('[')[0];
+            type = type.GetProperty(name, System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.IgnoreCase)?.PropertyType;
+            if (type is not null && segment.Contains('['))
+                type = type.IsArray ? type.GetElementType() : type.GetGenericArguments().FirstOrDefault();
+        }
+        return type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
     }
 
     private static string ToCamel(string name) =>

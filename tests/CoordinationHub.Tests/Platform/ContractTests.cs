@@ -1,0 +1,91 @@
+using System.Reflection;
+using CoordinationHub.Features.Directory;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.OpenApi;
+using Microsoft.SqlServer.TransactSql.ScriptDom;
+
+namespace CoordinationHub.Tests.Platform;
+
+[Collection(SqliteCollection.Name)]
+public sealed class ContractTests(SqliteFixture fx)
+{
+    private static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
+
+    [Fact]
+    public async Task The_served_OpenAPI_document_is_the_committed_one()
+    {
+        var served = await (await fx.Client().GetAsync("/openapi/v1.json").Ok()).Content.ReadAsStringAsync();
+        var committedPath = Path.Combine(RepoRoot(), "openapi", "coordinationhub.v1.json");
+        var committed = File.Exists(committedPath) ? await File.ReadAllTextAsync(committedPath) : "";
+        Assert.True(Normalize(served) == Normalize(committed),
+            $"openapi/coordinationhub.v1.json differs from what the API serves. Regenerate it with:\n  {ContractDocument.RegenerateCommand}");
+    }
+
+    [Fact]
+    public async Task Every_operation_has_an_id_a_summary_a_tag_and_problem_responses()
+    {
+        var doc = System.Text.Json.JsonDocument.Parse(await (await fx.Client().GetAsync("/openapi/v1.json").Ok()).Content.ReadAsStringAsync()).RootElement;
+        foreach (var path in doc.GetProperty("paths").EnumerateObject())
+        foreach (var op in path.Value.EnumerateObject())
+        {
+            var where = $"{op.Name.ToUpperInvariant()} {path.Name}";
+            Assert.True(op.Value.TryGetProperty("operationId", out _), $"{where} has no operationId");
+            Assert.True(op.Value.TryGetProperty("summary", out _), $"{where} has no summary");
+            Assert.True(op.Value.GetProperty("tags").GetArrayLength() > 0, $"{where} has no tag");
+            var responses = op.Value.GetProperty("responses");
+            Assert.True(responses.TryGetProperty("401", out _), $"{where} does not declare 401");
+            Assert.Contains(responses.EnumerateObject(), r => r.Name.StartsWith('2'));
+        }
+    }
+
+    private static string Normalize(string json) => json.Replace("\r\n", "\n").Trim();
+
+    /// <summary>
+    /// SQL Server has no server here: every statement its provider can send is parsed instead.
+    /// Sources: the SqlServer migrations, every const *Sql string in the API (rendered with the
+    /// SQL Server dialect), and the statements built at run time.
+    /// </summary>
+    [Fact]
+    public void Every_SQL_Server_statement_parses_as_T_SQL()
+    {
+        var dialect = SqlDialect.For(DatabaseProvider.SqlServer);
+        var statements = new List<(string Where, string Sql)>();
+        statements.AddRange(Migrator.Scripts(DatabaseProvider.SqlServer).Select(s => (s.Name, s.Sql)));
+        foreach (var type in typeof(Db).Assembly.GetTypes())
+        foreach (var field in type.GetFields(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic))
+            if (field.IsLiteral && field.FieldType == typeof(string) && field.Name.EndsWith("Sql", StringComparison.Ordinal))
+                statements.Add(($"{type.Name}.{field.Name}", dialect.Render((string)field.GetRawConstantValue()!)));
+        foreach (var extra in Builders.RunTimeStatements())
+            statements.Add(("built at run time", dialect.Render(extra)));
+
+        Assert.True(statements.Count > 30, $"only {statements.Count} statements found; the scan is broken");
+        var parser = new TSql160Parser(initialQuotedIdentifiers: true);
+        var failures = new List<string>();
+        foreach (var (where, sql) in statements)
+        {
+            parser.Parse(new StringReader(sql), out IList<ParseError> errors);
+            failures.AddRange(errors.Select(e => $"{where} line {e.Line}: {e.Message}\n{sql}"));
+        }
+        Assert.True(failures.Count == 0, string.Join("\n\n", failures));
+    }
+
+    [Fact]
+    public void SQL_Server_really_refuses_what_it_cannot_parse()
+    {
+        // The parse check is only worth something if a PostgreSQL-only statement fails it.
+        new TSql160Parser(true).Parse(new StringReader("SELECT id FROM organisation LIMIT 10"), out IList<ParseError> errors);
+        Assert.NotEmpty(errors);
+    }
+}
+
+/// <summary>Statements assembled at run time, in their widest shape.</summary>
+internal static class Builders
+{
+    public static IEnumerable<string> RunTimeStatements()
+    {
+        yield return SearchOrganisationsHandler.BuildSql(new SearchOrganisationsQuery(OrganisationKind.CCAS, "59", "200093201", "59350", true, "lille", 10, null), paged: true);
+        yield return SearchOrganisationsHandler.BuildSql(new SearchOrganisationsQuery(null, null, null, null, null, null, null, null), paged: false);
+        yield return ImportReferentialHandler.InsertSql(3);
+    }
+}
