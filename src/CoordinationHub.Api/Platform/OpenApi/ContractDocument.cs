@@ -55,7 +55,7 @@ public static class ContractDocument
             c.SchemaFilter<ExampleSchemaFilter>();
             c.DocumentFilter<TagsDocumentFilter>();
             c.SupportNonNullableReferenceTypes();
-            c.UseAllOfToExtendReferenceSchemas();
+            c.UseInlineDefinitionsForEnums();
         });
         return services;
     }
@@ -143,6 +143,10 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
 {
     public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
     {
+        // OpenAPI 3.0: a nullable enum must list null among its values, or null fails validation.
+        foreach (var property in schema.Properties?.Values.OfType<OpenApiSchema>() ?? [])
+            if (property.Enum is { Count: > 0 } values && property.Type?.HasFlag(JsonSchemaType.Null) == true && !values.Any(v => v is null))
+                values.Add(null!);
         if (schema is OpenApiSchema s && ContractExamples.For(context.Type) is { } example)
             s.Examples = [JsonSerializer.SerializeToNode(example, context.Type, json.Value.SerializerOptions)!];
     }
