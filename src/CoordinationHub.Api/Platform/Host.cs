@@ -21,6 +21,8 @@ public static class Host
         services.Configure<DatabaseOptions>(builder.Configuration.GetSection("Database"));
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
+        services.AddScoped<ChangeLog>();
+        services.AddScoped<CoordinationHub.Features.Delegations.ConventionDelegations>();
         services.AddSingleton(TimeProvider.System);
 
         services.AddMediator((Mediator.MediatorOptions o) =>
