@@ -1,4 +1,7 @@
 using System.Text.Json.Serialization;
+using CoordinationHub.Features.CompetenceMap;
+using CoordinationHub.Features.Competences;
+using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -22,13 +25,16 @@ public static class Host
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
         services.AddScoped<ChangeLog>();
-        services.AddScoped<CoordinationHub.Features.Delegations.ConventionDelegations>();
+        services.AddScoped<ConventionDelegations>();
+        services.AddScoped<MapChanges>();
+        services.AddScoped<CompetenceMapWriter>();
+        services.AddSingleton<CompetenceMapCache>();
         services.AddSingleton(TimeProvider.System);
 
         services.AddMediator((Mediator.MediatorOptions o) =>
         {
             o.ServiceLifetime = ServiceLifetime.Scoped;
-            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>)];
+            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(MapRefreshBehavior<,>)];
         });
         services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
         ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
@@ -60,7 +66,11 @@ public static class Host
 
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddContractDocument();
-        if (runningAsServer) services.AddHostedService<StartupTasks>();
+        if (runningAsServer)
+        {
+            services.AddHostedService<StartupTasks>();
+            services.AddHostedService(sp => sp.GetRequiredService<CompetenceMapCache>());
+        }
     }
 
     public static void UseCoordinationHub(this WebApplication app)
@@ -76,5 +86,8 @@ public static class Host
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapDirectory();
+        app.MapCompetences();
+        app.MapCompetenceMap();
+        app.MapDelegations();
     }
 }

@@ -102,7 +102,7 @@ public sealed class ContractOperationFilter : IOperationFilter
         var method = context.ApiDescription.HttpMethod;
         if (method == "POST")
             AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false);
-        if (method is "PUT" or "PATCH")
+        if (method is "PUT" or "PATCH" || metadata.OfType<Http.RequiresIfMatch>().Any())
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
         if (operation.Responses is null) return;

@@ -1,0 +1,99 @@
+using System.Data.Common;
+using System.Text.Json;
+using CoordinationHub.Features.Competences;
+using CoordinationHub.Features.Delegations;
+using CoordinationHub.Platform.Data;
+using Dapper;
+
+namespace CoordinationHub.Features.CompetenceMap;
+
+/// <summary>
+/// Writes the precomputed map: after a delegation changes, the periods of every commune it ever
+/// covered are recomputed from the delegations (current versions) and rewritten, in the same
+/// transaction, and the map generation is bumped so every process reloads its cache.
+/// </summary>
+public sealed class CompetenceMapWriter(Db db)
+{
+    public async Task RecomputeAsync(DbConnection c, DbTransaction tx, Guid delegationId, string competence, CancellationToken ct)
+    {
+        var holderKind = Enum.Parse<HolderKind>(await c.QuerySingleAsync<string>(db.Command(HolderKindSql, new { competence }, ct, tx)));
+        var spans = (await c.QueryAsync<SpanRow>(db.Command(SpansSql, new { competence, delegationId }, ct, tx))).ToList();
+        var holders = (await c.QueryAsync<LawRow>(db.Command(LawHoldersSql, new { delegationId, active = true }, ct, tx))).ToList();
+
+        var byCommune = spans.ToLookup(s => s.CommuneId, s => new DelegationSpan(s.Id, s.DelegatorId, s.DelegateId, s.ConventionId, s.StartOn, s.EndOn));
+        var rows = new List<object?[]>();
+        foreach (var h in holders)
+        {
+            var law = LawHolder(holderKind, h.CommuneId, h.DepartementId, h.CcasId);
+            foreach (var segment in Responsibility.Segments(law, byCommune[h.CommuneId].ToList()))
+                rows.Add([h.CommuneId, competence, segment.From, segment.To, segment.Responsible, JsonSerializer.Serialize(segment.Chain)]);
+        }
+
+        await c.ExecuteAsync(db.Command(DeleteSql, new { competence, delegationId }, ct, tx));
+        foreach (var batch in rows.Chunk(300))
+        {
+            await using var command = c.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = InsertSql(batch.Length);
+            for (var i = 0; i < batch.Length; i++)
+                for (var col = 0; col < Columns.Length; col++)
+                    command.Parameters.Add(db.Dialect.Parameter(command, $"@{Columns[col]}{i}", batch[i][col], System.Data.DbType.String));
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        await c.ExecuteAsync(db.Command(BumpSql, null, ct, tx));
+    }
+
+    public static Guid LawHolder(HolderKind kind, Guid commune, Guid? departement, Guid? ccas) => kind switch
+    {
+        HolderKind.DEPARTEMENT => departement ?? commune,
+        HolderKind.CCAS => ccas ?? commune,
+        _ => commune,
+    };
+
+    private static readonly string[] Columns = ["commune_id", "competence_code", "valid_from", "valid_to", "responsible_id", "chain"];
+
+    internal static string InsertSql(int rows) =>
+        $"INSERT INTO competence_map ({string.Join(", ", Columns)})\nVALUES\n" +
+        string.Join(",\n", Enumerable.Range(0, rows).Select(i => "  (" + string.Join(", ", Columns.Select(col => $"@{col}{i}")) + ")"));
+
+    private sealed class SpanRow
+    {
+        public Guid Id { get; init; }
+        public Guid DelegatorId { get; init; }
+        public Guid DelegateId { get; init; }
+        public Guid ConventionId { get; init; }
+        public DateOnly StartOn { get; init; }
+        public DateOnly EndOn { get; init; }
+        public Guid CommuneId { get; init; }
+    }
+
+    private sealed class LawRow
+    {
+        public Guid CommuneId { get; init; }
+        public Guid? DepartementId { get; init; }
+        public Guid? CcasId { get; init; }
+    }
+
+    private const string HolderKindSql = "SELECT holder_kind FROM competence WHERE code = @competence";
+    // Every delegation of the competence on the communes the changed delegation ever covered.
+    private const string SpansSql = """
+        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
+        FROM delegation d
+        JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
+        WHERE d.competence_code = @competence
+          AND dc.commune_id IN (SELECT x.commune_id FROM delegation_commune x WHERE x.delegation_id = @delegationId)
+        """;
+    private const string LawHoldersSql = """
+        SELECT c.id AS commune_id, dep.id AS departement_id, ccas.id AS ccas_id
+        FROM organisation c
+        LEFT JOIN organisation dep ON dep.kind = 'DEPARTEMENT' AND dep.code = c.departement_code
+        LEFT JOIN organisation ccas ON ccas.kind = 'CCAS' AND ccas.commune_id = c.id AND ccas.is_active = @active
+        WHERE c.id IN (SELECT DISTINCT x.commune_id FROM delegation_commune x WHERE x.delegation_id = @delegationId)
+        """;
+    private const string DeleteSql = """
+        DELETE FROM competence_map
+        WHERE competence_code = @competence
+          AND commune_id IN (SELECT x.commune_id FROM delegation_commune x WHERE x.delegation_id = @delegationId)
+        """;
+    private const string BumpSql = "UPDATE map_generation SET generation = generation + 1 WHERE id = 1";
+}

@@ -1,0 +1,42 @@
+using CoordinationHub.Features.Directory;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using FluentValidation;
+using Mediator;
+
+namespace CoordinationHub.Features.Delegations;
+
+/// <summary>The new state of a delegation: its period and, when given, its territory. Every rule is checked again.</summary>
+public sealed record DelegationChanges(
+    DateOnly StartOn, DateOnly EndOn, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes, IReadOnlyList<string>? EpciSirens, string? Reason);
+
+public sealed record ChangeDelegationCommand(Guid Id, int ExpectedVersion, DelegationChanges Changes) : ICommand<DelegationDto>;
+
+public sealed class ChangeDelegationValidator : AbstractValidator<ChangeDelegationCommand>
+{
+    public ChangeDelegationValidator()
+    {
+        RuleFor(c => c.Changes.EndOn).GreaterThanOrEqualTo(c => c.Changes.StartOn).WithName("endOn").WithMessage("endOn must not be before startOn.");
+        RuleFor(c => c.Changes.Reason).MaximumLength(500).WithName("reason");
+    }
+}
+
+public sealed class ChangeDelegationHandler(Db db, DelegationRules rules) : ICommandHandler<ChangeDelegationCommand, DelegationDto>
+{
+    public async ValueTask<DelegationDto> Handle(ChangeDelegationCommand command, CancellationToken ct) =>
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var current = await DelegationStore.LoadAsync(db, c, tx, command.Id, null, t) ?? throw new NotFoundException("delegation", command.Id);
+            if (current.Version != command.ExpectedVersion)
+                throw new PreconditionFailedException($"The delegation is at version {current.Version}, not {command.ExpectedVersion}; read it again.");
+            var changes = command.Changes;
+            var territory = new TerritoryInput(changes.CommuneIds, changes.DepartementCodes, changes.EpciSirens);
+            var communes = territory.IsEmpty
+                ? await Territory.ExpandAsync(db, c, tx, new TerritoryInput(current.CommuneIds, null, null), "delegations", t)
+                : await Territory.ExpandAsync(db, c, tx, territory, "delegations", t);
+            await rules.CheckAsync(c, tx, new DelegationProposal(current.Id, current.DelegatorId, current.DelegateId, current.Competence, current.ConventionId, communes, changes.StartOn, changes.EndOn), t);
+            await rules.RecordVersionAsync(c, tx, current.Id, current.VersionNo + 1, changes.StartOn, changes.EndOn, communes.Select(x => x.Id).ToList(),
+                DelegationChange.CHANGED, changes.Reason, current.Competence, current, t);
+            return (await DelegationStore.LoadAsync(db, c, tx, current.Id, null, t))!;
+        }, ct);
+}

@@ -1,0 +1,89 @@
+using System.Data.Common;
+using CoordinationHub.Platform.Data;
+using Dapper;
+
+namespace CoordinationHub.Features.Delegations;
+
+public enum DelegationChange { CREATED, CHANGED, ENDED, ENDED_WITH_CONVENTION }
+
+/// <summary>A delegation of competence as one of its versions recorded it.</summary>
+public sealed class DelegationDto
+{
+    public Guid Id { get; init; }
+    public Guid DelegatorId { get; init; }
+    public Guid DelegateId { get; init; }
+    public string Competence { get; init; } = "";
+    public Guid ConventionId { get; init; }
+    public string? ExternalRef { get; init; }
+    public DateOnly StartOn { get; init; }
+    /// <summary>Last day (inclusive). Before <see cref="StartOn"/> when it ended before it began.</summary>
+    public DateOnly EndOn { get; init; }
+    public IReadOnlyList<Guid> CommuneIds { get; init; } = [];
+    /// <summary>The version shown: 1 when created, +1 at each change.</summary>
+    public int VersionNo { get; init; }
+    public DelegationChange LastChange { get; init; }
+    public string? Reason { get; init; }
+    public DateTimeOffset RecordedAt { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore] public int Version { get; init; }
+}
+
+public static class DelegationStore
+{
+    /// <summary>The delegation at its current version, or as recorded at <paramref name="recordedBy"/>.</summary>
+    public static async Task<DelegationDto?> LoadAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, DateTimeOffset? recordedBy, CancellationToken ct)
+    {
+        var head = await c.QuerySingleOrDefaultAsync<HeadRow>(db.Command(HeadSql, new { id }, ct, tx));
+        if (head is null) return null;
+        var version = recordedBy is { } at
+            ? await c.QuerySingleOrDefaultAsync<VersionRow>(db.Command(VersionAsOfSql, new { id, at }, ct, tx))
+            : await c.QuerySingleOrDefaultAsync<VersionRow>(db.Command(VersionSql, new { id, versionNo = head.CurrentVersion }, ct, tx));
+        if (version is null) return null;
+        var communes = (await c.QueryAsync<Guid>(db.Command(CommunesSql, new { id, versionNo = version.VersionNo }, ct, tx))).ToList();
+        return new DelegationDto
+        {
+            Id = head.Id, DelegatorId = head.DelegatorId, DelegateId = head.DelegateId, Competence = head.CompetenceCode, ConventionId = head.ConventionId,
+            ExternalRef = head.ExternalRef, StartOn = version.StartOn, EndOn = version.EndOn, CommuneIds = communes, VersionNo = version.VersionNo,
+            LastChange = Enum.Parse<DelegationChange>(version.Change), Reason = version.Reason, RecordedAt = version.RecordedAt, CreatedAt = head.CreatedAt,
+            Version = head.Version,
+        };
+    }
+
+    private sealed class HeadRow
+    {
+        public Guid Id { get; init; }
+        public Guid DelegatorId { get; init; }
+        public Guid DelegateId { get; init; }
+        public string CompetenceCode { get; init; } = "";
+        public Guid ConventionId { get; init; }
+        public string? ExternalRef { get; init; }
+        public int CurrentVersion { get; init; }
+        public int Version { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+    }
+
+    internal sealed class VersionRow
+    {
+        public int VersionNo { get; init; }
+        public DateOnly StartOn { get; init; }
+        public DateOnly EndOn { get; init; }
+        public string Change { get; init; } = "";
+        public string? Reason { get; init; }
+        public DateTimeOffset RecordedAt { get; init; }
+    }
+
+    private const string HeadSql = """
+        SELECT id, delegator_id, delegate_id, competence_code, convention_id, external_ref, current_version, version, created_at
+        FROM delegation WHERE id = @id
+        """;
+    private const string VersionSql = """
+        SELECT version_no, start_on, end_on, change, reason, recorded_at
+        FROM delegation_version WHERE delegation_id = @id AND version_no = @versionNo
+        """;
+    private const string VersionAsOfSql = """
+        SELECT version_no, start_on, end_on, change, reason, recorded_at
+        FROM delegation_version
+        WHERE delegation_id = @id AND version_no = (SELECT MAX(v.version_no) FROM delegation_version v WHERE v.delegation_id = @id AND v.recorded_at <= @at)
+        """;
+    private const string CommunesSql = "SELECT commune_id FROM delegation_commune WHERE delegation_id = @id AND version_no = @versionNo ORDER BY commune_id";
+}

@@ -1,0 +1,41 @@
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using FluentValidation;
+using Mediator;
+
+namespace CoordinationHub.Features.Delegations;
+
+/// <summary>Ends a delegation early: its last day becomes <c>LastDay</c>. Recorded as a new version, never deleted.</summary>
+public sealed record EndDelegationRequest(DateOnly LastDay, string Reason);
+
+public sealed record EndDelegationCommand(Guid Id, int ExpectedVersion, EndDelegationRequest Request) : ICommand<DelegationDto>;
+
+public sealed class EndDelegationValidator : AbstractValidator<EndDelegationCommand>
+{
+    public EndDelegationValidator()
+    {
+        RuleFor(c => c.Request.Reason).NotEmpty().MaximumLength(500).WithName("reason");
+    }
+}
+
+public sealed class EndDelegationHandler(Db db, DelegationRules rules, Caller caller) : ICommandHandler<EndDelegationCommand, DelegationDto>
+{
+    public async ValueTask<DelegationDto> Handle(EndDelegationCommand command, CancellationToken ct) =>
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var current = await DelegationStore.LoadAsync(db, c, tx, command.Id, null, t) ?? throw new NotFoundException("delegation", command.Id);
+            if (!caller.IsPlatformAdmin && !caller.Is(current.DelegatorId) && !caller.Is(current.DelegateId))
+                throw new ForbiddenException("Only the delegator or the delegate ends a delegation.");
+            if (current.Version != command.ExpectedVersion)
+                throw new PreconditionFailedException($"The delegation is at version {current.Version}, not {command.ExpectedVersion}; read it again.");
+            var lastDay = command.Request.LastDay;
+            if (lastDay >= current.EndOn)
+                throw new RuleException("delegations.not-an-early-end", $"The delegation already ends on {current.EndOn:yyyy-MM-dd}; to extend it, change it (PUT).");
+            if (lastDay < current.StartOn.AddDays(-1))
+                throw new RuleException("delegations.end-before-start", $"The last day cannot be before the day before the start ({current.StartOn:yyyy-MM-dd}).");
+            await rules.RecordVersionAsync(c, tx, current.Id, current.VersionNo + 1, current.StartOn, lastDay, current.CommuneIds,
+                DelegationChange.ENDED, command.Request.Reason, current.Competence, current, t);
+            return (await DelegationStore.LoadAsync(db, c, tx, current.Id, null, t))!;
+        }, ct);
+}
