@@ -40,8 +40,11 @@ public sealed class CompetenceMapWriter(Db db)
                     command.Parameters.Add(db.Dialect.Parameter(command, $"@{Columns[col]}{i}", batch[i][col], System.Data.DbType.String));
             await command.ExecuteNonQueryAsync(ct);
         }
-        await c.ExecuteAsync(db.Command(BumpSql, null, ct, tx));
+        await BumpAsync(c, tx, ct);
     }
+
+    /// <summary>Tells every process that the map changed (holders by law included): their caches reload.</summary>
+    public Task BumpAsync(DbConnection c, DbTransaction tx, CancellationToken ct) => c.ExecuteAsync(db.Command(BumpSql, null, ct, tx));
 
     public static Guid LawHolder(HolderKind kind, Guid commune, Guid? departement, Guid? ccas) => kind switch
     {

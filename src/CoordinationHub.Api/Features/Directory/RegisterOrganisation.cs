@@ -53,7 +53,7 @@ public sealed class ContactRules<T> : AbstractValidator<T>
     }
 }
 
-public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvider clock, Mediator.ISender sender)
+public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvider clock, Mediator.ISender sender, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges)
     : ICommandHandler<RegisterOrganisationCommand, OrganisationDto>
 {
     public async ValueTask<OrganisationDto> Handle(RegisterOrganisationCommand command, CancellationToken ct)
@@ -101,6 +101,9 @@ public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvid
                 partnerCategory = command.PartnerCategory?.ToString(), command.Email, command.Phone, command.Address,
                 isActive = true, now,
             }, t, tx));
+            // A CCAS holds some competences by law: the competence map must see it.
+            await map.BumpAsync(c, tx, t);
+            mapChanges.Mark();
             return 0;
         }, ct);
         return await sender.Send(new GetOrganisationQuery(id), ct);

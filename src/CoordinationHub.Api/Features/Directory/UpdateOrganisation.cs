@@ -23,7 +23,7 @@ public sealed class UpdateOrganisationValidator : AbstractValidator<UpdateOrgani
     }
 }
 
-public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider clock, ISender sender)
+public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider clock, ISender sender, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges)
     : ICommandHandler<UpdateOrganisationCommand, OrganisationDto>
 {
     public async ValueTask<OrganisationDto> Handle(UpdateOrganisationCommand command, CancellationToken ct)
@@ -55,6 +55,9 @@ public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider
                 changes.Email, changes.Phone, changes.Address, changes.IsActive, now = clock.GetUtcNow(),
             }, t, tx));
             if (updated == 0) throw new PreconditionFailedException("The organisation was changed by someone else meanwhile; read it again.");
+            // A CCAS holds some competences by law: the competence map must see it.
+            await map.BumpAsync(c, tx, t);
+            mapChanges.Mark();
             return 0;
         }, ct);
         return await sender.Send(new GetOrganisationQuery(command.Id), ct);
