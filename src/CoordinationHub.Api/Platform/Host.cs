@@ -1,4 +1,6 @@
 using System.Text.Json.Serialization;
+using CoordinationHub.Features.Audit;
+using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -76,5 +78,7 @@ public static class Host
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapDirectory();
+        app.MapConventions();
+        app.MapAudit();
     }
 }
