@@ -2,6 +2,8 @@ using System.Text.Json.Serialization;
 using CoordinationHub.Features.CompetenceMap;
 using CoordinationHub.Features.Competences;
 using CoordinationHub.Features.Delegations;
+using CoordinationHub.Features.Audit;
+using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -89,5 +91,7 @@ public static class Host
         app.MapCompetences();
         app.MapCompetenceMap();
         app.MapDelegations();
+        app.MapConventions();
+        app.MapAudit();
     }
 }

@@ -93,5 +93,12 @@ internal static class Builders
             new(Guid.Empty, Guid.Empty, "RSA_INSTRUCTION", Guid.Empty, "59350", new DateOnly(2026, 1, 1), "X", 10, null), paged: true);
         yield return CoordinationHub.Features.CompetenceMap.CompetenceMapWriter.InsertSql(2);
         yield return CoordinationHub.Features.Delegations.DelegationRules.InsertCommunesSql(2);
+        foreach (var status in Enum.GetValues<CoordinationHub.Features.Conventions.ConventionStatus>())
+            yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
+                Guid.Empty, OrganisationKind.CCAS, "59", "RSA_INSTRUCTION", status, new DateOnly(2026, 3, 1), "59350", 10, null), admin: false, paged: true);
+        yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
+            null, null, null, null, null, null, null, null, null), admin: true, paged: false);
+        yield return CoordinationHub.Features.Conventions.ConventionTerritory.InsertCommunesSql(3);
+        yield return CoordinationHub.Features.Conventions.ConventionTerritory.ActiveCommunesSql(3);
     }
 }

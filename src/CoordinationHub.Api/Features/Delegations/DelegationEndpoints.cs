@@ -67,7 +67,7 @@ public static class DelegationEndpoints
                 return http.WithETag(delegation, delegation.Version);
             })
             .WithName("EndDelegation")
-            .WithMetadata(new RequiresIfMatch())
+            .WithMetadata(new Platform.OpenApi.RequiresIfMatch())
             .WithSummary("End a delegation early (recorded as a new version)")
             .RequireAuthorization(Scopes.DelegationsWrite)
             .Produces<DelegationDto>(200)

@@ -28,6 +28,3 @@ public static class ETags
         throw new PreconditionFailedException($"If-Match '{header}' does not match the current ETag of the resource.");
     }
 }
-
-/// <summary>Marks a POST that changes an existing resource and so needs If-Match (documented in the contract).</summary>
-public sealed class RequiresIfMatch;

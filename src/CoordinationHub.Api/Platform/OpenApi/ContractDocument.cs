@@ -20,6 +20,8 @@ public static class ContractDocument
     internal static readonly (string Name, string Description)[] Tags =
     [
         ("Directory", "The national directory: départements, communes and EPCI from the COG referential; CCAS, CIAS and partners registered by their owners."),
+        ("Conventions", "Agreements between organisations: drafted, signed by every party, in force from their start date, changed only by numbered amendments, expired or terminated early; readable as they stood on any date."),
+        ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
     ];
 
     public static IServiceCollection AddContractDocument(this IServiceCollection services)
@@ -84,6 +86,9 @@ public static class ContractDocument
     }
 }
 
+/// <summary>Endpoint metadata: a POST that changes a versioned resource and so needs If-Match, as PUT does.</summary>
+public sealed class RequiresIfMatch;
+
 /// <summary>Security, the standard headers and a ProblemDetails example on every operation.</summary>
 public sealed class ContractOperationFilter : IOperationFilter
 {
@@ -102,7 +107,7 @@ public sealed class ContractOperationFilter : IOperationFilter
         var method = context.ApiDescription.HttpMethod;
         if (method == "POST")
             AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false);
-        if (method is "PUT" or "PATCH" || metadata.OfType<Http.RequiresIfMatch>().Any())
+        if (method is "PUT" or "PATCH" || metadata.OfType<RequiresIfMatch>().Any())
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
         if (operation.Responses is null) return;

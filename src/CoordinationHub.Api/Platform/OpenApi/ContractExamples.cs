@@ -1,3 +1,6 @@
+using System.Text.Json;
+using CoordinationHub.Features.Audit;
+using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Http;
 
@@ -24,8 +27,58 @@ public static class ContractExamples
         RegionCode = "32", EpciId = MelId, Population = 236710, IsActive = true, CreatedAt = At, UpdatedAt = At,
     };
 
+    private static readonly Guid NordId = Guid.Parse("0199a1b2-0000-7000-8000-000000000059");
+    private static readonly Guid ConventionId = Guid.Parse("0199b2c3-4d5e-7f60-8a1b-2c3d4e5f6a7b");
+    private static readonly Guid KeyId = Guid.Parse("0199a1b0-9f8e-7d6c-8b5a-4f3e2d1c0b0a");
+
+    private static readonly ConventionDto Convention = new()
+    {
+        Id = ConventionId, Reference = "CD59-RSA-2026-01", Type = ConventionType.DELEGATION, Status = ConventionStatus.IN_FORCE,
+        AsOf = new DateOnly(2026, 3, 1), RecordedStatus = ConventionStatus.SIGNED,
+        Parties =
+        [
+            new ConventionPartyDto(NordId, "Nord", OrganisationKind.DEPARTEMENT, "Délégant", new DateOnly(2025, 12, 15), "M. C. Poiret, Président"),
+            new ConventionPartyDto(CcasId, "CCAS de Lille", OrganisationKind.CCAS, "Délégataire", new DateOnly(2025, 12, 18), "Mme A. Dupont, Vice-présidente"),
+        ],
+        AmendmentNo = 0, Object = "Instruction des demandes de RSA par le CCAS de Lille pour le compte du Département du Nord.",
+        Competences = ["RSA_INSTRUCTION"], CommuneIds = [LilleId], StartOn = new DateOnly(2026, 1, 1), EndOn = new DateOnly(2026, 12, 31),
+        LastDay = new DateOnly(2028, 12, 31), RenewalMonths = 12, MaxRenewals = 2, NoticeDays = 90, AllowsSubdelegation = false,
+        FinancialTerms = new FinancialTerms(12000.50m, Periodicity.YEARLY, NordId), CreatedAt = At, UpdatedAt = At,
+    };
+
+    private static readonly ConventionVersionDto Amendment = new(1, VersionStatus.SIGNED, new DateOnly(2027, 1, 1), "Extension à la commune de Lomme",
+        [new SignatureDto(NordId, "M. C. Poiret, Président", new DateOnly(2026, 11, 2)), new SignatureDto(CcasId, "Mme A. Dupont, Vice-présidente", new DateOnly(2026, 11, 5))],
+        At.AddMonths(8), At.AddMonths(8).AddDays(3));
+
+    private static readonly AuditEventDto AuditEvent = new(Guid.Parse("0199c3d4-5e6f-7a8b-9c0d-1e2f3a4b5c6d"), At, CcasId, KeyId, "convention.signed",
+        JsonSerializer.SerializeToElement(new { recordedStatus = "DRAFT", version = 2 }), JsonSerializer.SerializeToElement(new { recordedStatus = "SIGNED", version = 3 }));
+
     private static readonly Dictionary<Type, object> Examples = new()
     {
+        [typeof(ConventionDto)] = Convention,
+        [typeof(PageResponse<ConventionDto>)] = new PageResponse<ConventionDto>([Convention], "WyIwMTk5YjJjMyJd", "/v1/conventions?departement=59&status=IN_FORCE&cursor=WyIwMTk5YjJjMyJd"),
+        [typeof(ConventionPartyDto)] = Convention.Parties[0],
+        [typeof(FinancialTerms)] = Convention.FinancialTerms!,
+        [typeof(ConventionPartyInput)] = new ConventionPartyInput(NordId, "Délégant"),
+        [typeof(CreateConventionCommand)] = new CreateConventionCommand(ConventionType.DELEGATION, "CD59-RSA-2026-01",
+            "Instruction des demandes de RSA par le CCAS de Lille pour le compte du Département du Nord.",
+            [new ConventionPartyInput(NordId, "Délégant"), new ConventionPartyInput(CcasId, "Délégataire")],
+            ["RSA_INSTRUCTION"], [LilleId], null, null, new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 31), 12, 2, 90, false,
+            new FinancialTerms(12000.50m, Periodicity.YEARLY, NordId)),
+        [typeof(SignConventionCommand)] = new SignConventionCommand("Mme A. Dupont, Vice-présidente", new DateOnly(2025, 12, 18)),
+        [typeof(AmendConventionCommand)] = new AmendConventionCommand(new DateOnly(2027, 1, 1), "Extension à la commune de Lomme", null,
+            new DateOnly(2027, 12, 31), null, null, null, null, null, null, null, ["200093201"], new FinancialTerms(15000m, Periodicity.YEARLY, NordId)),
+        [typeof(TerminateConventionCommand)] = new TerminateConventionCommand(new DateOnly(2026, 9, 1), "Réorganisation de l'instruction du RSA par le Département.", false),
+        [typeof(ConventionVersionDto)] = Amendment,
+        [typeof(SignatureDto)] = Amendment.Signatures[0],
+        [typeof(TerminationDto)] = new TerminationDto(new DateOnly(2026, 9, 1), new DateOnly(2026, 8, 31), "Réorganisation de l'instruction du RSA par le Département.", NordId, At.AddMonths(2)),
+        [typeof(ConventionHistoryDto)] = new ConventionHistoryDto(ConventionId, "CD59-RSA-2026-01",
+            [new ConventionVersionDto(0, VersionStatus.SIGNED, new DateOnly(2026, 1, 1), null,
+                [new SignatureDto(NordId, "M. C. Poiret, Président", new DateOnly(2025, 12, 15)), new SignatureDto(CcasId, "Mme A. Dupont, Vice-présidente", new DateOnly(2025, 12, 18))],
+                At.AddMonths(-3), At.AddMonths(-3).AddDays(3)), Amendment],
+            new TerminationDto(new DateOnly(2027, 9, 1), new DateOnly(2027, 8, 31), "Reprise de l'instruction du RSA par le Département.", NordId, At.AddMonths(14))),
+        [typeof(AuditEventDto)] = AuditEvent,
+        [typeof(PageResponse<AuditEventDto>)] = new PageResponse<AuditEventDto>([AuditEvent], null, null),
         [typeof(OrganisationDto)] = Ccas,
         [typeof(PageResponse<OrganisationDto>)] = new PageResponse<OrganisationDto>([Lille, Ccas], "WyJsaWxsZSIsIjAxOTlhMWIyIl0",
             "/v1/organisations?departement=59&q=lille&cursor=WyJsaWxsZSIsIjAxOTlhMWIyIl0"),

@@ -1,0 +1,250 @@
+using System.Data.Common;
+using System.Text;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using Dapper;
+using FluentValidation;
+using Mediator;
+
+namespace CoordinationHub.Features.Conventions;
+
+public sealed record ConventionPartyInput(Guid OrganisationId, string Role);
+
+/// <summary>
+/// A new convention, as a DRAFT until every party signs it. The territory is the union of
+/// <c>communeIds</c> and the active communes of <c>departementCodes</c> and <c>epciSirens</c>.
+/// </summary>
+public sealed record CreateConventionCommand(
+    ConventionType Type, string? Reference, string Object, IReadOnlyList<ConventionPartyInput> Parties,
+    IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes, IReadOnlyList<string>? EpciSirens,
+    DateOnly StartOn, DateOnly EndOn, int? RenewalMonths, int? MaxRenewals, int NoticeDays, bool AllowsSubdelegation,
+    FinancialTerms? FinancialTerms) : ICommand<ConventionDto>;
+
+public sealed class CreateConventionValidator : AbstractValidator<CreateConventionCommand>
+{
+    public CreateConventionValidator()
+    {
+        RuleFor(c => c.Reference).MaximumLength(40).Matches("^[A-Za-z0-9][A-Za-z0-9._/-]*$").When(c => c.Reference is not null)
+            .WithMessage("A reference is up to 40 letters, digits, '.', '_', '/' or '-'.");
+        RuleFor(c => c.Object).NotEmpty().MaximumLength(4000);
+        RuleFor(c => c.Parties).NotNull().Must(p => p.Count >= 2).WithMessage("A convention binds at least two parties.")
+            .Must(p => p.Select(x => x.OrganisationId).Distinct().Count() == p.Count).WithMessage("Each party appears once.");
+        RuleForEach(c => c.Parties).ChildRules(p =>
+        {
+            p.RuleFor(x => x.OrganisationId).NotEmpty();
+            p.RuleFor(x => x.Role).NotEmpty().MaximumLength(200);
+        });
+        RuleFor(c => c.StartOn).NotEmpty();
+        RuleFor(c => c.EndOn).NotEmpty().GreaterThanOrEqualTo(c => c.StartOn).WithMessage("The end date cannot precede the start date.");
+        RuleFor(c => c.NoticeDays).InclusiveBetween(0, 3650);
+        RuleForEach(c => c.Competences).NotEmpty().MaximumLength(32);
+        RuleFor(c => c.CommuneIds).Must(l => l!.Count <= 40_000).When(c => c.CommuneIds is not null).WithMessage("At most 40,000 communes.");
+        RuleForEach(c => c.CommuneIds).NotEmpty();
+        RuleForEach(c => c.DepartementCodes).NotEmpty().Matches("^(\\d{2,3}|2A|2B)$").WithMessage("A département is its COG code: 01…95, 2A, 2B, 971…989.");
+        RuleForEach(c => c.EpciSirens).NotEmpty().Matches("^\\d{9}$").WithMessage("An EPCI is its SIREN (9 digits).");
+        RuleFor(c => c.RenewalMonths).InclusiveBetween(1, 120);
+        RuleFor(c => c.MaxRenewals).InclusiveBetween(1, 50);
+        RuleFor(c => c.FinancialTerms!.Amount).GreaterThanOrEqualTo(0).LessThan(1_000_000_000_000m).When(c => c.FinancialTerms is not null);
+        RuleFor(c => c.FinancialTerms!.Periodicity).IsInEnum().When(c => c.FinancialTerms is not null);
+        RuleFor(c => c.MaxRenewals).NotNull().When(c => c.RenewalMonths is not null).WithMessage("Give renewalMonths and maxRenewals together, or neither.");
+        RuleFor(c => c.RenewalMonths).NotNull().When(c => c.MaxRenewals is not null).WithMessage("Give renewalMonths and maxRenewals together, or neither.");
+    }
+}
+
+public sealed class CreateConventionHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog)
+    : ICommandHandler<CreateConventionCommand, ConventionDto>
+{
+    public async ValueTask<ConventionDto> Handle(CreateConventionCommand command, CancellationToken ct)
+    {
+        var partyIds = command.Parties.Select(p => p.OrganisationId).ToList();
+        if (!caller.IsPlatformAdmin && !partyIds.Contains(caller.OrganisationId ?? Guid.Empty))
+            throw new NotAPartyException("The organisation creating a convention must be one of its parties.");
+        if (command.FinancialTerms?.PayerId is { } payer && !partyIds.Contains(payer))
+            throw new RuleException("conventions.payer-not-a-party", "The payer of the financial terms must be a party.");
+
+        var id = Guid.CreateVersion7();
+        var now = clock.GetUtcNow();
+        var reference = command.Reference?.Trim() ?? $"CONV-{now.Year}-{Convert.ToHexString(Guid.NewGuid().ToByteArray()[..4])}";
+        var today = ConventionAccess.Today(clock);
+        return await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            foreach (var party in partyIds) await ConventionTerritory.RequireActiveOrganisationAsync(db, c, tx, party, t);
+            var competences = await ConventionTerritory.CompetencesAsync(db, c, tx, command.Competences ?? [], t);
+            var communes = await ConventionTerritory.ExpandAsync(db, c, tx, command.CommuneIds, command.DepartementCodes, command.EpciSirens, t);
+            if (competences.Count > 0 && communes.Count == 0)
+                throw new RuleException("conventions.territory-required", "A convention covering competences names the communes where it applies (communeIds, departementCodes or epciSirens).");
+
+            var taken = await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(ReferenceSql, new { reference }, t, tx));
+            if (taken is { } other)
+                throw new ConflictException("conventions.reference-taken", $"Reference {reference} is already used.") { ConflictingResource = $"/v1/conventions/{other}" };
+
+            await c.ExecuteAsync(db.Command(InsertSql, new
+            {
+                id, reference, type = command.Type.ToString(), createdBy = caller.OrganisationId ?? partyIds[0], now,
+            }, t, tx));
+            foreach (var party in command.Parties)
+                await c.ExecuteAsync(db.Command(PartySql, new { conventionId = id, party.OrganisationId, role = party.Role.Trim() }, t, tx));
+            await ConventionTerritory.InsertVersionAsync(db, c, tx, id, new ConventionTerms(
+                0, false, command.StartOn, command.Object.Trim(), command.StartOn, command.EndOn, command.RenewalMonths, command.MaxRenewals,
+                command.NoticeDays, command.AllowsSubdelegation, command.FinancialTerms?.Amount, command.FinancialTerms?.Periodicity,
+                command.FinancialTerms?.PayerId, null, competences, communes), now, t);
+
+            var state = (await ConventionStore.LoadAsync(db, c, tx, id, t))!;
+            await changeLog.RecordAsync(c, tx, "convention", id, "convention.created", null, ConventionAudit.Snapshot(state), t);
+            return await ConventionAccess.ToDtoAsync(db, c, tx, state, today, caller, t);
+        }, ct);
+    }
+
+    private const string ReferenceSql = "SELECT id FROM convention WHERE reference = @reference";
+    private const string InsertSql = """
+        INSERT INTO convention (id, reference, type, status, created_by, signed_at, terminated_on, termination_reason, terminated_by, version, created_at, updated_at)
+        VALUES (@id, @reference, @type, 'DRAFT', @createdBy, NULL, NULL, NULL, NULL, 1, @now, @now)
+        """;
+    private const string PartySql = "INSERT INTO convention_party (convention_id, organisation_id, role) VALUES (@conventionId, @organisationId, @role)";
+}
+
+/// <summary>Checks and writes of what a version covers: parties, competences, communes. Shared by creation and amendments.</summary>
+internal static class ConventionTerritory
+{
+    /// <summary>Rows per multi-row INSERT: SQL Server takes at most 1,000 rows and 2,100 parameters per statement.</summary>
+    private const int Batch = 500;
+
+    public static async Task RequireActiveOrganisationAsync(Db db, DbConnection c, DbTransaction tx, Guid id, CancellationToken ct)
+    {
+        var row = await c.QuerySingleOrDefaultAsync<OrganisationRow>(db.Command(OrganisationSql, new { id }, ct, tx));
+        if (row is null) throw new RuleException("conventions.unknown-party", $"No organisation with id '{id}' in the directory.");
+        if (!row.IsActive) throw new RuleException("conventions.inactive-party", $"{row.Name} is no longer active (merged or dissolved).") { ConflictingResource = $"/v1/organisations/{id}" };
+    }
+
+    public static async Task<IReadOnlyList<string>> CompetencesAsync(Db db, DbConnection c, DbTransaction tx, IEnumerable<string> codes, CancellationToken ct)
+    {
+        var known = (await c.QueryAsync<string>(db.Command(CompetencesSql, null, ct, tx))).ToHashSet(StringComparer.Ordinal);
+        var asked = codes.Select(x => x.Trim().ToUpperInvariant()).Distinct().Order(StringComparer.Ordinal).ToList();
+        var unknown = asked.Where(x => !known.Contains(x)).ToList();
+        if (unknown.Count > 0)
+            throw new RuleException("conventions.unknown-competence", $"Unknown competence(s): {string.Join(", ", unknown)}; see GET /v1/competences.");
+        return asked;
+    }
+
+    /// <summary>The union of the communes named and of the active communes of the départements and EPCI named, de-duplicated.</summary>
+    public static async Task<IReadOnlyList<Guid>> ExpandAsync(Db db, DbConnection c, DbTransaction tx,
+        IReadOnlyList<Guid>? communeIds, IReadOnlyList<string>? departementCodes, IReadOnlyList<string>? epciSirens, CancellationToken ct)
+    {
+        var result = new List<Guid>();
+        var seen = new HashSet<Guid>();
+        void Add(IEnumerable<Guid> ids) { foreach (var x in ids) if (seen.Add(x)) result.Add(x); }
+
+        if (communeIds is { Count: > 0 })
+        {
+            var asked = communeIds.Distinct().ToList();
+            var found = new HashSet<Guid>();
+            foreach (var batch in asked.Chunk(Batch))
+            {
+                await using var command = c.CreateCommand();
+                command.Transaction = tx;
+                command.CommandText = ActiveCommunesSql(batch.Length);
+                command.Parameters.Add(db.Dialect.Parameter(command, "@active", true, System.Data.DbType.Boolean));
+                for (var i = 0; i < batch.Length; i++) command.Parameters.Add(db.Dialect.Parameter(command, $"@m{i}", batch[i], System.Data.DbType.Guid));
+                await using var reader = await command.ExecuteReaderAsync(ct);
+                while (await reader.ReadAsync(ct))
+                    found.Add(reader.GetValue(0) switch { Guid g => g, var v => Guid.Parse(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!) });
+            }
+            var missing = asked.Where(x => !found.Contains(x)).Take(5).ToList();
+            if (missing.Count > 0)
+                throw new RuleException("conventions.unknown-commune", $"Not an active commune of the directory: {string.Join(", ", missing)}.");
+            Add(asked);
+        }
+        foreach (var code in (departementCodes ?? []).Distinct())
+        {
+            var ids = (await c.QueryAsync<Guid>(db.Command(DepartementCommunesSql, new { departement = code.ToUpperInvariant(), active = true }, ct, tx))).ToList();
+            if (ids.Count == 0) throw new RuleException("conventions.unknown-departement", $"There is no département with code '{code}'.");
+            Add(ids);
+        }
+        foreach (var siren in (epciSirens ?? []).Distinct())
+        {
+            var ids = (await c.QueryAsync<Guid>(db.Command(EpciCommunesSql, new { siren, active = true }, ct, tx))).ToList();
+            if (ids.Count == 0) throw new RuleException("conventions.unknown-epci", $"There is no EPCI with SIREN '{siren}'.");
+            Add(ids);
+        }
+        return result;
+    }
+
+    /// <summary>Writes a version with its competences and communes; communes go in multi-row INSERTs (a département is ~650 rows).</summary>
+    public static async Task InsertVersionAsync(Db db, DbConnection c, DbTransaction tx, Guid conventionId, ConventionTerms v, DateTimeOffset now, CancellationToken ct)
+    {
+        await c.ExecuteAsync(db.Command(VersionSql, new
+        {
+            conventionId, v.AmendmentNo, v.EffectiveOn, v.Object, v.StartOn, v.EndOn, v.RenewalMonths, v.MaxRenewals, v.NoticeDays,
+            v.AllowsSubdelegation, v.Amount, periodicity = v.Periodicity?.ToString(), v.PayerId, v.Summary, now,
+        }, ct, tx));
+        foreach (var code in v.Competences)
+            await c.ExecuteAsync(db.Command(CompetenceSql, new { conventionId, v.AmendmentNo, code }, ct, tx));
+        await InsertCommunesAsync(db, c, tx, conventionId, v.AmendmentNo, v.Communes, ct);
+    }
+
+    private static async Task InsertCommunesAsync(Db db, DbConnection c, DbTransaction tx, Guid conventionId, int amendmentNo, IReadOnlyList<Guid> communes, CancellationToken ct)
+    {
+        // Plain ADO.NET, as ImportReferentialHandler: Dapper's parameter bag is quadratic on thousands of parameters.
+        foreach (var batch in communes.Chunk(Batch))
+        {
+            await using var command = c.CreateCommand();
+            command.Transaction = tx;
+            command.CommandText = InsertCommunesSql(batch.Length);
+            command.Parameters.Add(db.Dialect.Parameter(command, "@conventionId", conventionId, System.Data.DbType.Guid));
+            command.Parameters.Add(db.Dialect.Parameter(command, "@amendmentNo", amendmentNo, System.Data.DbType.Int32));
+            for (var i = 0; i < batch.Length; i++) command.Parameters.Add(db.Dialect.Parameter(command, $"@m{i}", batch[i], System.Data.DbType.Guid));
+            await command.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    /// <summary>One multi-row INSERT of <paramref name="rows"/> communes of one version.</summary>
+    internal static string InsertCommunesSql(int rows)
+    {
+        var sb = new StringBuilder("INSERT INTO convention_commune (convention_id, amendment_no, commune_id)\nVALUES\n");
+        for (var i = 0; i < rows; i++) sb.Append(i == 0 ? "  " : ", ").Append("(@conventionId, @amendmentNo, @m").Append(i).Append(")\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Which of <paramref name="rows"/> ids are active communes.</summary>
+    internal static string ActiveCommunesSql(int rows) =>
+        $"SELECT id FROM organisation WHERE kind = 'COMMUNE' AND is_active = @active AND id IN ({string.Join(", ", Enumerable.Range(0, rows).Select(i => $"@m{i}"))})";
+
+    private sealed class OrganisationRow { public string Name { get; init; } = ""; public bool IsActive { get; init; } }
+
+    private const string OrganisationSql = "SELECT name, is_active FROM organisation WHERE id = @id";
+    private const string CompetencesSql = "SELECT code FROM competence";
+    private const string DepartementCommunesSql = "SELECT id FROM organisation WHERE kind = 'COMMUNE' AND departement_code = @departement AND is_active = @active ORDER BY code";
+    private const string EpciCommunesSql = """
+        SELECT m.id FROM organisation m JOIN organisation e ON e.id = m.epci_id
+        WHERE e.kind = 'EPCI' AND e.code = @siren AND m.kind = 'COMMUNE' AND m.is_active = @active
+        ORDER BY m.code
+        """;
+    private const string VersionSql = """
+        INSERT INTO convention_version (convention_id, amendment_no, status, effective_on, object, start_on, end_on, renewal_months, max_renewals,
+                                        notice_days, allows_subdelegation, amount, periodicity, payer_id, summary, created_at, signed_at)
+        VALUES (@conventionId, @amendmentNo, 'DRAFT', @effectiveOn, @object, @startOn, @endOn, @renewalMonths, @maxRenewals,
+                @noticeDays, @allowsSubdelegation, @amount, @periodicity, @payerId, @summary, @now, NULL)
+        """;
+    private const string CompetenceSql = "INSERT INTO convention_competence (convention_id, amendment_no, competence_code) VALUES (@conventionId, @amendmentNo, @code)";
+}
+
+/// <summary>
+/// What the audit trail keeps of a convention before and after a change. Communes are counted,
+/// not listed: each version's territory is written once and never changed, so it stays readable
+/// in the version itself and a département (~650 ids) is not copied into every audit record.
+/// </summary>
+internal static class ConventionAudit
+{
+    public static object Snapshot(ConventionState s) => new
+    {
+        s.Id, s.Reference, s.Type, RecordedStatus = s.Recorded, s.TerminatedOn, s.TerminationReason, s.Version,
+        Parties = s.Parties.Select(p => new { p.OrganisationId, p.Role }),
+        Versions = s.Versions.Select(v => new
+        {
+            v.AmendmentNo, v.Signed, v.EffectiveOn, v.Summary, v.Object, v.StartOn, v.EndOn, v.RenewalMonths, v.MaxRenewals, v.NoticeDays,
+            v.AllowsSubdelegation, v.Amount, v.Periodicity, v.PayerId, v.Competences, CommuneCount = v.Communes.Count,
+        }),
+        Signatures = s.Signatures.Select(x => new { x.AmendmentNo, x.OrganisationId, x.SignerName, x.SignedOn }),
+    };
+}
