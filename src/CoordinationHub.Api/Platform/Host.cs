@@ -28,6 +28,7 @@ public static class Host
         services.AddSingleton<Migrator>();
         services.AddScoped<ChangeLog>();
         services.AddScoped<ConventionDelegations>();
+        services.AddScoped<DelegationRules>();
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();

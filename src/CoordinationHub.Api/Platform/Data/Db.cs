@@ -121,7 +121,12 @@ public sealed class Db
         var properties = Properties.GetOrAdd(parameters.GetType(), t => t.GetProperties()
             .Select(p => (char.ToLowerInvariant(p.Name[0]) + p.Name[1..], p)).ToArray());
         var renamed = new DynamicParameters();
-        foreach (var (name, property) in properties) renamed.Add(name, property.GetValue(parameters));
+        foreach (var (name, property) in properties)
+        {
+            var value = property.GetValue(parameters);
+            // Dapper expands lists (IN @ids) without the type handlers: give SQLite the text form of ids.
+            renamed.Add(name, value is IEnumerable<Guid> ids ? ids.Select(g => g.ToString()).ToArray() : value);
+        }
         return renamed;
     }
 
