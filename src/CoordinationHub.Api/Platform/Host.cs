@@ -76,5 +76,6 @@ public static class Host
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapDirectory();
+        app.MapBenchmarkBaseline();
     }
 }
