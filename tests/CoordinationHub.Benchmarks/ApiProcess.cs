@@ -36,6 +36,16 @@ public sealed class ApiProcess : IAsyncDisposable
     public Db Db { get; }
     public string AdminKey { get; private set; } = "";
 
+    /// <summary>CPU time the API process has used so far (user + system).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+    }
+
     public static async Task<ApiProcess> StartAsync(BenchmarkOptions options, CancellationToken ct)
     {
         var work = Path.Combine(Path.GetTempPath(), "coordinationhub-bench", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6]);

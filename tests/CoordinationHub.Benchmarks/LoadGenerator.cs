@@ -14,6 +14,16 @@ public sealed record LoadResult(string Name, long Requests, TimeSpan Elapsed, lo
     public double MaxMs => Latencies.Length == 0 ? double.NaN : Ms(Latencies[^1]);
     public static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
+    /// <summary>One result from the slices of a phase that was measured in several rounds.</summary>
+    public static LoadResult Combine(IReadOnlyList<LoadResult> slices)
+    {
+        var latencies = slices.SelectMany(s => s.Latencies).ToArray();
+        Array.Sort(latencies);
+        var errors = slices.SelectMany(s => s.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
+        return new LoadResult(slices[0].Name, slices.Sum(s => s.Requests), TimeSpan.FromTicks(slices.Sum(s => s.Elapsed.Ticks)),
+            latencies, errors, slices.SelectMany(s => s.ErrorSamples).Take(5).ToList());
+    }
+
     public void Print()
     {
         Console.WriteLine($"  {Name}: {Requests:N0} requests in {Elapsed.TotalSeconds:F1} s = {RequestsPerSecond:N0} req/s; " +
