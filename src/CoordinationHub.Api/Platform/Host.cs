@@ -94,5 +94,6 @@ public static class Host
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();
+        app.MapBenchmarkBaseline();
     }
 }

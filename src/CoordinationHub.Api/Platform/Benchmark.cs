@@ -1,0 +1,36 @@
+using CoordinationHub.Platform.Data;
+using Dapper;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace CoordinationHub.Platform;
+
+/// <summary>
+/// The floor the benchmark (tests/CoordinationHub.Benchmarks) measures the competence map against:
+/// one Dapper read by primary key through <see cref="Db"/>, in the same host and middleware, with
+/// no authentication, no mediator and no validation. Mapped only when <c>Benchmark:Enabled</c> is
+/// true, so it is never part of the contract nor of a production host.
+/// </summary>
+public static class Benchmark
+{
+    public static void MapBenchmarkBaseline(this WebApplication app)
+    {
+        if (!app.Configuration.GetValue<bool>("Benchmark:Enabled")) return;
+
+        app.MapGet("/bench/baseline/{id:guid}", async Task<Results<Ok<BaselineRow>, NotFound>> (Guid id, Db db, CancellationToken ct) =>
+            {
+                await using var connection = await db.OpenAsync(ct);
+                var row = await connection.QuerySingleOrDefaultAsync<BaselineRow>(db.Command(BaselineSql, new { id }, ct));
+                return row is null ? TypedResults.NotFound() : TypedResults.Ok(row);
+            })
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+    }
+
+    public sealed class BaselineRow
+    {
+        public Guid Id { get; init; }
+        public string Name { get; init; } = "";
+    }
+
+    private const string BaselineSql = "SELECT id, name FROM organisation WHERE id = @id";
+}

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using CoordinationHub.Platform;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace CoordinationHub.Benchmarks;
+
+/// <summary>
+/// The API under test: the Release build started as a child process on a free loopback port, so
+/// the server has its own process, thread pool and GC (as in production) and does not share them
+/// with the load generator. Keys are issued with the API's own <see cref="ApiKeyStore"/> against
+/// the same database, which is what the <c>apikeys create</c> verb does, without one process per key.
+/// </summary>
+public sealed class ApiProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly string? tempDirectory;
+    private readonly ApiKeyStore keys;
+
+    private ApiProcess(Process process, Uri baseAddress, string? tempDirectory, Db db)
+    {
+        this.process = process;
+        BaseAddress = baseAddress;
+        this.tempDirectory = tempDirectory;
+        Db = db;
+        keys = new ApiKeyStore(db, TimeProvider.System);
+    }
+
+    public Uri BaseAddress { get; }
+    /// <summary>The API's database, seen from the harness: for key issuing and row counts only.</summary>
+    public Db Db { get; }
+    public string AdminKey { get; private set; } = "";
+
+    /// <summary>CPU time the API process has used so far (user + system).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            process.Refresh();
+            return process.TotalProcessorTime;
+        }
+    }
+
+    public static async Task<ApiProcess> StartAsync(BenchmarkOptions options, CancellationToken ct)
+    {
+        var work = Path.Combine(Path.GetTempPath(), "coordinationhub-bench", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss") + "-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(work);
+        var connectionString = options.Provider == DatabaseProvider.Sqlite
+            ? $"Data Source={Path.Combine(work, "coordinationhub.db")}"
+            : options.Connection ?? throw new ArgumentException("--connection is required with --provider PostgreSQL.");
+
+        var port = FreePort();
+        var (fileName, prefixArgs) = ApiExecutable();
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = work,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in prefixArgs) start.ArgumentList.Add(a);
+        foreach (var a in new[]
+        {
+            "--urls", $"http://127.0.0.1:{port}",
+            "--Benchmark:Enabled=true",
+            $"--ConnectionStrings:CoordinationHub={connectionString}",
+            $"--Database:Provider={options.Provider}",
+            "--Logging:LogLevel:Default=Warning",
+        }) start.ArgumentList.Add(a);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+
+        Console.WriteLine($"Starting the API: {fileName} (data in {work})");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  [api] " + e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  [api] " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        TypeHandlers.Register();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:CoordinationHub"] = connectionString,
+        }).Build();
+        var db = new Db(Options.Create(new DatabaseOptions { Provider = options.Provider }), configuration);
+        var api = new ApiProcess(process, new Uri($"http://127.0.0.1:{port}"), options.KeepData ? null : work, db);
+        try
+        {
+            var sw = Stopwatch.StartNew();
+            await api.WaitUntilReadyAsync(ct);
+            Console.WriteLine($"API ready on {api.BaseAddress} after {sw.Elapsed.TotalSeconds:F1} s (migrations and referential import included).");
+            // The API writes the key next to the SQLite file, or under data/ of its working directory.
+            api.AdminKey = await api.AdminKeyAsync(options.Provider == DatabaseProvider.Sqlite ? work : Path.Combine(work, "data"), ct);
+            return api;
+        }
+        catch
+        {
+            await api.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A key of <paramref name="organisationId"/> with <paramref name="scopes"/>, as <c>apikeys create</c> issues it.</summary>
+    public async Task<string> CreateKeyAsync(Guid organisationId, string name, string[] scopes, CancellationToken ct) =>
+        (await keys.CreateAsync(organisationId, name, scopes, platformAdmin: false, ct)).Key;
+
+    private async Task WaitUntilReadyAsync(CancellationToken ct)
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (process.HasExited) throw new InvalidOperationException($"The API exited with code {process.ExitCode} before it was ready (see [api] lines above).");
+            try
+            {
+                using var response = await http.GetAsync("/health/ready", ct);
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) when (!ct.IsCancellationRequested) { }
+            await Task.Delay(250, ct);
+        }
+        throw new TimeoutException("The API was not ready after 3 minutes.");
+    }
+
+    /// <summary>
+    /// The first administrator key the API writes next to its data on a database without keys; on a
+    /// database that already has keys (a reused PostgreSQL database) there is none, so issue one.
+    /// </summary>
+    private async Task<string> AdminKeyAsync(string dataDirectory, CancellationToken ct)
+    {
+        var file = Path.Combine(dataDirectory, StartupTasks.AdminKeyFile);
+        for (var i = 0; i < 40 && !File.Exists(file); i++) await Task.Delay(250, ct);
+        if (File.Exists(file)) return (await File.ReadAllTextAsync(file, ct)).Trim();
+        Console.WriteLine("No initial-admin-key file (the database already had keys): issuing a platform administrator key.");
+        return (await keys.CreateAsync(null, "benchmark administrator", [Scopes.PlatformAdmin], platformAdmin: true, ct)).Key;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>
+    /// The API as built beside this harness in the same configuration: its own output folder (with
+    /// its appsettings.json), else the copy MSBuild puts next to the harness.
+    /// </summary>
+    private static (string FileName, string[] Args) ApiExecutable()
+    {
+        var built = typeof(ApiProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .FirstOrDefault(a => a.Key == "ApiOutputDirectory")?.Value;
+        var directory = built is not null && File.Exists(Path.Combine(built, "CoordinationHub.Api.dll")) ? built : AppContext.BaseDirectory;
+        var dll = Path.Combine(directory, "CoordinationHub.Api.dll");
+        var apphost = Path.Combine(directory, OperatingSystem.IsWindows() ? "CoordinationHub.Api.exe" : "CoordinationHub.Api");
+        if (File.Exists(apphost)) return (apphost, []);
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
+        return (dotnet, [dll]);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+        process.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        if (tempDirectory is not null)
+        {
+            try { Directory.Delete(tempDirectory, recursive: true); }
+            catch (IOException) { }
+        }
+    }
+}

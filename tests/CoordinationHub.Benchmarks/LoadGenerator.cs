@@ -1,0 +1,141 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace CoordinationHub.Benchmarks;
+
+/// <summary>What one phase measured. Latencies are Stopwatch ticks, sorted, one per request.</summary>
+public sealed record LoadResult(string Name, long Requests, TimeSpan Elapsed, long[] Latencies, IReadOnlyDictionary<string, long> Errors, IReadOnlyList<string> ErrorSamples)
+{
+    public double RequestsPerSecond => Requests / Elapsed.TotalSeconds;
+    public long ErrorCount => Errors.Values.Sum();
+    public double PercentileMs(double p) => Latencies.Length == 0 ? double.NaN
+        : Ms(Latencies[Math.Clamp((int)Math.Ceiling(p / 100 * Latencies.Length) - 1, 0, Latencies.Length - 1)]);
+    public double MaxMs => Latencies.Length == 0 ? double.NaN : Ms(Latencies[^1]);
+    public static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
+
+    /// <summary>One result from the slices of a phase that was measured in several rounds.</summary>
+    public static LoadResult Combine(IReadOnlyList<LoadResult> slices)
+    {
+        var latencies = slices.SelectMany(s => s.Latencies).ToArray();
+        Array.Sort(latencies);
+        var errors = slices.SelectMany(s => s.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
+        return new LoadResult(slices[0].Name, slices.Sum(s => s.Requests), TimeSpan.FromTicks(slices.Sum(s => s.Elapsed.Ticks)),
+            latencies, errors, slices.SelectMany(s => s.ErrorSamples).Take(5).ToList());
+    }
+
+    public void Print()
+    {
+        Console.WriteLine($"  {Name}: {Requests:N0} requests in {Elapsed.TotalSeconds:F1} s = {RequestsPerSecond:N0} req/s; " +
+                          $"latency p50 {PercentileMs(50):F2} ms, p90 {PercentileMs(90):F2} ms, p99 {PercentileMs(99):F2} ms, max {MaxMs:F2} ms; errors {ErrorCount}");
+        foreach (var (kind, count) in Errors) Console.WriteLine($"    {count,8:N0} × {kind}");
+        foreach (var sample in ErrorSamples) Console.WriteLine($"    e.g. {sample}");
+    }
+}
+
+/// <summary>
+/// A closed-loop load generator: <c>concurrency</c> workers, each sending its next GET as soon as the
+/// previous answer is read, for a fixed duration, over one HTTP/1.1 keep-alive connection pool.
+/// Request URIs are built before the clock starts, so the generator spends its CPU on HTTP only.
+/// </summary>
+public sealed class LoadGenerator : IDisposable
+{
+    private readonly SocketsHttpHandler handler;
+    private readonly Uri baseAddress;
+
+    public LoadGenerator(Uri baseAddress, int concurrency)
+    {
+        this.baseAddress = baseAddress;
+        Concurrency = concurrency;
+        handler = new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = concurrency,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            UseProxy = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            AllowAutoRedirect = false,
+        };
+    }
+
+    public int Concurrency { get; }
+
+    /// <summary>A client on the shared connection pool; <paramref name="key"/> goes in every request's Authorization header.</summary>
+    public HttpClient Client(string? key) => new(handler, disposeHandler: false)
+    {
+        BaseAddress = baseAddress,
+        DefaultRequestVersion = HttpVersion.Version11,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        Timeout = TimeSpan.FromSeconds(60),
+        DefaultRequestHeaders = { Authorization = key is null ? null : new AuthenticationHeaderValue("Bearer", key) },
+    };
+
+    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct)
+    {
+        using var client = Client(key);
+        var workers = new Worker[Concurrency];
+        var started = Stopwatch.GetTimestamp();
+        var deadline = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var tasks = new Task[Concurrency];
+        for (var i = 0; i < Concurrency; i++)
+        {
+            workers[i] = new Worker(client, requests, seed: i * 7919 + 17);
+            var worker = workers[i];
+            tasks[i] = Task.Run(() => worker.RunAsync(deadline, ct), ct);
+        }
+        await Task.WhenAll(tasks);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+
+        var latencies = new long[workers.Sum(w => w.Latencies.Count)];
+        var at = 0;
+        foreach (var w in workers) { w.Latencies.CopyTo(latencies, at); at += w.Latencies.Count; }
+        Array.Sort(latencies);
+        var errors = workers.SelectMany(w => w.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
+        var samples = workers.SelectMany(w => w.ErrorSamples).Take(5).ToList();
+        return new LoadResult(name, latencies.Length, elapsed, latencies, errors, samples);
+    }
+
+    private sealed class Worker(HttpClient client, IReadOnlyList<Uri> requests, int seed)
+    {
+        private readonly Random random = new(seed);
+        public List<long> Latencies { get; } = new(1 << 16);
+        public Dictionary<string, long> Errors { get; } = [];
+        public List<string> ErrorSamples { get; } = [];
+
+        public async Task RunAsync(long deadline, CancellationToken ct)
+        {
+            while (Stopwatch.GetTimestamp() < deadline && !ct.IsCancellationRequested)
+            {
+                var uri = requests[random.Next(requests.Count)];
+                var sent = Stopwatch.GetTimestamp();
+                try
+                {
+                    // The whole body is read before the latency is taken.
+                    using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead, ct);
+                    Latencies.Add(Stopwatch.GetTimestamp() - sent);
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        var body = await response.Content.ReadAsStringAsync(ct);
+                        Record($"HTTP {(int)response.StatusCode}", $"{(int)response.StatusCode} GET {uri}: {Shorten(body)}");
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                    Latencies.Add(Stopwatch.GetTimestamp() - sent);
+                    Record(e.GetType().Name, $"GET {uri}: {e.Message}");
+                }
+            }
+        }
+
+        private void Record(string kind, string sample)
+        {
+            Errors[kind] = Errors.GetValueOrDefault(kind) + 1;
+            if (ErrorSamples.Count < 2) ErrorSamples.Add(sample);
+        }
+
+        private static string Shorten(string s) => s.Length <= 300 ? s : s[..300] + "…";
+    }
+
+    public void Dispose() => handler.Dispose();
+}

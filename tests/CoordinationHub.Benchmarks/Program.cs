@@ -1,0 +1,214 @@
+using CoordinationHub.Benchmarks;
+using CoordinationHub.Platform.Data;
+
+// The benchmark of issue 8 (see README.md):
+//   dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [--duration 10] [--concurrency 32]
+//        [--warmup 3] [--rounds 5] [--provider Sqlite|PostgreSQL --connection "..."] [--baseline-only] [--keep-data]
+// A measurement, not a test: it exits 0 when a target is missed, 1 only when something failed.
+
+BenchmarkOptions options;
+try { options = BenchmarkOptions.Parse(args); }
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(e.Message);
+    Console.Error.WriteLine(BenchmarkOptions.Usage);
+    return 2;
+}
+
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+var ct = cancel.Token;
+
+Console.WriteLine($"CoordinationHub benchmark: {options.Provider}, concurrency {options.Concurrency}, {options.Duration.TotalSeconds:F0} s per phase " +
+                  $"(+{options.Warmup.TotalSeconds:F0} s warm-up), {Environment.ProcessorCount} cores, .NET {Environment.Version}" +
+                  (options.BaselineOnly ? ", baseline only" : ""));
+try
+{
+    var errors = new List<string>();
+    await using var apiProcess = await ApiProcess.StartAsync(options, ct);
+    using var api = new ApiClient(apiProcess.BaseAddress);
+    using var generator = new LoadGenerator(apiProcess.BaseAddress, options.Concurrency);
+
+    var workload = await Workload.FetchAsync(api, apiProcess.AdminKey, withCatalogue: !options.BaselineOnly, ct);
+    Console.WriteLine($"Referential: {workload.Communes.Count:N0} current communes; catalogue: {workload.Catalogue.Count} competences ({workload.Legal.Count} legal).");
+
+    // The phases are measured in interleaved rounds (lookup, baseline, ceiling, lookup, …) so that
+    // whatever else the machine does during the run weighs on each of them alike: the ratio is the figure.
+    var phases = new List<Phase>();
+    ExportResult? export = null;
+    if (!options.BaselineOnly)
+    {
+        await new MapLoader(apiProcess, api, workload).LoadAsync(ct);
+        var readerKey = await MapLoader.ReaderKeyAsync(apiProcess, api, ct);
+        phases.Add(new Phase("competence-map lookup", workload.Lookups(apiProcess.BaseAddress, 1 << 16, seed: 1), readerKey));
+    }
+    phases.Add(new Phase("baseline (PK read)", workload.BaselineReads(apiProcess.BaseAddress, 1 << 16, seed: 2), null));
+    phases.Add(new Phase("/health/live (generator ceiling)", [new Uri(apiProcess.BaseAddress, "/health/live")], null));
+
+    foreach (var phase in phases)
+    {
+        Console.WriteLine($"Warming up {phase.Name} for {options.Warmup.TotalSeconds:F0} s…");
+        var warmup = await generator.RunAsync(phase.Name + " (warm-up)", phase.Requests, phase.Key, options.Warmup, ct);
+        if (warmup.ErrorCount > 0) warmup.Print();
+    }
+    var slice = options.Duration / options.Rounds;
+    Console.WriteLine($"Measuring {phases.Count} phases × {options.Rounds} rounds of {slice.TotalSeconds:F1} s at concurrency {options.Concurrency}…");
+    for (var round = 0; round < options.Rounds; round++)
+    {
+        foreach (var phase in phases)
+        {
+            GC.Collect();
+            var (server, client) = (apiProcess.CpuTime, Environment.CpuUsage.TotalTime);
+            phase.Slices.Add(await generator.RunAsync(phase.Name, phase.Requests, phase.Key, slice, ct));
+            phase.ServerCpu += apiProcess.CpuTime - server;
+            phase.GeneratorCpu += Environment.CpuUsage.TotalTime - client;
+        }
+        Console.WriteLine($"  round {round + 1}: {string.Join(", ", phases.Select(p => $"{p.Slices[^1].RequestsPerSecond:N0} req/s"))}");
+    }
+    var results = phases.Select(p => LoadResult.Combine(p.Slices)).ToList();
+    foreach (var (r, p) in results.Zip(phases))
+    {
+        r.Print();
+        // CPU per request does not depend on what else runs on the machine, unlike req/s.
+        Console.WriteLine($"    CPU per request: server {p.ServerCpu.TotalMicroseconds / r.Requests:F0} µs, generator {p.GeneratorCpu.TotalMicroseconds / r.Requests:F0} µs");
+    }
+    var lookup = options.BaselineOnly ? null : results[0];
+    var (baseline, ceiling) = (results[^2], results[^1]);
+
+    if (!options.BaselineOnly)
+    {
+        export = await ExportResult.MeasureAsync(api, await MapLoader.ReaderKeyAsync(apiProcess, api, ct), workload, ct);
+        export.Print();
+        if (!export.RowCountMatches) errors.Add($"the Nord export has {export.Rows:N0} rows, expected {export.ExpectedRows:N0}");
+    }
+
+    Summary.Print(lookup, baseline, ceiling, export);
+    foreach (var r in new[] { lookup, baseline, ceiling })
+        if (r is { ErrorCount: > 0 }) errors.Add($"{r.Name}: {r.ErrorCount:N0} failed requests");
+    foreach (var e in errors) Console.WriteLine("ERROR: " + e);
+    return errors.Count == 0 ? 0 : 1;
+}
+catch (ApiException e) when (e.Status is 404 or 405 && !options.BaselineOnly)
+{
+    Console.Error.WriteLine($"ERROR: {e.Message}");
+    Console.Error.WriteLine("The competence, convention or delegation endpoints are missing from this build; run with --baseline-only until they land.");
+    return 1;
+}
+catch (ApiException e)
+{
+    Console.Error.WriteLine($"ERROR: {e.Message}");
+    return 1;
+}
+catch (OperationCanceledException) when (ct.IsCancellationRequested)
+{
+    Console.Error.WriteLine("Interrupted.");
+    return 130;
+}
+
+sealed record Phase(string Name, Uri[] Requests, string? Key)
+{
+    public List<LoadResult> Slices { get; } = [];
+    public TimeSpan ServerCpu { get; set; }
+    public TimeSpan GeneratorCpu { get; set; }
+}
+
+public sealed record BenchmarkOptions(
+    TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData)
+{
+    public const string Usage = """
+        Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
+          --duration <s>        seconds measured per phase (default 10)
+          --warmup <s>          seconds of warm-up before each phase (default 3)
+          --rounds <n>          the duration is measured in n interleaved slices per phase (default 5)
+          --concurrency <n>     concurrent requests (default 32)
+          --provider <p>        Sqlite (default: a fresh database in a temp folder) or PostgreSQL
+          --connection <cs>     the PostgreSQL connection string (an empty database)
+          --baseline-only       skip the map: measure the baseline and /health/live only
+          --keep-data           keep the temp folder (SQLite file, admin key) afterwards
+        """;
+
+    public static BenchmarkOptions Parse(string[] args)
+    {
+        var o = new BenchmarkOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), 5, 32, DatabaseProvider.Sqlite, null, false, false);
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            o = args[i] switch
+            {
+                "--duration" => o with { Duration = TimeSpan.FromSeconds(Positive(Value(), "--duration")) },
+                "--warmup" => o with { Warmup = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)) },
+                "--rounds" => o with { Rounds = (int)Positive(Value(), "--rounds") },
+                "--concurrency" => o with { Concurrency = (int)Positive(Value(), "--concurrency") },
+                "--provider" => o with { Provider = Enum.TryParse<DatabaseProvider>(Value(), ignoreCase: true, out var p) && p != DatabaseProvider.SqlServer ? p : throw new ArgumentException("--provider is Sqlite or PostgreSQL.") },
+                "--connection" => o with { Connection = Value() },
+                "--baseline-only" => o with { BaselineOnly = true },
+                "--keep-data" => o with { KeepData = true },
+                "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
+                _ => throw new ArgumentException($"Unknown option {args[i]}."),
+            };
+        }
+        if (o.Provider == DatabaseProvider.PostgreSQL && o.Connection is null) throw new ArgumentException("--provider PostgreSQL needs --connection \"Host=…;Database=…\".");
+        return o;
+    }
+
+    private static double Positive(string value, string name) =>
+        double.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"{name} must be a positive number.");
+}
+
+/// <summary>The whole-département CSV export of Nord (every commune × the whole catalogue), timed 5 times.</summary>
+public sealed record ExportResult(TimeSpan[] Times, long Rows, long ExpectedRows)
+{
+    public const string Path = "/v1/competence-map?departement=59&date=2026-06-01&format=csv";
+    public bool RowCountMatches => Rows == ExpectedRows;
+    public TimeSpan Min => Times.Min();
+    public TimeSpan Median => Times.Order().ElementAt(Times.Length / 2);
+
+    public static async Task<ExportResult> MeasureAsync(ApiClient api, string key, Workload workload, CancellationToken ct)
+    {
+        var expected = (long)workload.Communes.Count(c => c.DepartementCode == MapLoader.Nord) * workload.Catalogue.Count;
+        var times = new List<TimeSpan>();
+        long rows = 0;
+        for (var i = 0; i < 5; i++)
+        {
+            var (body, elapsed) = await api.GetTextAsync(Path, key, ct);
+            times.Add(elapsed);
+            // Header line excluded; names are quoted when they hold a comma, never a line break.
+            rows = body.Split('\n').Count(l => l.Trim().Length > 0) - 1;
+        }
+        return new ExportResult([.. times], rows, expected);
+    }
+
+    public void Print() =>
+        Console.WriteLine($"  Nord CSV export: min {Min.TotalMilliseconds:F0} ms, median {Median.TotalMilliseconds:F0} ms over {Times.Length} runs " +
+                          $"({string.Join(", ", Times.Select(t => t.TotalMilliseconds.ToString("F0")))} ms); {Rows:N0} rows, expected {ExpectedRows:N0} " +
+                          (RowCountMatches ? "(OK)" : "(MISMATCH)"));
+}
+
+public static class Summary
+{
+    public static void Print(LoadResult? lookup, LoadResult baseline, LoadResult ceiling, ExportResult? export)
+    {
+        Console.WriteLine();
+        Console.WriteLine("| measure                          |        value | target      | result |");
+        Console.WriteLine("|----------------------------------|-------------:|-------------|--------|");
+        if (lookup is not null) Row("lookup throughput", $"{lookup.RequestsPerSecond:N0} req/s", "", null);
+        Row("baseline throughput (PK read)", $"{baseline.RequestsPerSecond:N0} req/s", "", null);
+        Row("/health/live (generator ceiling)", $"{ceiling.RequestsPerSecond:N0} req/s", "", null);
+        if (lookup is not null)
+        {
+            var ratio = lookup.RequestsPerSecond / baseline.RequestsPerSecond;
+            Row("lookup / baseline", $"{ratio:F2}", ">= 0.50", ratio >= 0.50);
+            Row("lookup p99", $"{lookup.PercentileMs(99):F2} ms", "< 10 ms", lookup.PercentileMs(99) < 10);
+        }
+        else
+        {
+            Row("baseline / generator ceiling", $"{baseline.RequestsPerSecond / ceiling.RequestsPerSecond:F2}", "", null);
+        }
+        Row("baseline p99", $"{baseline.PercentileMs(99):F2} ms", "", null);
+        if (export is not null) Row("Nord CSV export (median)", $"{export.Median.TotalMilliseconds:F0} ms", "< 1 s", export.Median < TimeSpan.FromSeconds(1));
+        Console.WriteLine();
+    }
+
+    private static void Row(string measure, string value, string target, bool? pass) =>
+        Console.WriteLine($"| {measure,-32} | {value,12} | {target,-11} | {(pass is null ? "" : pass.Value ? "PASS" : "FAIL"),-6} |");
+}
