@@ -158,7 +158,7 @@ public sealed record BenchmarkOptions(
 /// <summary>The whole-département CSV export of Nord (every commune × the whole catalogue), timed 5 times.</summary>
 public sealed record ExportResult(TimeSpan[] Times, long Rows, long ExpectedRows)
 {
-    public const string Path = "/v1/competence-map?departement=59&date=2026-06-01&format=csv";
+    public const string Path = "/v1/competence-map/export?departement=59&date=2026-06-01&format=csv";
     public bool RowCountMatches => Rows == ExpectedRows;
     public TimeSpan Min => Times.Min();
     public TimeSpan Median => Times.Order().ElementAt(Times.Length / 2);

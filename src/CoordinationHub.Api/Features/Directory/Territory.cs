@@ -50,7 +50,7 @@ public static class Territory
     }
 
     private const string Columns = "o.id, o.code, o.name, o.departement_code, o.is_active";
-    private const string ByIdsSql = $"SELECT {Columns} FROM organisation o WHERE o.kind = 'COMMUNE' AND o.id IN @ids";
+    private const string ByIdsSql = $"SELECT {Columns} FROM organisation o WHERE o.kind = 'COMMUNE' AND o.id {{in:ids}}";
     private const string ByDepartementSql = $"SELECT {Columns} FROM organisation o WHERE o.kind = 'COMMUNE' AND o.departement_code = @code AND o.is_active = @active";
     private const string ByEpciSql = $"""
         SELECT {Columns} FROM organisation o JOIN organisation e ON e.id = o.epci_id

@@ -13,11 +13,15 @@ public enum DatabaseProvider { Sqlite, PostgreSQL, SqlServer }
 /// Shared SQL carries tokens that <see cref="Render"/> replaces:
 /// <c>{limit}</c> (row limit taken from <c>@limit</c>, after ORDER BY),
 /// <c>{lock}</c> (row-lock hint after a table name, SQL Server),
-/// <c>{for_update}</c> (row lock at the end of a SELECT, PostgreSQL).
+/// <c>{for_update}</c> (row lock at the end of a SELECT, PostgreSQL),
+/// <c>{in:ids}</c> (membership in the list parameter <c>@ids</c>: Dapper expands <c>IN @ids</c>,
+/// but hands PostgreSQL an array, which takes <c>= ANY(@ids)</c>).
 /// </summary>
 public abstract class SqlDialect
 {
     private readonly ConcurrentDictionary<string, string> rendered = new(StringComparer.Ordinal);
+
+    private static readonly System.Text.RegularExpressions.Regex InToken = new(@"\{in:(\w+)\}");
 
     public abstract DatabaseProvider Provider { get; }
     public abstract DbConnection CreateConnection(string connectionString);
@@ -42,7 +46,9 @@ public abstract class SqlDialect
 
     protected virtual object Convert(object value) => value is DateTimeOffset d ? d.ToUniversalTime() : value;
 
-    public string Render(string sql) => rendered.GetOrAdd(sql, s => s
+    protected virtual string In(string list) => $"IN @{list}";
+
+    public string Render(string sql) => rendered.GetOrAdd(sql, s => InToken.Replace(s, m => In(m.Groups[1].Value))
         .Replace("{limit}", Limit)
         .Replace("{lock}", Lock)
         .Replace("{for_update}", ForUpdate));
@@ -83,6 +89,7 @@ public sealed class PostgresDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
     protected override string Limit => "LIMIT @limit";
     protected override string ForUpdate => "FOR UPDATE";
+    protected override string In(string list) => $"= ANY(@{list})";
     public override bool IsTransient(Exception e) => e switch
     {
         // 40001 serialization_failure, 40P01 deadlock_detected, 55P03 lock_not_available
