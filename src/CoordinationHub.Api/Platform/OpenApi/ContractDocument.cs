@@ -21,6 +21,9 @@ public static class ContractDocument
     [
         ("Directory", "The national directory: départements, communes and EPCI from the COG referential; CCAS, CIAS and partners registered by their owners."),
         ("Conventions", "Agreements between organisations: drafted, signed by every party, in force from their start date, changed only by numbered amendments, expired or terminated early; readable as they stood on any date."),
+        ("Competences", "The catalogue of competences, each with its holder by law and its legal basis (CASF)."),
+        ("Delegations", "Delegations of competence: A delegates competence C to B on communes T from d1 to d2 under convention K, checked against the law and the convention; every version kept."),
+        ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
     ];
 
