@@ -166,6 +166,35 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
     }
 
     [Fact]
+    public async Task Terminating_the_convention_ends_its_delegations_on_the_same_day_and_keeps_them_on_record()
+    {
+        var dep = await DepartementParty("12");
+        var ccas = await CcasParty("12202"); // Rodez
+        var rodez = new { communeIds = new[] { ccas.Organisation.CommuneId } };
+        var k = await SignedConvention([dep, ccas], ["APA_EVALUATION"], rodez, Jan2026, Dec2028);
+        var d = await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "APA_EVALUATION", k, rodez, Jan2026, Dec2028)).Ok(HttpStatusCode.Created)).Read<DelegationDto>();
+
+        var etag = (await dep.Client(Fx).GetAsync($"/v1/conventions/{k}").Ok()).Headers.ETag!.ToString();
+        var effectiveOn = DateOnly.FromDateTime(DateTime.UtcNow).AddMonths(2);
+        await dep.Client(Fx).SendAsync(new HttpRequestMessage(HttpMethod.Post, $"/v1/conventions/{k}/termination")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { effectiveOn, reason = "Reprise de la compétence", agreedByAllParties = true }),
+            Headers = { { "If-Match", etag } },
+        }).Ok();
+
+        var ended = await (await dep.Client(Fx).GetAsync($"/v1/delegations/{d.Id}").Ok()).Read<DelegationDto>();
+        Assert.Equal(effectiveOn.AddDays(-1), ended.EndOn);
+        Assert.Equal(DelegationChange.ENDED_WITH_CONVENTION, ended.LastChange);
+        Assert.Equal("Reprise de la compétence", ended.Reason);
+        Assert.Equal(2, (await (await dep.Client(Fx).GetAsync($"/v1/delegations/{d.Id}/versions").Ok()).Read<List<DelegationVersionDto>>()).Count);
+        Assert.Equal(ccas.Id, (await Map("12202", "APA_EVALUATION", effectiveOn.AddDays(-1))).GetProperty("responsible").GetProperty("id").GetGuid());
+        Assert.Equal(dep.Id, (await Map("12202", "APA_EVALUATION", effectiveOn)).GetProperty("responsible").GetProperty("id").GetGuid());
+        // A new delegation under the terminated convention is refused.
+        await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "APA_EVALUATION", k, rodez, effectiveOn, Dec2028)))
+            .Problem(HttpStatusCode.UnprocessableEntity, "delegations.convention-not-in-force");
+    }
+
+    [Fact]
     public async Task Two_clients_racing_to_delegate_the_same_communes_never_both_succeed()
     {
         var dep = await DepartementParty("09");
