@@ -16,7 +16,7 @@ public static class ContractExamples
 
     private static readonly OrganisationDto Ccas = new()
     {
-        Id = CcasId, Kind = OrganisationKind.CCAS, Name = "CCAS de Lille", Siren = "265900017", Siret = "26590001700019",
+        Id = CcasId, Kind = OrganisationKind.CCAS, Name = "CCAS de Lille", Siren = "265900019", Siret = "26590001900018",
         DepartementCode = "59", RegionCode = "32", CommuneId = LilleId, Email = "accueil@ccas-lille.fr", Phone = "03 20 49 50 00",
         Address = "Rue Pierre Mauroy, 59000 Lille", IsActive = true, CreatedAt = At, UpdatedAt = At,
     };
@@ -82,9 +82,9 @@ public static class ContractExamples
         [typeof(OrganisationDto)] = Ccas,
         [typeof(PageResponse<OrganisationDto>)] = new PageResponse<OrganisationDto>([Lille, Ccas], "WyJsaWxsZSIsIjAxOTlhMWIyIl0",
             "/v1/organisations?departement=59&q=lille&cursor=WyJsaWxsZSIsIjAxOTlhMWIyIl0"),
-        [typeof(RegisterOrganisationCommand)] = new RegisterOrganisationCommand(OrganisationKind.CCAS, "CCAS de Lille", "26590001700019", null,
+        [typeof(RegisterOrganisationCommand)] = new RegisterOrganisationCommand(OrganisationKind.CCAS, "CCAS de Lille", "26590001900018", null,
             LilleId, null, null, null, "accueil@ccas-lille.fr", "03 20 49 50 00", "Rue Pierre Mauroy, 59000 Lille"),
-        [typeof(OrganisationChanges)] = new OrganisationChanges("CCAS de Lille", "26590001700019", null, null,
+        [typeof(OrganisationChanges)] = new OrganisationChanges("CCAS de Lille", "26590001900018", null, null,
             "contact@ccas-lille.fr", "03 20 49 50 00", "Rue Pierre Mauroy, 59000 Lille", true),
         [typeof(DepartementTerritory)] = new DepartementTerritory(
             new OrganisationDto { Id = Guid.Parse("0199a1b2-0000-7000-8000-000000000059"), Kind = OrganisationKind.DEPARTEMENT, Name = "Nord", Code = "59", DepartementCode = "59", RegionCode = "32", IsActive = true, CreatedAt = At, UpdatedAt = At },
