@@ -88,17 +88,16 @@ internal static class Builders
     {
         yield return SearchOrganisationsHandler.BuildSql(new SearchOrganisationsQuery(OrganisationKind.CCAS, "59", "200093201", "59350", true, "lille", 10, null), paged: true);
         yield return SearchOrganisationsHandler.BuildSql(new SearchOrganisationsQuery(null, null, null, null, null, null, null, null), paged: false);
-        yield return ImportReferentialHandler.InsertSql(3);
+        yield return BulkInsert.Sql("organisation", ImportReferentialHandler.InsertColumns, 3);
         yield return CoordinationHub.Features.Delegations.SearchDelegationsHandler.BuildSql(
             new(Guid.Empty, Guid.Empty, "RSA_INSTRUCTION", Guid.Empty, "59350", new DateOnly(2026, 1, 1), "X", 10, null), paged: true);
-        yield return CoordinationHub.Features.CompetenceMap.CompetenceMapWriter.InsertSql(2);
-        yield return CoordinationHub.Features.Delegations.DelegationRules.InsertCommunesSql(2);
+        yield return BulkInsert.Sql("competence_map", CoordinationHub.Features.CompetenceMap.CompetenceMapWriter.Columns, 2);
+        yield return BulkInsert.Sql("delegation_commune", CoordinationHub.Features.Delegations.DelegationRules.CommuneColumns, 2);
         foreach (var status in Enum.GetValues<CoordinationHub.Features.Conventions.ConventionStatus>())
             yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
                 Guid.Empty, OrganisationKind.CCAS, "59", "RSA_INSTRUCTION", status, new DateOnly(2026, 3, 1), "59350", 10, null), admin: false, paged: true);
         yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
             null, null, null, null, null, null, null, null, null), admin: true, paged: false);
-        yield return CoordinationHub.Features.Conventions.ConventionTerritory.InsertCommunesSql(3);
-        yield return CoordinationHub.Features.Conventions.ConventionTerritory.ActiveCommunesSql(3);
+        yield return BulkInsert.Sql("convention_commune", CoordinationHub.Features.Conventions.ConventionTerritory.CommuneColumns, 3);
     }
 }

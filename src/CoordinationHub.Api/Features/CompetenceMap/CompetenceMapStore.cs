@@ -30,16 +30,7 @@ public sealed class CompetenceMapWriter(Db db)
         }
 
         await c.ExecuteAsync(db.Command(DeleteSql, new { competence, delegationId }, ct, tx));
-        foreach (var batch in rows.Chunk(300))
-        {
-            await using var command = c.CreateCommand();
-            command.Transaction = tx;
-            command.CommandText = InsertSql(batch.Length);
-            for (var i = 0; i < batch.Length; i++)
-                for (var col = 0; col < Columns.Length; col++)
-                    command.Parameters.Add(db.Dialect.Parameter(command, $"@{Columns[col]}{i}", batch[i][col], System.Data.DbType.String));
-            await command.ExecuteNonQueryAsync(ct);
-        }
+        await db.InsertRowsAsync(c, tx, "competence_map", Columns, Columns.Select(_ => System.Data.DbType.String).ToArray(), rows, ct);
         await BumpAsync(c, tx, ct);
     }
 
@@ -53,11 +44,7 @@ public sealed class CompetenceMapWriter(Db db)
         _ => commune,
     };
 
-    private static readonly string[] Columns = ["commune_id", "competence_code", "valid_from", "valid_to", "responsible_id", "chain"];
-
-    internal static string InsertSql(int rows) =>
-        $"INSERT INTO competence_map ({string.Join(", ", Columns)})\nVALUES\n" +
-        string.Join(",\n", Enumerable.Range(0, rows).Select(i => "  (" + string.Join(", ", Columns.Select(col => $"@{col}{i}")) + ")"));
+    internal static readonly string[] Columns = ["commune_id", "competence_code", "valid_from", "valid_to", "responsible_id", "chain"];
 
     private sealed class SpanRow
     {

@@ -1,3 +1,4 @@
+using CoordinationHub.Features.Directory;
 using System.Data.Common;
 using System.Text;
 using CoordinationHub.Platform.Auth;
@@ -107,9 +108,6 @@ public sealed class CreateConventionHandler(Db db, Caller caller, TimeProvider c
 /// <summary>Checks and writes of what a version covers: parties, competences, communes. Shared by creation and amendments.</summary>
 internal static class ConventionTerritory
 {
-    /// <summary>Rows per multi-row INSERT: SQL Server takes at most 1,000 rows and 2,100 parameters per statement.</summary>
-    private const int Batch = 500;
-
     public static async Task RequireActiveOrganisationAsync(Db db, DbConnection c, DbTransaction tx, Guid id, CancellationToken ct)
     {
         var row = await c.QuerySingleOrDefaultAsync<OrganisationRow>(db.Command(OrganisationSql, new { id }, ct, tx));
@@ -129,46 +127,8 @@ internal static class ConventionTerritory
 
     /// <summary>The union of the communes named and of the active communes of the départements and EPCI named, de-duplicated.</summary>
     public static async Task<IReadOnlyList<Guid>> ExpandAsync(Db db, DbConnection c, DbTransaction tx,
-        IReadOnlyList<Guid>? communeIds, IReadOnlyList<string>? departementCodes, IReadOnlyList<string>? epciSirens, CancellationToken ct)
-    {
-        var result = new List<Guid>();
-        var seen = new HashSet<Guid>();
-        void Add(IEnumerable<Guid> ids) { foreach (var x in ids) if (seen.Add(x)) result.Add(x); }
-
-        if (communeIds is { Count: > 0 })
-        {
-            var asked = communeIds.Distinct().ToList();
-            var found = new HashSet<Guid>();
-            foreach (var batch in asked.Chunk(Batch))
-            {
-                await using var command = c.CreateCommand();
-                command.Transaction = tx;
-                command.CommandText = ActiveCommunesSql(batch.Length);
-                command.Parameters.Add(db.Dialect.Parameter(command, "@active", true, System.Data.DbType.Boolean));
-                for (var i = 0; i < batch.Length; i++) command.Parameters.Add(db.Dialect.Parameter(command, $"@m{i}", batch[i], System.Data.DbType.Guid));
-                await using var reader = await command.ExecuteReaderAsync(ct);
-                while (await reader.ReadAsync(ct))
-                    found.Add(reader.GetValue(0) switch { Guid g => g, var v => Guid.Parse(Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!) });
-            }
-            var missing = asked.Where(x => !found.Contains(x)).Take(5).ToList();
-            if (missing.Count > 0)
-                throw new RuleException("conventions.unknown-commune", $"Not an active commune of the directory: {string.Join(", ", missing)}.");
-            Add(asked);
-        }
-        foreach (var code in (departementCodes ?? []).Distinct())
-        {
-            var ids = (await c.QueryAsync<Guid>(db.Command(DepartementCommunesSql, new { departement = code.ToUpperInvariant(), active = true }, ct, tx))).ToList();
-            if (ids.Count == 0) throw new RuleException("conventions.unknown-departement", $"There is no département with code '{code}'.");
-            Add(ids);
-        }
-        foreach (var siren in (epciSirens ?? []).Distinct())
-        {
-            var ids = (await c.QueryAsync<Guid>(db.Command(EpciCommunesSql, new { siren, active = true }, ct, tx))).ToList();
-            if (ids.Count == 0) throw new RuleException("conventions.unknown-epci", $"There is no EPCI with SIREN '{siren}'.");
-            Add(ids);
-        }
-        return result;
-    }
+        IReadOnlyList<Guid>? communeIds, IReadOnlyList<string>? departementCodes, IReadOnlyList<string>? epciSirens, CancellationToken ct) =>
+        (await Territory.ExpandAsync(db, c, tx, new TerritoryInput(communeIds, departementCodes, epciSirens), "conventions", ct)).Select(x => x.Id).ToList();
 
     /// <summary>Writes a version with its competences and communes; communes go in multi-row INSERTs (a département is ~650 rows).</summary>
     public static async Task InsertVersionAsync(Db db, DbConnection c, DbTransaction tx, Guid conventionId, ConventionTerms v, DateTimeOffset now, CancellationToken ct)
@@ -183,43 +143,16 @@ internal static class ConventionTerritory
         await InsertCommunesAsync(db, c, tx, conventionId, v.AmendmentNo, v.Communes, ct);
     }
 
-    private static async Task InsertCommunesAsync(Db db, DbConnection c, DbTransaction tx, Guid conventionId, int amendmentNo, IReadOnlyList<Guid> communes, CancellationToken ct)
-    {
-        // Plain ADO.NET, as ImportReferentialHandler: Dapper's parameter bag is quadratic on thousands of parameters.
-        foreach (var batch in communes.Chunk(Batch))
-        {
-            await using var command = c.CreateCommand();
-            command.Transaction = tx;
-            command.CommandText = InsertCommunesSql(batch.Length);
-            command.Parameters.Add(db.Dialect.Parameter(command, "@conventionId", conventionId, System.Data.DbType.Guid));
-            command.Parameters.Add(db.Dialect.Parameter(command, "@amendmentNo", amendmentNo, System.Data.DbType.Int32));
-            for (var i = 0; i < batch.Length; i++) command.Parameters.Add(db.Dialect.Parameter(command, $"@m{i}", batch[i], System.Data.DbType.Guid));
-            await command.ExecuteNonQueryAsync(ct);
-        }
-    }
+    internal static readonly string[] CommuneColumns = ["convention_id", "amendment_no", "commune_id"];
 
-    /// <summary>One multi-row INSERT of <paramref name="rows"/> communes of one version.</summary>
-    internal static string InsertCommunesSql(int rows)
-    {
-        var sb = new StringBuilder("INSERT INTO convention_commune (convention_id, amendment_no, commune_id)\nVALUES\n");
-        for (var i = 0; i < rows; i++) sb.Append(i == 0 ? "  " : ", ").Append("(@conventionId, @amendmentNo, @m").Append(i).Append(")\n");
-        return sb.ToString();
-    }
-
-    /// <summary>Which of <paramref name="rows"/> ids are active communes.</summary>
-    internal static string ActiveCommunesSql(int rows) =>
-        $"SELECT id FROM organisation WHERE kind = 'COMMUNE' AND is_active = @active AND id IN ({string.Join(", ", Enumerable.Range(0, rows).Select(i => $"@m{i}"))})";
+    private static Task InsertCommunesAsync(Db db, DbConnection c, DbTransaction tx, Guid conventionId, int amendmentNo, IReadOnlyList<Guid> communes, CancellationToken ct) =>
+        db.InsertRowsAsync(c, tx, "convention_commune", CommuneColumns, [System.Data.DbType.Guid, System.Data.DbType.Int32, System.Data.DbType.Guid],
+            communes.Select(commune => new object?[] { conventionId, amendmentNo, commune }), ct);
 
     private sealed class OrganisationRow { public string Name { get; init; } = ""; public bool IsActive { get; init; } }
 
     private const string OrganisationSql = "SELECT name, is_active FROM organisation WHERE id = @id";
     private const string CompetencesSql = "SELECT code FROM competence";
-    private const string DepartementCommunesSql = "SELECT id FROM organisation WHERE kind = 'COMMUNE' AND departement_code = @departement AND is_active = @active ORDER BY code";
-    private const string EpciCommunesSql = """
-        SELECT m.id FROM organisation m JOIN organisation e ON e.id = m.epci_id
-        WHERE e.kind = 'EPCI' AND e.code = @siren AND m.kind = 'COMMUNE' AND m.is_active = @active
-        ORDER BY m.code
-        """;
     private const string VersionSql = """
         INSERT INTO convention_version (convention_id, amendment_no, status, effective_on, object, start_on, end_on, renewal_months, max_renewals,
                                         notice_days, allows_subdelegation, amount, periodicity, payer_id, summary, created_at, signed_at)

@@ -103,16 +103,8 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
         IReadOnlyList<Guid> communes, DelegationChange change, string? reason, string competence, object? before, CancellationToken ct)
     {
         await c.ExecuteAsync(db.Command(InsertVersionSql, new { id, versionNo, startOn, endOn, change = change.ToString(), reason, now = clock.GetUtcNow(), recordedBy = caller.KeyId }, ct, tx));
-        foreach (var batch in communes.Chunk(500))
-        {
-            await using var command = c.CreateCommand();
-            command.Transaction = tx;
-            command.CommandText = InsertCommunesSql(batch.Length);
-            command.Parameters.Add(db.Dialect.Parameter(command, "@id", id, System.Data.DbType.Guid));
-            command.Parameters.Add(db.Dialect.Parameter(command, "@versionNo", versionNo, System.Data.DbType.Int32));
-            for (var i = 0; i < batch.Length; i++) command.Parameters.Add(db.Dialect.Parameter(command, $"@c{i}", batch[i], System.Data.DbType.Guid));
-            await command.ExecuteNonQueryAsync(ct);
-        }
+        await db.InsertRowsAsync(c, tx, "delegation_commune", CommuneColumns, [System.Data.DbType.Guid, System.Data.DbType.Int32, System.Data.DbType.Guid],
+            communes.Select(commune => new object?[] { id, versionNo, commune }), ct);
         if (versionNo > 1)
             await c.ExecuteAsync(db.Command(MirrorSql, new { id, versionNo, startOn, endOn, reason = change == DelegationChange.CHANGED ? null : reason, now = clock.GetUtcNow() }, ct, tx));
         await map.RecomputeAsync(c, tx, id, competence, ct);
@@ -121,9 +113,7 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
         await changeLog.RecordAsync(c, tx, "delegation", id, "delegation." + change.ToString().ToLowerInvariant().Replace('_', '-'), before, after, ct);
     }
 
-    internal static string InsertCommunesSql(int rows) =>
-        "INSERT INTO delegation_commune (delegation_id, version_no, commune_id)\nVALUES\n" +
-        string.Join(",\n", Enumerable.Range(0, rows).Select(i => $"  (@id, @versionNo, @c{i})"));
+    internal static readonly string[] CommuneColumns = ["delegation_id", "version_no", "commune_id"];
 
     private static string Conventions(Guid id) => $"/v1/conventions/{id}";
     private static string Names(IReadOnlyList<CommuneRef> communes) =>

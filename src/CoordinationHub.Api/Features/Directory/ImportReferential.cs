@@ -68,35 +68,12 @@ public sealed class ImportReferentialHandler(Db db, TimeProvider clock) : IComma
         }, ct);
     }
 
-    private async Task InsertAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Row> rows, DateTimeOffset now, CancellationToken ct)
-    {
-        // Plain ADO.NET: Dapper's parameter bag checks names linearly, quadratic on thousands of parameters.
-        // 100 rows × 16 columns stays under SQL Server's 2,100 parameters per statement.
-        foreach (var batch in rows.Chunk(100))
-        {
-            await using var command = c.CreateCommand();
-            command.Transaction = tx;
-            command.CommandText = InsertSql(batch.Length);
-            for (var i = 0; i < batch.Length; i++)
-                foreach (var (name, value) in Values(batch[i], now))
-                    command.Parameters.Add(db.Dialect.Parameter(command, $"@{name}{i}", value, NullType(name)));
-            await command.ExecuteNonQueryAsync(ct);
-        }
-    }
+    private Task InsertAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Row> rows, DateTimeOffset now, CancellationToken ct) =>
+        db.InsertRowsAsync(c, tx, "organisation", InsertColumns, InsertColumns.Select(NullType).ToArray(),
+            rows.Select(r => Values(r, now)), ct);
 
-    private static readonly string[] InsertColumns =
+    internal static readonly string[] InsertColumns =
         ["id", "kind", "code", "name", "search_name", "siren", "departement_code", "region_code", "epci_id", "epci_type", "population", "is_active", "successor_id", "version", "created_at", "updated_at"];
-
-    /// <summary>One multi-row INSERT for <paramref name="rows"/> rows (parameters suffixed by row number).</summary>
-    internal static string InsertSql(int rows)
-    {
-        var sb = new StringBuilder($"INSERT INTO organisation ({string.Join(", ", InsertColumns)})\nVALUES\n");
-        for (var i = 0; i < rows; i++)
-        {
-            sb.Append(i == 0 ? "  (" : ", (").AppendJoin(", ", InsertColumns.Select(col => $"@{col}{i}")).Append(")\n");
-        }
-        return sb.ToString();
-    }
 
     private static System.Data.DbType NullType(string column) => column switch
     {
@@ -105,12 +82,11 @@ public sealed class ImportReferentialHandler(Db db, TimeProvider clock) : IComma
         _ => System.Data.DbType.String,
     };
 
-    private static IEnumerable<(string, object?)> Values(Row r, DateTimeOffset now) =>
+    /// <summary>A row's values in the order of <see cref="InsertColumns"/>.</summary>
+    private static object?[] Values(Row r, DateTimeOffset now) =>
     [
-        ("id", r.Id), ("kind", r.Kind), ("code", r.Code), ("name", r.Name), ("search_name", SearchText.Normalize(r.Name)),
-        ("siren", r.Siren), ("departement_code", r.DepartementCode), ("region_code", r.RegionCode), ("epci_id", r.EpciId),
-        ("epci_type", r.EpciType), ("population", r.Population), ("is_active", r.IsActive), ("successor_id", r.SuccessorId),
-        ("version", 1), ("created_at", now), ("updated_at", now),
+        r.Id, r.Kind, r.Code, r.Name, SearchText.Normalize(r.Name), r.Siren, r.DepartementCode, r.RegionCode, r.EpciId,
+        r.EpciType, r.Population, r.IsActive, r.SuccessorId, 1, now, now,
     ];
 
     private static object Parameters(Row r, DateTimeOffset now) => new
