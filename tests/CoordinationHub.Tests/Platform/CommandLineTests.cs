@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Net;
+
+namespace CoordinationHub.Tests.Platform;
+
+/// <summary>The CLI verbs, run as a real process on the fixture's database.</summary>
+public abstract class CommandLineTests(ApiFixture fx) : ApiTests(fx)
+{
+    private async Task<(int Exit, string[] Lines, string Error)> Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(Program).Assembly.Location);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.ArgumentList.Add($"--Database:Provider={Fx.Provider}");
+        start.ArgumentList.Add($"--ConnectionStrings:CoordinationHub={Fx.ConnectionString}");
+        start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token);
+        return (process.ExitCode, (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries), await error);
+    }
+
+    [Fact]
+    public async Task Apikeys_create_prints_a_working_key_on_its_last_line_and_revoke_stops_it()
+    {
+        var (exit, lines, error) = await Run("apikeys", "create", "--organisation", "59350", "--scopes", "directory:read");
+        Assert.True(exit == 0, error);
+        var key = lines[^1];
+        Assert.StartsWith("chk_", key);
+        Assert.Contains("Lille", lines[^2]);
+        await Fx.Client(key).GetAsync("/v1/organisations?limit=1").Ok();
+        await (await Fx.Client(key).PostJson("/v1/organisations", new { kind = "PARTNER", name = "x", partnerCategory = "OTHER" })).Problem(HttpStatusCode.Forbidden);
+
+        var listed = await Run("apikeys", "list");
+        var row = listed.Lines.Single(l => l.Contains(key[..12]));
+        Assert.DoesNotContain(key, string.Join('\n', listed.Lines));
+        var id = row.Split(' ')[0];
+        Assert.Equal(0, (await Run("apikeys", "revoke", id)).Exit);
+    }
+
+    [Fact]
+    public async Task Apikeys_create_refuses_unknown_scopes_and_organisations_without_creating_anything()
+    {
+        var (exit, _, error) = await Run("apikeys", "create", "--organisation", "59350", "--scopes", "everything");
+        Assert.Equal(2, exit);
+        Assert.Contains("Unknown scope", error);
+        (exit, _, error) = await Run("apikeys", "create", "--organisation", "99999", "--scopes", "directory:read");
+        Assert.Equal(2, exit);
+        Assert.Contains("No organisation", error);
+    }
+
+    [Fact]
+    public async Task Migrate_and_import_referential_are_idempotent()
+    {
+        var migrate = await Run("migrate");
+        Assert.True(migrate.Exit == 0, migrate.Error);
+        var import = await Run("import-referential");
+        Assert.True(import.Exit == 0, import.Error);
+        Assert.Contains("already up to date", import.Lines[^1]);
+    }
+}
+
+[Collection(SqliteCollection.Name)] public sealed class CommandLineTests_Sqlite(SqliteFixture f) : CommandLineTests(f);
+[Collection(PostgresCollection.Name)] public sealed class CommandLineTests_Postgres(PostgresFixture f) : CommandLineTests(f);
