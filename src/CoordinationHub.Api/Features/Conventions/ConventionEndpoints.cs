@@ -55,7 +55,7 @@ public static class ConventionEndpoints
             })
             .WithName("SignConvention")
             .WithSummary("Sign the pending version for your organisation")
-            .WithDescription("Signs the convention, or its latest amendment when one is pending, on behalf of the caller's organisation, which must be a party: nobody signs for another party, not even the platform administrator (403 `conventions.not-a-party`). A party signs a version once (409). When every party has signed, the version is SIGNED and applies from its effective date. Each signature is an audit event `convention.signed` (or `convention.amendment-signed`); its `after` state tells whether every party has signed.")
+            .WithDescription("Signs the convention, or its latest amendment when one is pending, on behalf of the caller's organisation, which must be a party: nobody signs for another party, not even the platform administrator (403 `conventions.not-a-party`). A party signs a version once (409). When every party has signed, the version is SIGNED and applies from its effective date. Each signature is an audit event: `convention.signature-added` while parties are still to sign, then `convention.signed` (or `convention.amendment-signed`) with the last one.")
             .RequireAuthorization(Scopes.ConventionsWrite)
             .Produces<ConventionDto>(200)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422);

@@ -62,7 +62,8 @@ public sealed class SignConventionHandler(Db db, Caller caller, TimeProvider clo
             await c.ExecuteAsync(db.Command(TouchSql, new { id = before.Id, now }, t, tx));
 
             var after = (await ConventionStore.LoadAsync(db, c, tx, before.Id, t))!;
-            var eventType = pending.AmendmentNo == 0 ? "convention.signed" : "convention.amendment-signed";
+            // Subscribers act on a convention once every party has signed; a partial signature is its own event.
+            var eventType = !complete ? "convention.signature-added" : pending.AmendmentNo == 0 ? "convention.signed" : "convention.amendment-signed";
             await changeLog.RecordAsync(c, tx, "convention", before.Id, eventType, ConventionAudit.Snapshot(before), ConventionAudit.Snapshot(after), t);
             return await ConventionAccess.ToDtoAsync(db, c, tx, after, today, caller, t);
         }, ct);

@@ -13,7 +13,7 @@ public abstract class AuditEventTests(ApiFixture fx) : ConventionApiTests(fx)
         var (a, b) = (await NewParty(), await NewParty());
         var convention = await CreateSigned(a, b, Body(a, b, "2026-01-01", "2026-12-31"));
         var page = await (await b.Client.GetAsync($"/v1/audit-events?resourceType=convention&resourceId={convention.Id}").Ok()).Read<PageResponse<AuditEventDto>>();
-        Assert.Equal(["convention.created", "convention.signed", "convention.signed"], page.Items.Select(e => e.Action));
+        Assert.Equal(["convention.created", "convention.signature-added", "convention.signed"], page.Items.Select(e => e.Action));
         Assert.Null(page.Items[0].Before);
         Assert.Equal("DRAFT", page.Items[0].After!.Value.GetProperty("recordedStatus").GetString());
         Assert.Equal(a.Id, page.Items[0].OrganisationId);
