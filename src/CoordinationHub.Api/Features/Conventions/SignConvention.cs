@@ -25,7 +25,7 @@ public sealed class SignConventionValidator : AbstractValidator<SignConventionCo
     }
 }
 
-public sealed class SignConventionHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog)
+public sealed class SignConventionHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, Delegations.ConventionDelegations delegations)
     : ICommandHandler<SignConventionCommand, ConventionDto>
 {
     public async ValueTask<ConventionDto> Handle(SignConventionCommand command, CancellationToken ct)
@@ -62,6 +62,10 @@ public sealed class SignConventionHandler(Db db, Caller caller, TimeProvider clo
             await c.ExecuteAsync(db.Command(TouchSql, new { id = before.Id, now }, t, tx));
 
             var after = (await ConventionStore.LoadAsync(db, c, tx, before.Id, t))!;
+            // An amendment that brings the end forward ends the convention's delegations with it.
+            var lastDay = after.LastDayOn(pending.EffectiveOn);
+            if (complete && pending.AmendmentNo > 0 && lastDay < before.LastDayOn(pending.EffectiveOn))
+                await delegations.EndAllAsync(c, tx, before.Id, lastDay, $"Amendment {pending.AmendmentNo} of convention {before.Reference} ends it on {lastDay:yyyy-MM-dd}.", t);
             // Subscribers act on a convention once every party has signed; a partial signature is its own event.
             var eventType = !complete ? "convention.signature-added" : pending.AmendmentNo == 0 ? "convention.signed" : "convention.amendment-signed";
             await changeLog.RecordAsync(c, tx, "convention", before.Id, eventType, ConventionAudit.Snapshot(before), ConventionAudit.Snapshot(after), t);

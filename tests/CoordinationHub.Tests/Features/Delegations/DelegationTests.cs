@@ -195,6 +195,33 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
     }
 
     [Fact]
+    public async Task An_amendment_bringing_the_convention_end_forward_ends_its_delegations_once_signed_by_all()
+    {
+        var dep = await DepartementParty("32");
+        var ccas = await CcasParty("32013"); // Auch
+        var auch = new { communeIds = new[] { ccas.Organisation.CommuneId } };
+        var k = await SignedConvention([dep, ccas], ["PCH_INSTRUCTION"], auch, Jan2026, Dec2028);
+        var d = await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "PCH_INSTRUCTION", k, auch, Jan2026, Dec2028)).Ok(HttpStatusCode.Created)).Read<DelegationDto>();
+
+        var etag = (await dep.Client(Fx).GetAsync($"/v1/conventions/{k}").Ok()).Headers.ETag!.ToString();
+        await dep.Client(Fx).SendAsync(new HttpRequestMessage(HttpMethod.Post, $"/v1/conventions/{k}/amendments")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { effectiveOn = new DateOnly(2026, 6, 1), summary = "Fin avancée", endOn = new DateOnly(2027, 6, 30) }),
+            Headers = { { "If-Match", etag } },
+        }).Ok(HttpStatusCode.Created);
+        await dep.Client(Fx).PostJson($"/v1/conventions/{k}/signatures", new { signerName = "Le président", signedOn = "2026-05-20" }).Ok();
+        // Not yet signed by every party: nothing changes.
+        Assert.Equal(Dec2028, (await (await dep.Client(Fx).GetAsync($"/v1/delegations/{d.Id}").Ok()).Read<DelegationDto>()).EndOn);
+
+        await ccas.Client(Fx).PostJson($"/v1/conventions/{k}/signatures", new { signerName = "La vice-présidente", signedOn = "2026-05-21" }).Ok();
+        var ended = await (await dep.Client(Fx).GetAsync($"/v1/delegations/{d.Id}").Ok()).Read<DelegationDto>();
+        Assert.Equal(new DateOnly(2027, 6, 30), ended.EndOn);
+        Assert.Equal(DelegationChange.ENDED_WITH_CONVENTION, ended.LastChange);
+        Assert.Equal(dep.Id, (await Map("32013", "PCH_INSTRUCTION", new(2027, 7, 1))).GetProperty("responsible").GetProperty("id").GetGuid());
+        Assert.Equal(ccas.Id, (await Map("32013", "PCH_INSTRUCTION", new(2027, 6, 30))).GetProperty("responsible").GetProperty("id").GetGuid());
+    }
+
+    [Fact]
     public async Task Two_clients_racing_to_delegate_the_same_communes_never_both_succeed()
     {
         var dep = await DepartementParty("09");
