@@ -17,10 +17,10 @@ public sealed class CompetenceMapWriter(Db db)
     public async Task RecomputeAsync(DbConnection c, DbTransaction tx, Guid delegationId, string competence, CancellationToken ct)
     {
         var holderKind = Enum.Parse<HolderKind>(await c.QuerySingleAsync<string>(db.Command(HolderKindSql, new { competence }, ct, tx)));
-        var spans = (await c.QueryAsync<SpanRow>(db.Command(SpansSql, new { competence, delegationId }, ct, tx))).ToList();
+        var spans = (await c.QueryAsync<DelegationCommuneRow>(db.Command(SpansSql, new { competence, delegationId }, ct, tx))).ToList();
         var holders = (await c.QueryAsync<LawRow>(db.Command(LawHoldersSql, new { delegationId, active = true }, ct, tx))).ToList();
 
-        var byCommune = spans.ToLookup(s => s.CommuneId, s => new DelegationSpan(s.Id, s.DelegatorId, s.DelegateId, s.ConventionId, s.StartOn, s.EndOn));
+        var byCommune = spans.ToLookup(s => s.CommuneId, s => s.ToSpan());
         var rows = new List<object?[]>();
         foreach (var h in holders)
         {
@@ -45,17 +45,6 @@ public sealed class CompetenceMapWriter(Db db)
     };
 
     internal static readonly string[] Columns = ["commune_id", "competence_code", "valid_from", "valid_to", "responsible_id", "chain"];
-
-    private sealed class SpanRow
-    {
-        public Guid Id { get; init; }
-        public Guid DelegatorId { get; init; }
-        public Guid DelegateId { get; init; }
-        public Guid ConventionId { get; init; }
-        public DateOnly StartOn { get; init; }
-        public DateOnly EndOn { get; init; }
-        public Guid CommuneId { get; init; }
-    }
 
     private sealed class LawRow
     {

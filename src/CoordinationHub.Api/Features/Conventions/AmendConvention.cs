@@ -16,7 +16,7 @@ namespace CoordinationHub.Features.Conventions;
 public sealed record AmendConventionCommand(
     DateOnly EffectiveOn, string Summary, string? Object, DateOnly? EndOn, int? RenewalMonths, int? MaxRenewals, int? NoticeDays,
     bool? AllowsSubdelegation, IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes,
-    IReadOnlyList<string>? EpciSirens, FinancialTerms? FinancialTerms) : ICommand<ConventionVersionDto>
+    IReadOnlyList<string>? EpciSirens, FinancialTerms? FinancialTerms) : ICommand<ConventionVersionDto>, IConventionTermsInput
 {
     [JsonIgnore] public Guid Id { get; init; }
     [JsonIgnore] public int ExpectedVersion { get; init; }
@@ -30,15 +30,7 @@ public sealed class AmendConventionValidator : AbstractValidator<AmendConvention
         RuleFor(c => c.Summary).NotEmpty().MaximumLength(500);
         RuleFor(c => c.Object).NotEmpty().MaximumLength(4000).When(c => c.Object is not null);
         RuleFor(c => c.NoticeDays).InclusiveBetween(0, 3650);
-        RuleForEach(c => c.Competences).NotEmpty().MaximumLength(32);
-        RuleFor(c => c.CommuneIds).Must(l => l!.Count <= 40_000).When(c => c.CommuneIds is not null).WithMessage("At most 40,000 communes.");
-        RuleForEach(c => c.CommuneIds).NotEmpty();
-        RuleForEach(c => c.DepartementCodes).NotEmpty().Matches("^(\\d{2,3}|2A|2B)$").WithMessage("A département is its COG code: 01…95, 2A, 2B, 971…989.");
-        RuleForEach(c => c.EpciSirens).NotEmpty().Matches("^\\d{9}$").WithMessage("An EPCI is its SIREN (9 digits).");
-        RuleFor(c => c.RenewalMonths).InclusiveBetween(1, 120);
-        RuleFor(c => c.MaxRenewals).InclusiveBetween(1, 50);
-        RuleFor(c => c.FinancialTerms!.Amount).GreaterThanOrEqualTo(0).LessThan(1_000_000_000_000m).When(c => c.FinancialTerms is not null);
-        RuleFor(c => c.FinancialTerms!.Periodicity).IsInEnum().When(c => c.FinancialTerms is not null);
+        Include(new ConventionTermsRules());
     }
 }
 

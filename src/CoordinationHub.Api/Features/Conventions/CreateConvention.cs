@@ -20,7 +20,35 @@ public sealed record CreateConventionCommand(
     ConventionType Type, string? Reference, string Object, IReadOnlyList<ConventionPartyInput> Parties,
     IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes, IReadOnlyList<string>? EpciSirens,
     DateOnly StartOn, DateOnly EndOn, int? RenewalMonths, int? MaxRenewals, int NoticeDays, bool AllowsSubdelegation,
-    FinancialTerms? FinancialTerms) : ICommand<ConventionDto>;
+    FinancialTerms? FinancialTerms) : ICommand<ConventionDto>, IConventionTermsInput;
+
+/// <summary>The terms a convention and an amendment both carry, validated alike.</summary>
+public interface IConventionTermsInput
+{
+    IReadOnlyList<string>? Competences { get; }
+    IReadOnlyList<Guid>? CommuneIds { get; }
+    IReadOnlyList<string>? DepartementCodes { get; }
+    IReadOnlyList<string>? EpciSirens { get; }
+    int? RenewalMonths { get; }
+    int? MaxRenewals { get; }
+    FinancialTerms? FinancialTerms { get; }
+}
+
+public sealed class ConventionTermsRules : AbstractValidator<IConventionTermsInput>
+{
+    public ConventionTermsRules()
+    {
+        RuleForEach(c => c.Competences).NotEmpty().MaximumLength(32);
+        RuleFor(c => c.CommuneIds).Must(l => l!.Count <= 40_000).When(c => c.CommuneIds is not null).WithMessage("At most 40,000 communes.");
+        RuleForEach(c => c.CommuneIds).NotEmpty();
+        RuleForEach(c => c.DepartementCodes).NotEmpty().Matches("^(\\d{2,3}|2A|2B)$").WithMessage("A département is its COG code: 01…95, 2A, 2B, 971…989.");
+        RuleForEach(c => c.EpciSirens).NotEmpty().Matches("^\\d{9}$").WithMessage("An EPCI is its SIREN (9 digits).");
+        RuleFor(c => c.RenewalMonths).InclusiveBetween(1, 120);
+        RuleFor(c => c.MaxRenewals).InclusiveBetween(1, 50);
+        RuleFor(c => c.FinancialTerms!.Amount).GreaterThanOrEqualTo(0).LessThan(1_000_000_000_000m).When(c => c.FinancialTerms is not null);
+        RuleFor(c => c.FinancialTerms!.Periodicity).IsInEnum().When(c => c.FinancialTerms is not null);
+    }
+}
 
 public sealed class CreateConventionValidator : AbstractValidator<CreateConventionCommand>
 {
@@ -39,15 +67,7 @@ public sealed class CreateConventionValidator : AbstractValidator<CreateConventi
         RuleFor(c => c.StartOn).NotEmpty();
         RuleFor(c => c.EndOn).NotEmpty().GreaterThanOrEqualTo(c => c.StartOn).WithMessage("The end date cannot precede the start date.");
         RuleFor(c => c.NoticeDays).InclusiveBetween(0, 3650);
-        RuleForEach(c => c.Competences).NotEmpty().MaximumLength(32);
-        RuleFor(c => c.CommuneIds).Must(l => l!.Count <= 40_000).When(c => c.CommuneIds is not null).WithMessage("At most 40,000 communes.");
-        RuleForEach(c => c.CommuneIds).NotEmpty();
-        RuleForEach(c => c.DepartementCodes).NotEmpty().Matches("^(\\d{2,3}|2A|2B)$").WithMessage("A département is its COG code: 01…95, 2A, 2B, 971…989.");
-        RuleForEach(c => c.EpciSirens).NotEmpty().Matches("^\\d{9}$").WithMessage("An EPCI is its SIREN (9 digits).");
-        RuleFor(c => c.RenewalMonths).InclusiveBetween(1, 120);
-        RuleFor(c => c.MaxRenewals).InclusiveBetween(1, 50);
-        RuleFor(c => c.FinancialTerms!.Amount).GreaterThanOrEqualTo(0).LessThan(1_000_000_000_000m).When(c => c.FinancialTerms is not null);
-        RuleFor(c => c.FinancialTerms!.Periodicity).IsInEnum().When(c => c.FinancialTerms is not null);
+        Include(new ConventionTermsRules());
         RuleFor(c => c.MaxRenewals).NotNull().When(c => c.RenewalMonths is not null).WithMessage("Give renewalMonths and maxRenewals together, or neither.");
         RuleFor(c => c.RenewalMonths).NotNull().When(c => c.MaxRenewals is not null).WithMessage("Give renewalMonths and maxRenewals together, or neither.");
     }

@@ -28,6 +28,20 @@ public sealed class DelegationDto
     [System.Text.Json.Serialization.JsonIgnore] public int Version { get; init; }
 }
 
+/// <summary>A delegation's current span on one of its communes, as the rule and map queries read it.</summary>
+public sealed class DelegationCommuneRow
+{
+    public Guid Id { get; init; }
+    public Guid DelegatorId { get; init; }
+    public Guid DelegateId { get; init; }
+    public Guid ConventionId { get; init; }
+    public DateOnly StartOn { get; init; }
+    public DateOnly EndOn { get; init; }
+    public Guid CommuneId { get; init; }
+
+    public DelegationSpan ToSpan() => new(Id, DelegatorId, DelegateId, ConventionId, StartOn, EndOn);
+}
+
 public static class DelegationStore
 {
     /// <summary>The delegation at its current version, or as recorded at <paramref name="recordedBy"/>.</summary>

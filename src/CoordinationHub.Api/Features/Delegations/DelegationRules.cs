@@ -56,7 +56,7 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
         {
             // One responsible body per commune at any date: the delegator cannot hand the same commune twice.
             var communes = p.Communes.Select(x => x.Id).ToHashSet();
-            var clash = (await c.QueryAsync<CommuneSpanRow>(db.Command(SameDelegatorSql, new
+            var clash = (await c.QueryAsync<DelegationCommuneRow>(db.Command(SameDelegatorSql, new
             {
                 competence = p.Competence, delegatorId = p.DelegatorId, startOn = p.StartOn, endOn = p.EndOn, self = p.Id ?? Guid.Empty,
             }, ct, tx))).FirstOrDefault(r => communes.Contains(r.CommuneId));
@@ -74,16 +74,16 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
         var ccas = competence.HolderKind == HolderKind.CCAS
             ? (await c.QueryAsync<CcasRow>(db.Command(CcasSql, new { active = true }, ct, tx))).GroupBy(r => r.CommuneId).ToDictionary(g => g.Key, g => g.First().Id)
             : [];
-        List<CommuneSpanRow>? held = null;
+        List<DelegationCommuneRow>? held = null;
         foreach (var commune in p.Communes)
         {
             var law = CompetenceMapWriter.LawHolder(competence.HolderKind, commune.Id, departements.GetValueOrDefault(commune.DepartementCode), ccas.TryGetValue(commune.Id, out var cc) ? cc : null);
             if (law == p.DelegatorId) continue;
-            held ??= (await c.QueryAsync<CommuneSpanRow>(db.Command(HeldSql, new
+            held ??= (await c.QueryAsync<DelegationCommuneRow>(db.Command(HeldSql, new
             {
                 competence = p.Competence, delegateId = p.DelegatorId, startOn = p.StartOn, endOn = p.EndOn, self = p.Id ?? Guid.Empty,
             }, ct, tx))).ToList();
-            var spans = held.Where(h => h.CommuneId == commune.Id).Select(h => new DelegationSpan(h.Id, h.DelegatorId, p.DelegatorId, h.ConventionId, h.StartOn, h.EndOn)).ToList();
+            var spans = held.Where(h => h.CommuneId == commune.Id).Select(h => h.ToSpan()).ToList();
             if (Responsibility.FirstDayNotHeld(p.DelegatorId, law, spans, p.StartOn, p.EndOn) is { } day)
                 throw new RuleException("delegations.delegator-does-not-hold",
                     $"{delegator.Name} does not hold {p.Competence} on {commune.Name} ({commune.Code}) on {day:yyyy-MM-dd}: neither by law nor by a delegation.");
@@ -122,15 +122,6 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
     private sealed class PartyRow { public Guid Id { get; init; } public string Name { get; init; } = ""; public bool IsActive { get; init; } }
     private sealed class CodeRow { public Guid Id { get; init; } public string Code { get; init; } = ""; }
     private sealed class CcasRow { public Guid Id { get; init; } public Guid CommuneId { get; init; } }
-    private sealed class CommuneSpanRow
-    {
-        public Guid Id { get; init; }
-        public Guid DelegatorId { get; init; }
-        public Guid ConventionId { get; init; }
-        public DateOnly StartOn { get; init; }
-        public DateOnly EndOn { get; init; }
-        public Guid CommuneId { get; init; }
-    }
 
     private const string LockOrganisationSql = "SELECT id, name, is_active FROM organisation {lock} WHERE id = @id {for_update}";
     private const string OrganisationSql = "SELECT id, name, is_active FROM organisation WHERE id = @id";
@@ -138,14 +129,14 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
     private const string DepartementsSql = "SELECT id, code FROM organisation WHERE kind = 'DEPARTEMENT'";
     private const string CcasSql = "SELECT id, commune_id FROM organisation WHERE kind = 'CCAS' AND is_active = @active";
     private const string SameDelegatorSql = """
-        SELECT d.id, d.delegator_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
+        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
         FROM delegation d
         JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
         WHERE d.competence_code = @competence AND d.delegator_id = @delegatorId
           AND d.start_on <= @endOn AND d.end_on >= @startOn AND d.start_on <= d.end_on AND d.id <> @self
         """;
     private const string HeldSql = """
-        SELECT d.id, d.delegator_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
+        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
         FROM delegation d
         JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
         WHERE d.competence_code = @competence AND d.delegate_id = @delegateId
