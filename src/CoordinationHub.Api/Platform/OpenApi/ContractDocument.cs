@@ -149,12 +149,25 @@ public sealed class TagsDocumentFilter : IDocumentFilter
 /// <summary>Schema examples from <see cref="ContractExamples"/>, serialized as the API serializes.</summary>
 public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFilter
 {
+
     public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
     {
         // OpenAPI 3.0: a nullable enum must list null among its values, or null fails validation.
         foreach (var property in schema.Properties?.Values.OfType<OpenApiSchema>() ?? [])
             if (property.Enum is { Count: > 0 } values && property.Type?.HasFlag(JsonSchemaType.Null) == true && !values.Any(v => v is null))
                 values.Add(null!);
+        // OpenAPI 3.0 cannot mark a $ref nullable: wrap it (allOf + nullable) where the member may be null.
+        if (schema is OpenApiSchema { Properties: { Count: > 0 } properties } && context.Type.IsClass)
+        {
+            var nullability = new System.Reflection.NullabilityInfoContext(); // not thread-safe: one per call
+            foreach (var member in context.Type.GetProperties())
+            {
+                var name = char.ToLowerInvariant(member.Name[0]) + member.Name[1..];
+                if (properties.TryGetValue(name, out var property) && property is OpenApiSchemaReference reference
+                    && nullability.Create(member).ReadState == System.Reflection.NullabilityState.Nullable)
+                    properties[name] = new OpenApiSchema { AllOf = [reference], Type = JsonSchemaType.Object | JsonSchemaType.Null };
+            }
+        }
         if (schema is OpenApiSchema s && ContractExamples.For(context.Type) is { } example)
             s.Examples = [JsonSerializer.SerializeToNode(example, context.Type, json.Value.SerializerOptions)!];
     }
