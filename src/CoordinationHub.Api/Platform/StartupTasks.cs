@@ -1,6 +1,7 @@
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
+using Dapper;
 using Mediator;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace CoordinationHub.Platform;
 
 /// <summary>
-/// On start: migrate, load the referential into an empty directory, and on a database without
+/// On start: migrate, load the bundled referential into an empty directory, and on a database without
 /// any key create the first administrator key, written to <c>initial-admin-key</c> next to the
 /// data (like Jenkins' initialAdminPassword). Each step can be turned off in configuration.
 /// </summary>
@@ -20,9 +21,11 @@ public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<Data
     {
         if (options.Value.MigrateOnStartup) await services.GetRequiredService<Migrator>().MigrateAsync(ct);
 
-        await using var scope = services.CreateAsyncScope();
-        if (options.Value.ImportReferentialOnStartup)
+        // An empty directory gets the bundled referential; a newer vintage is the operator's
+        // decision (import-referential), not a side effect of a restart.
+        if (options.Value.ImportReferentialOnStartup && await DirectoryIsEmptyAsync(ct))
         {
+            await using var scope = services.CreateAsyncScope();
             var result = await scope.ServiceProvider.GetRequiredService<ISender>().Send(new ImportReferentialCommand(), ct);
             logger.LogInformation("Referential: {Result}", result);
         }
@@ -39,7 +42,15 @@ public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<Data
         }
     }
 
+    private async Task<bool> DirectoryIsEmptyAsync(CancellationToken ct)
+    {
+        await using var connection = await db.OpenAsync(ct);
+        return await connection.ExecuteScalarAsync<long>(db.Command(AnyCommuneSql, null, ct)) == 0;
+    }
+
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
+
+    private const string AnyCommuneSql = "SELECT COUNT(*) FROM organisation WHERE kind = 'COMMUNE'";
 }
 
 public sealed class DatabaseHealthCheck(Db db) : IHealthCheck

@@ -13,7 +13,7 @@ public sealed class DatabaseOptions
     public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
     /// <summary>Run pending migrations when the host starts.</summary>
     public bool MigrateOnStartup { get; set; } = true;
-    /// <summary>Import the bundled referential when the directory is empty.</summary>
+    /// <summary>Load the bundled referential into an empty directory on start.</summary>
     public bool ImportReferentialOnStartup { get; set; } = true;
 }
 
