@@ -9,8 +9,8 @@ namespace CoordinationHub.Platform.Data;
 /// </summary>
 public static class BulkInsert
 {
-    /// <summary>SQL Server takes at most 1,000 rows and 2,100 parameters per statement.</summary>
-    private const int MaxRows = 500, MaxParameters = 2000;
+    /// <summary>SQL Server takes at most 1,000 rows per statement.</summary>
+    private const int MaxRows = 500;
 
     /// <summary>INSERT of <paramref name="rows"/> rows; the parameter of column c in row i is <c>@c_i</c>.</summary>
     public static string Sql(string table, IReadOnlyList<string> columns, int rows) =>
@@ -21,7 +21,7 @@ public static class BulkInsert
     public static async Task InsertRowsAsync(this Db db, DbConnection c, DbTransaction tx, string table, IReadOnlyList<string> columns,
         IReadOnlyList<DbType> types, IEnumerable<object?[]> rows, CancellationToken ct)
     {
-        foreach (var batch in rows.Chunk(Math.Min(MaxRows, MaxParameters / columns.Count)))
+        foreach (var batch in rows.Chunk(Math.Max(1, Math.Min(MaxRows, db.Dialect.BulkParameters / columns.Count))))
         {
             await using var command = c.CreateCommand();
             command.Transaction = tx;
