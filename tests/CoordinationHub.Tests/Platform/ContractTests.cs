@@ -39,6 +39,33 @@ public sealed class ContractTests(SqliteFixture fx)
         }
     }
 
+    [Fact]
+    public async Task Every_request_and_response_body_has_an_example()
+    {
+        var doc = System.Text.Json.JsonDocument.Parse(await (await fx.Client().GetAsync("/openapi/v1.json").Ok()).Content.ReadAsStringAsync()).RootElement;
+        var schemas = doc.GetProperty("components").GetProperty("schemas");
+        bool HasExample(System.Text.Json.JsonElement schema) =>
+            schema.TryGetProperty("example", out _)
+            || (schema.TryGetProperty("$ref", out var r) && HasExample(schemas.GetProperty(r.GetString()!.Split('/')[^1])))
+            || (schema.TryGetProperty("items", out var items) && HasExample(items))
+            || (schema.TryGetProperty("allOf", out var all) && all.EnumerateArray().Any(HasExample));
+        var missing = new List<string>();
+        foreach (var path in doc.GetProperty("paths").EnumerateObject())
+        foreach (var op in path.Value.EnumerateObject())
+        {
+            var bodies = new List<(string, System.Text.Json.JsonElement)>();
+            if (op.Value.TryGetProperty("requestBody", out var request))
+                bodies.AddRange(request.GetProperty("content").EnumerateObject().Select(c => ($"request {c.Name}", c.Value)));
+            foreach (var response in op.Value.GetProperty("responses").EnumerateObject())
+                if (response.Value.TryGetProperty("content", out var content))
+                    bodies.AddRange(content.EnumerateObject().Select(c => ($"{response.Name} {c.Name}", c.Value)));
+            foreach (var (what, media) in bodies)
+                if (!media.TryGetProperty("example", out _) && !(media.TryGetProperty("schema", out var schema) && HasExample(schema)))
+                    missing.Add($"{op.Name.ToUpperInvariant()} {path.Name}: {what}");
+        }
+        Assert.True(missing.Count == 0, "No example for:\n" + string.Join("\n", missing));
+    }
+
     private static string Normalize(string json) => json.Replace("\r\n", "\n").Trim();
 
     /// <summary>

@@ -119,6 +119,11 @@ public sealed class ContractOperationFilter : IOperationFilter
             if (response is not OpenApiResponse r) continue;
             if (r.Content is not null && r.Content.TryGetValue("application/problem+json", out var media) && media is OpenApiMediaType m && int.TryParse(status, out var code))
                 m.Example = ExampleSchemaFilter.Problem(code);
+            if (r.Content is not null && r.Content.TryGetValue("text/csv", out var csv) && csv is OpenApiMediaType c)
+            {
+                c.Schema = new OpenApiSchema { Type = JsonSchemaType.String };
+                c.Example = JsonValue.Create(ContractExamples.MapCsv);
+            }
             if (status is "200" && method == "GET" && operation.OperationId?.StartsWith("Get", StringComparison.Ordinal) == true && !context.ApiDescription.RelativePath!.EndsWith("territory", StringComparison.Ordinal))
             {
                 r.Headers ??= new Dictionary<string, IOpenApiHeader>();

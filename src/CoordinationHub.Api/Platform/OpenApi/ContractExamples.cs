@@ -1,5 +1,8 @@
 using System.Text.Json;
 using CoordinationHub.Features.Audit;
+using CoordinationHub.Features.CompetenceMap;
+using CoordinationHub.Features.Competences;
+using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Http;
@@ -53,8 +56,38 @@ public static class ContractExamples
     private static readonly AuditEventDto AuditEvent = new(Guid.Parse("0199c3d4-5e6f-7a8b-9c0d-1e2f3a4b5c6d"), At, CcasId, KeyId, "convention.signed",
         JsonSerializer.SerializeToElement(new { recordedStatus = "DRAFT", version = 2 }), JsonSerializer.SerializeToElement(new { recordedStatus = "SIGNED", version = 3 }));
 
+    private static readonly Guid DelegationId = Guid.Parse("0199b2c4-7a8b-7c9d-8e0f-1a2b3c4d5e6f");
+
+    private static readonly DelegationDto Delegation = new()
+    {
+        Id = DelegationId, DelegatorId = NordId, DelegateId = CcasId, Competence = "RSA_INSTRUCTION", ConventionId = ConventionId,
+        ExternalRef = "CD59-RSA-0042", StartOn = new DateOnly(2026, 3, 1), EndOn = new DateOnly(2027, 12, 31), CommuneIds = [LilleId],
+        VersionNo = 1, LastChange = DelegationChange.CREATED, RecordedAt = At, CreatedAt = At,
+    };
+
+    private static readonly CompetenceMapEntry MapEntry = new(new MapCommune(LilleId, "59350", "Lille"), "RSA_INSTRUCTION", true, new DateOnly(2026, 6, 1),
+        new MapOrganisation(CcasId, "CCAS de Lille", "CCAS"),
+        [
+            new ChainStep(NordId, "Nord", "DEPARTEMENT", "LAW", null, null),
+            new ChainStep(CcasId, "CCAS de Lille", "CCAS", "DELEGATION", DelegationId, ConventionId),
+        ]);
+
+    /// <summary>The CSV export, as a département's system receives it.</summary>
+    public static readonly string MapCsv = ExportCompetenceMapHandler.ToCsv([MapEntry]);
+
     private static readonly Dictionary<Type, object> Examples = new()
     {
+        [typeof(CompetenceDto)] = new CompetenceDto { Code = "RSA_INSTRUCTION", Label = "Instruction des demandes de RSA", HolderKind = HolderKind.DEPARTEMENT, LegalBasis = "CASF L262-15 ; L262-16", IsLegal = true },
+        [typeof(CompetenceMapEntry)] = MapEntry,
+        [typeof(DelegationDto)] = Delegation,
+        [typeof(CreateDelegationCommand)] = new CreateDelegationCommand(NordId, CcasId, "RSA_INSTRUCTION", ConventionId, [LilleId], null, null,
+            new DateOnly(2026, 3, 1), new DateOnly(2027, 12, 31), "CD59-RSA-0042"),
+        [typeof(DelegationChanges)] = new DelegationChanges(new DateOnly(2026, 3, 1), new DateOnly(2027, 6, 30), null, null, null, "Fin anticipée d'un commun accord"),
+        [typeof(EndDelegationRequest)] = new EndDelegationRequest(new DateOnly(2026, 12, 31), "Reprise de l'instruction en régie"),
+        [typeof(DelegationVersionDto)] = new DelegationVersionDto { VersionNo = 1, StartOn = new DateOnly(2026, 3, 1), EndOn = new DateOnly(2027, 12, 31), Change = DelegationChange.CREATED, RecordedAt = At, Communes = 1 },
+        [typeof(PageResponse<DelegationSummary>)] = new PageResponse<DelegationSummary>(
+            [new DelegationSummary { Id = DelegationId, DelegatorId = NordId, DelegateId = CcasId, Competence = "RSA_INSTRUCTION", ConventionId = ConventionId, ExternalRef = "CD59-RSA-0042", StartOn = new DateOnly(2026, 3, 1), EndOn = new DateOnly(2027, 12, 31), VersionNo = 1 }],
+            null, null),
         [typeof(ConventionDto)] = Convention,
         [typeof(PageResponse<ConventionDto>)] = new PageResponse<ConventionDto>([Convention], "WyIwMTk5YjJjMyJd", "/v1/conventions?departement=59&status=IN_FORCE&cursor=WyIwMTk5YjJjMyJd"),
         [typeof(ConventionPartyDto)] = Convention.Parties[0],
