@@ -14,7 +14,7 @@ public static class CompetenceMapEndpoints
                 TypedResults.Ok(await sender.Send(new GetCompetenceMapQuery(commune, competence, date), ct)))
             .WithName("GetCompetenceMap")
             .WithSummary("Who is responsible for a competence in a commune on a date, and by which chain")
-            .WithDescription("Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). For a facultative competence the holder by law is answered; delegates act beside it.")
+            .WithDescription("Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&commune=…`).")
             .RequireAuthorization(Scopes.DelegationsRead)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
