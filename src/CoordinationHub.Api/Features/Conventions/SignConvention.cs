@@ -54,6 +54,8 @@ public sealed class SignConventionHandler(Db db, Caller caller, TimeProvider clo
             }, t, tx));
             var signers = before.Signatures.Where(s => s.AmendmentNo == pending.AmendmentNo).Select(s => s.OrganisationId).Append(organisationId).ToHashSet();
             var complete = before.Parties.All(p => signers.Contains(p.OrganisationId));
+            if (complete && pending.AmendmentNo > 0)
+                await delegations.EnsureStillCoveredAsync(c, tx, before.Id, pending.EffectiveOn, pending.Competences, pending.Communes, t);
             if (complete)
             {
                 await c.ExecuteAsync(db.Command(VersionSignedSql, new { conventionId = before.Id, pending.AmendmentNo, now }, t, tx));

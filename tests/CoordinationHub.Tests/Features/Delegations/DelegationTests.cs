@@ -222,6 +222,40 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
     }
 
     [Fact]
+    public async Task An_amendment_that_would_no_longer_cover_a_running_delegation_cannot_be_completed()
+    {
+        var dep = await DepartementParty("19");
+        var ccas = await CcasParty("19272"); // Tulle
+        var brive = await Commune("19031");
+        var both = new { communeIds = new[] { ccas.Organisation.CommuneId, brive.Id } };
+        var k = await SignedConvention([dep, ccas], ["FSL"], both, Jan2026, Dec2028);
+        var d = await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "FSL", k, new { communeIds = new[] { ccas.Organisation.CommuneId } }, Jan2026, Dec2028))
+            .Ok(HttpStatusCode.Created)).Read<DelegationDto>();
+
+        var etag = (await dep.Client(Fx).GetAsync($"/v1/conventions/{k}").Ok()).Headers.ETag!.ToString();
+        await dep.Client(Fx).SendAsync(new HttpRequestMessage(HttpMethod.Post, $"/v1/conventions/{k}/amendments")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { effectiveOn = new DateOnly(2026, 7, 1), summary = "Brive seule", communeIds = new[] { brive.Id } }),
+            Headers = { { "If-Match", etag } },
+        }).Ok(HttpStatusCode.Created);
+        await dep.Client(Fx).PostJson($"/v1/conventions/{k}/signatures", new { signerName = "Le président", signedOn = "2026-06-01" }).Ok();
+        var refused = await (await ccas.Client(Fx).PostJson($"/v1/conventions/{k}/signatures", new { signerName = "La vice-présidente", signedOn = "2026-06-02" }))
+            .Problem(HttpStatusCode.Conflict, "conventions.amendment-orphans-delegation");
+        Assert.Equal($"/v1/delegations/{d.Id}", refused.GetProperty("conflictingResource").GetString());
+        // Nothing of the refused signature remains: the convention still covers Tulle and the delegation runs.
+        Assert.Equal(ccas.Id, (await Map("19272", "FSL", new(2026, 9, 1))).GetProperty("responsible").GetProperty("id").GetGuid());
+
+        // Once the delegation ends before the amendment applies, the amendment can be completed.
+        var read = await dep.Client(Fx).GetAsync($"/v1/delegations/{d.Id}").Ok();
+        await dep.Client(Fx).SendAsync(new HttpRequestMessage(HttpMethod.Post, $"/v1/delegations/{d.Id}/end")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { lastDay = new DateOnly(2026, 6, 30), reason = "Tulle reprend le FSL" }),
+            Headers = { { "If-Match", read.Headers.ETag!.ToString() } },
+        }).Ok();
+        await ccas.Client(Fx).PostJson($"/v1/conventions/{k}/signatures", new { signerName = "La vice-présidente", signedOn = "2026-06-02" }).Ok();
+    }
+
+    [Fact]
     public async Task Two_clients_racing_to_delegate_the_same_communes_never_both_succeed()
     {
         var dep = await DepartementParty("09");
