@@ -163,6 +163,13 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
         Assert.StartsWith("commune_code;commune_name;competence", lines[0]);
         Assert.Equal(territory.Communes.Count + 1, lines.Length);
         Assert.Contains(lines, l => l.StartsWith("2A004;Ajaccio;FAJ;true;2026-06-01;" + ccas.Id));
+
+        // The same for an EPCI: the CA du Pays Ajaccien's member communes, one row each.
+        var ajaccio = await Commune("2A004");
+        var epci = territory.Epci.Single(e => e.Id == ajaccio.EpciId);
+        var byEpci = await (await Fx.Admin().GetAsync($"/v1/competence-map/export?epci={epci.Siren}&competence=FAJ&date=2026-06-01").Ok()).Json();
+        Assert.Equal(epci.CommunesInDepartement, byEpci.GetArrayLength());
+        Assert.All(byEpci.EnumerateArray(), r => Assert.Equal(ccas.Id, r.GetProperty("responsible").GetProperty("id").GetGuid()));
     }
 
     [Fact]
