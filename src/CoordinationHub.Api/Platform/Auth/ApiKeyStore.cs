@@ -16,6 +16,7 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock)
 {
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan TouchEvery = TimeSpan.FromMinutes(1);
+    private const int MaxCached = 50_000;
     private readonly ConcurrentDictionary<string, CacheEntry> cache = new(StringComparer.Ordinal);
 
     private sealed record CacheEntry(ApiKeyIdentity? Identity, DateTimeOffset Expires, DateTimeOffset Touched);
@@ -72,6 +73,9 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock)
         var identity = row is null || row.RevokedAt is not null
             ? null
             : new ApiKeyIdentity(row.Id, row.OrganisationId, row.IsPlatformAdmin, row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet());
+        // Unknown keys are cached too (a client retrying a bad key costs no query), so bound the
+        // cache against callers sending endless random keys: start again when it is full.
+        if (cache.Count >= MaxCached) cache.Clear();
         var entry = new CacheEntry(identity, now + CacheFor, DateTimeOffset.MinValue);
         if (identity is not null) await TouchAsync(hash, entry, now, ct);
         else cache[hash] = entry;
