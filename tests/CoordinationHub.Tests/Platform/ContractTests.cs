@@ -23,6 +23,15 @@ public sealed class ContractTests(SqliteFixture fx)
     }
 
     [Fact]
+    public async Task Swagger_UI_is_served_and_points_at_the_contract()
+    {
+        var page = await fx.Client().GetAsync("/swagger/index.html").Ok();
+        Assert.Equal("text/html", page.Content.Headers.ContentType?.MediaType);
+        var config = await (await fx.Client().GetAsync("/swagger/index.js").Ok()).Content.ReadAsStringAsync();
+        Assert.Contains("/openapi/v1.json", config);
+    }
+
+    [Fact]
     public async Task Every_operation_has_an_id_a_summary_a_tag_and_problem_responses()
     {
         var doc = System.Text.Json.JsonDocument.Parse(await (await fx.Client().GetAsync("/openapi/v1.json").Ok()).Content.ReadAsStringAsync()).RootElement;
