@@ -51,7 +51,7 @@ public sealed class ListAuditEventsHandler(Db db, Caller caller) : IQueryHandler
             {
                 resourceType = query.ResourceType.ToString(), resourceId = query.ResourceId,
                 afterAt = after is null ? default : new DateTimeOffset(long.Parse(after[0], CultureInfo.InvariantCulture), TimeSpan.Zero),
-                afterId = after is null ? Guid.Empty : Guid.Parse(after[1]),
+                afterId = after is null ? Guid.Empty : Cursor.Id(after[1]),
                 limit = limit + 1,
             }, t))).ToList();
             var page = Cursor.ToPage(rows, limit, r => [r.OccurredAt.UtcTicks.ToString(CultureInfo.InvariantCulture), r.Id.ToString()]);

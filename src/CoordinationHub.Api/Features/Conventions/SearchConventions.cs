@@ -45,7 +45,7 @@ public sealed class SearchConventionsHandler(Db db, Caller caller, TimeProvider 
             }
             var sql = db.Sql(BuildSql(query, caller.IsPlatformAdmin, paged: true));
             var found = new List<ConventionDto>();
-            var afterId = after is null ? Guid.Empty : Guid.Parse(after[0]);
+            var afterId = after is null ? Guid.Empty : Cursor.Id(after[0]);
             // SQL narrows on everything it can; the rest (terms applicable on the date, IN_FORCE vs EXPIRED
             // after renewals and amendments) is decided by ConventionState, so pages may need a few reads.
             while (found.Count <= limit)

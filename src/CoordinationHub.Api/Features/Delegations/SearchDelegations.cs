@@ -43,7 +43,7 @@ public sealed class SearchDelegationsHandler(Db db) : IQueryHandler<SearchDelega
         {
             delegator = query.Delegator, @delegate = query.Delegate, competence = query.Competence, convention = query.Convention,
             commune = query.Commune, activeOn = query.ActiveOn, externalRef = query.ExternalRef,
-            afterId = after is null ? Guid.Empty : Guid.TryParse(after[0], out var g) ? g : throw new Platform.Errors.BadRequestException("invalid-cursor", "The cursor is not one this API issued."),
+            afterId = after is null ? Guid.Empty : Cursor.Id(after[0]),
             limit = limit + 1,
         };
         var rows = await db.RetryAsync(async (c, t) => (await c.QueryAsync<DelegationSummary>(db.Command(BuildSql(query, after is not null), parameters, t))).ToList(), ct);

@@ -41,7 +41,7 @@ public sealed class SearchOrganisationsHandler(Db db) : IQueryHandler<SearchOrga
             active = query.Active,
             q = query.Q is null ? null : $"%{SearchText.Normalize(query.Q)}%",
             afterName = after?[0],
-            afterId = after is null ? Guid.Empty : Guid.Parse(after[1]),
+            afterId = after is null ? Guid.Empty : Cursor.Id(after[1]),
             limit = limit + 1,
         };
         var rows = await db.RetryAsync(async (c, t) => (await c.QueryAsync<OrganisationDto>(db.Command(sql, parameters, t))).ToList(), ct);

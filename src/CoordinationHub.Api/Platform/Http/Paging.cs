@@ -35,6 +35,10 @@ public static class Cursor
         throw new BadRequestException("invalid-cursor", "The cursor is not one this API issued; start again without it.");
     }
 
+    /// <summary>An id carried in a cursor; a cursor whose id does not parse was not issued by us (400).</summary>
+    public static Guid Id(string part) =>
+        Guid.TryParse(part, out var id) ? id : throw new BadRequestException("invalid-cursor", "The cursor is not one this API issued; start again without it.");
+
     /// <summary>Reads N+1 rows to know whether there is a next page; trims and builds the cursor.</summary>
     public static Page<T> ToPage<T>(IReadOnlyList<T> rows, int limit, Func<T, string[]> key) =>
         rows.Count > limit
