@@ -50,7 +50,7 @@ public sealed class ListAuditEventsHandler(Db db, Caller caller) : IQueryHandler
             var rows = (await c.QueryAsync<Row>(db.Command(after is null ? FirstPageSql : NextPageSql, new
             {
                 resourceType = query.ResourceType.ToString(), resourceId = query.ResourceId,
-                afterAt = after is null ? default : new DateTimeOffset(long.Parse(after[0], CultureInfo.InvariantCulture), TimeSpan.Zero),
+                afterAt = after is null ? default : Cursor.Instant(after[0]),
                 afterId = after is null ? Guid.Empty : Cursor.Id(after[1]),
                 limit = limit + 1,
             }, t))).ToList();

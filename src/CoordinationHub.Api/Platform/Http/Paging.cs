@@ -39,6 +39,12 @@ public static class Cursor
     public static Guid Id(string part) =>
         Guid.TryParse(part, out var id) ? id : throw new BadRequestException("invalid-cursor", "The cursor is not one this API issued; start again without it.");
 
+    /// <summary>An instant carried in a cursor as UTC ticks.</summary>
+    public static DateTimeOffset Instant(string part) =>
+        long.TryParse(part, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks) && ticks <= DateTime.MaxValue.Ticks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : throw new BadRequestException("invalid-cursor", "The cursor is not one this API issued; start again without it.");
+
     /// <summary>Reads N+1 rows to know whether there is a next page; trims and builds the cursor.</summary>
     public static Page<T> ToPage<T>(IReadOnlyList<T> rows, int limit, Func<T, string[]> key) =>
         rows.Count > limit

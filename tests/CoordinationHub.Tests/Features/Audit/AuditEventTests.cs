@@ -24,6 +24,10 @@ public abstract class AuditEventTests(ApiFixture fx) : ConventionApiTests(fx)
         var first = await (await a.Client.GetAsync($"/v1/audit-events?resourceType=convention&resourceId={convention.Id}&limit=2").Ok()).Read<PageResponse<AuditEventDto>>();
         var rest = await (await a.Client.GetAsync(first.Next!).Ok()).Read<PageResponse<AuditEventDto>>();
         Assert.Equal(page.Items.Select(e => e.Id), first.Items.Concat(rest.Items).Select(e => e.Id));
+
+        // A forged cursor (["not-ticks","not-an-id"]) is refused, not a server error.
+        await (await a.Client.GetAsync($"/v1/audit-events?resourceType=convention&resourceId={convention.Id}&cursor=WyJub3QtdGlja3MiLCJub3QtYW4taWQiXQ"))
+            .Problem(HttpStatusCode.BadRequest, "invalid-cursor");
     }
 
     [Fact]
