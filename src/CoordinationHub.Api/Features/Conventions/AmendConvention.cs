@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using System.Text.Json.Serialization;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -26,7 +27,8 @@ public sealed class AmendConventionValidator : AbstractValidator<AmendConvention
 {
     public AmendConventionValidator()
     {
-        RuleFor(c => c.EffectiveOn).NotEmpty();
+        RuleFor(c => c.EffectiveOn).NotEmpty().InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+        RuleFor(c => c.EndOn).InclusiveBetween(Dates.Earliest, Dates.Latest).When(c => c.EndOn is not null).WithMessage(Dates.OutOfRange);
         RuleFor(c => c.Summary).NotEmpty().MaximumLength(500);
         RuleFor(c => c.Object).NotEmpty().MaximumLength(4000).When(c => c.Object is not null);
         RuleFor(c => c.NoticeDays).InclusiveBetween(0, 3650);

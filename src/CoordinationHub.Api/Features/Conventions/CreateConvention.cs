@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using System.Data.Common;
 using System.Text;
@@ -64,7 +65,8 @@ public sealed class CreateConventionValidator : AbstractValidator<CreateConventi
             p.RuleFor(x => x.OrganisationId).NotEmpty();
             p.RuleFor(x => x.Role).NotEmpty().MaximumLength(200);
         });
-        RuleFor(c => c.StartOn).NotEmpty();
+        RuleFor(c => c.StartOn).NotEmpty().InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+        RuleFor(c => c.EndOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
         RuleFor(c => c.EndOn).NotEmpty().GreaterThanOrEqualTo(c => c.StartOn).WithMessage("The end date cannot precede the start date.");
         RuleFor(c => c.NoticeDays).InclusiveBetween(0, 3650);
         Include(new ConventionTermsRules());

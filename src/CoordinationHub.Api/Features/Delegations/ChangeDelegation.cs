@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -18,6 +19,8 @@ public sealed class ChangeDelegationValidator : AbstractValidator<ChangeDelegati
     {
         RuleFor(c => c.Changes.EndOn).GreaterThanOrEqualTo(c => c.Changes.StartOn).WithName("endOn").WithMessage("endOn must not be before startOn.");
         RuleFor(c => c.Changes.Reason).MaximumLength(500).WithName("reason");
+        RuleFor(c => c.Changes.StartOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithName("startOn").WithMessage(Dates.OutOfRange);
+        RuleFor(c => c.Changes.EndOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithName("endOn").WithMessage(Dates.OutOfRange);
     }
 }
 

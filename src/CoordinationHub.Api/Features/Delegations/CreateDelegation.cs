@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -22,6 +23,8 @@ public sealed class CreateDelegationValidator : AbstractValidator<CreateDelegati
         RuleFor(c => c.Competence).NotEmpty().MaximumLength(32);
         RuleFor(c => c.ConventionId).NotEmpty();
         RuleFor(c => c.EndOn).GreaterThanOrEqualTo(c => c.StartOn).WithMessage("endOn must not be before startOn.");
+        RuleFor(c => c.StartOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+        RuleFor(c => c.EndOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
         RuleFor(c => c).Must(c => !new TerritoryInput(c.CommuneIds, c.DepartementCodes, c.EpciSirens).IsEmpty)
             .WithName("communeIds").WithMessage("Give the territory: communeIds, departementCodes or epciSirens.");
         RuleFor(c => c.ExternalRef).MaximumLength(100);

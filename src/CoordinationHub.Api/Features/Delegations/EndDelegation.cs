@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -16,6 +17,7 @@ public sealed class EndDelegationValidator : AbstractValidator<EndDelegationComm
     public EndDelegationValidator()
     {
         RuleFor(c => c.Request.Reason).NotEmpty().MaximumLength(500).WithName("reason");
+        RuleFor(c => c.Request.LastDay).InclusiveBetween(Dates.Earliest, Dates.Latest).WithName("lastDay").WithMessage(Dates.OutOfRange);
     }
 }
 

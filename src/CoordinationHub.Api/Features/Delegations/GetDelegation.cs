@@ -11,7 +11,7 @@ public sealed class GetDelegationHandler(Db db) : IQueryHandler<GetDelegationQue
 {
     public async ValueTask<DelegationDto> Handle(GetDelegationQuery query, CancellationToken ct)
     {
-        DateTimeOffset? recordedBy = query.AsOf is { } d ? new DateTimeOffset(d.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero).AddTicks(-1) : null;
+        DateTimeOffset? recordedBy = query.AsOf is { } d ? new DateTimeOffset(d.ToDateTime(TimeOnly.MaxValue), TimeSpan.Zero) : null;
         return await db.RetryAsync((c, t) => DelegationStore.LoadAsync(db, c, null, query.Id, recordedBy, t), ct)
             ?? throw new NotFoundException("delegation", query.Id);
     }

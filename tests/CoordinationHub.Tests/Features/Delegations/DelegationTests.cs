@@ -31,6 +31,10 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
         Assert.Equal(ccas.Id, (await Map("48095", "RSA_INSTRUCTION", new(2027, 2, 28))).GetProperty("responsible").GetProperty("id").GetGuid());
         // Another competence of the same commune is untouched.
         Assert.Equal(dep.Id, (await Map("48095", "APA_INSTRUCTION", new(2026, 6, 15))).GetProperty("responsible").GetProperty("id").GetGuid());
+        // The far ends of the calendar are ordinary dates.
+        Assert.Equal(dep.Id, (await Map("48095", "RSA_INSTRUCTION", DateOnly.MaxValue)).GetProperty("responsible").GetProperty("id").GetGuid());
+        Assert.Equal(delegation.Id, (await (await dep.Client(Fx).GetAsync($"/v1/delegations/{delegation.Id}?asOf=9999-12-31").Ok()).Read<DelegationDto>()).Id);
+        await (await dep.Client(Fx).GetAsync($"/v1/delegations/{delegation.Id}?asOf=0001-01-01")).Problem(HttpStatusCode.NotFound);
     }
 
     [Fact]
@@ -58,6 +62,7 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
         await Refused(Delegation(dep, ccas, "APA_INSTRUCTION", k, aurillac, Jan2026, Dec2028), HttpStatusCode.Forbidden, "forbidden", ccas.Client(Fx));
         await Refused(new { delegatorId = dep.Id, delegateId = dep.Id, competence = "APA_INSTRUCTION", conventionId = k, startOn = "2026-02-01", endOn = "2026-01-01" },
             HttpStatusCode.BadRequest, "validation");
+        await Refused(Delegation(dep, ccas, "APA_INSTRUCTION", k, aurillac, Jan2026, DateOnly.MaxValue), HttpStatusCode.BadRequest, "validation");
 
         var first = await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "APA_INSTRUCTION", k, aurillac, Jan2026, new(2026, 12, 31))).Ok(HttpStatusCode.Created)).Read<DelegationDto>();
         var overlap = await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "APA_INSTRUCTION", k, aurillac, new(2026, 12, 1), Dec2028))).Problem(HttpStatusCode.Conflict, "delegations.overlap");
