@@ -24,13 +24,22 @@ public abstract class ApiTests(ApiFixture fx)
     protected Task<OrganisationDto> Epci(string siren) => Referential(OrganisationKind.EPCI, siren);
     protected Task<OrganisationDto> Departement(string code) => Referential(OrganisationKind.DEPARTEMENT, code);
 
-    /// <summary>A valid SIRET no other test uses (Luhn digit computed).</summary>
+    private static readonly HashSet<string> IssuedSirets = [];
+
+    /// <summary>
+    /// A valid SIRET (Luhn digit computed) no other test uses. Its SIREN starts with 3–9, the range of
+    /// private bodies: public ones (communes, EPCI: 2…) hold SIRENs of the directory it must not meet.
+    /// </summary>
     protected static string NewSiret()
     {
-        var digits = Random.Shared.NextInt64(1_000_000_000_000, 9_999_999_999_999).ToString();
-        for (var check = 0; check < 10; check++)
-            if (Identifiers.IsSiret(digits + check)) return digits + check;
-        throw new InvalidOperationException();
+        while (true)
+        {
+            var digits = Random.Shared.NextInt64(3_000_000_000_000, 9_999_999_999_999).ToString();
+            for (var check = 0; check < 10; check++)
+                if (Identifiers.IsSiret(digits + check))
+                    lock (IssuedSirets)
+                        if (IssuedSirets.Add(digits[..9])) return digits + check;
+        }
     }
 
     /// <summary>The CCAS of a commune, registered by the administrator.</summary>
