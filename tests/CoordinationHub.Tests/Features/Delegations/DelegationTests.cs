@@ -187,12 +187,20 @@ public abstract class DelegationTests(ApiFixture fx) : DelegationTestBase(fx)
         var d = await (await dep.Client(Fx).PostJson("/v1/delegations", Delegation(dep, ccas, "APA_EVALUATION", k, rodez, Jan2026, Dec2028)).Ok(HttpStatusCode.Created)).Read<DelegationDto>();
 
         var etag = (await dep.Client(Fx).GetAsync($"/v1/conventions/{k}").Ok()).Headers.ETag!.ToString();
-        var effectiveOn = DateOnly.FromDateTime(DateTime.UtcNow).AddMonths(2);
-        await dep.Client(Fx).SendAsync(new HttpRequestMessage(HttpMethod.Post, $"/v1/conventions/{k}/termination")
+        var effectiveOn = new DateOnly(2027, 3, 1);
+        try
         {
-            Content = System.Net.Http.Json.JsonContent.Create(new { effectiveOn, reason = "Reprise de la compétence", agreedByAllParties = true }),
-            Headers = { { "If-Match", etag } },
-        }).Ok();
+            Fx.Clock.Set(new DateTimeOffset(2027, 1, 4, 10, 0, 0, TimeSpan.Zero)); // "today", for the notice rule
+            await dep.Client(Fx).SendAsync(new HttpRequestMessage(HttpMethod.Post, $"/v1/conventions/{k}/termination")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { effectiveOn, reason = "Reprise de la compétence", agreedByAllParties = true }),
+                Headers = { { "If-Match", etag } },
+            }).Ok();
+        }
+        finally
+        {
+            Fx.Clock.Reset();
+        }
 
         var ended = await (await dep.Client(Fx).GetAsync($"/v1/delegations/{d.Id}").Ok()).Read<DelegationDto>();
         Assert.Equal(effectiveOn.AddDays(-1), ended.EndOn);
