@@ -134,11 +134,15 @@ public sealed class SqliteCollection : ICollectionFixture<SqliteFixture> { publi
 [CollectionDefinition(Name)]
 public sealed class PostgresCollection : ICollectionFixture<PostgresFixture> { public const string Name = "postgres"; }
 
-/// <summary>A clock the tests move; starts at the real now.</summary>
+/// <summary>
+/// The tests' clock: a fixed "today" (2026-11-25, the day these tests were written) so that rules
+/// relative to today (notice periods, "in force today") do not age; tests move it and reset it.
+/// </summary>
 public sealed class TestClock : TimeProvider
 {
-    private DateTimeOffset? frozen;
-    public override DateTimeOffset GetUtcNow() => frozen ?? DateTimeOffset.UtcNow;
-    public void Set(DateTimeOffset now) => frozen = now;
-    public void Reset() => frozen = null;
+    public static readonly DateTimeOffset Today = new(2026, 11, 25, 9, 0, 0, TimeSpan.Zero);
+    private DateTimeOffset now = Today;
+    public override DateTimeOffset GetUtcNow() => now;
+    public void Set(DateTimeOffset value) => now = value;
+    public void Reset() => now = Today;
 }
