@@ -17,8 +17,7 @@ public static class ConventionEndpoints
         group.MapPost("/conventions", async Task<Created<ConventionDto>> (CreateConventionCommand command, ISender sender, HttpContext http, CancellationToken ct) =>
             {
                 var convention = await sender.Send(command, ct);
-                http.Response.Headers.ETag = ETags.Of(convention.Version);
-                return TypedResults.Created($"/v1/conventions/{convention.Id}", convention);
+                return http.CreatedWithETag($"/v1/conventions/{convention.Id}", convention, convention.Version);
             })
             .WithName("CreateConvention")
             .WithSummary("Draft a convention between two or more organisations")
@@ -63,8 +62,7 @@ public static class ConventionEndpoints
         group.MapPost("/conventions/{id:guid}/amendments", async Task<Created<ConventionVersionDto>> (Guid id, AmendConventionCommand command, ISender sender, HttpContext http, CancellationToken ct) =>
             {
                 var amendment = await sender.Send(command with { Id = id, ExpectedVersion = ETags.RequiredVersion(http.Request) }, ct);
-                http.Response.Headers.ETag = ETags.Of(amendment.ConventionVersion);
-                return TypedResults.Created($"/v1/conventions/{id}/history", amendment);
+                return http.CreatedWithETag($"/v1/conventions/{id}/history", amendment, amendment.ConventionVersion);
             })
             .WithName("AmendConvention")
             .WithSummary("Propose an amendment (avenant)")

@@ -43,7 +43,7 @@ public sealed class SearchConventionsHandler(Db db, Caller caller, TimeProvider 
                 communeId = await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(CommuneSql, new { code = query.Commune.ToUpperInvariant() }, t));
                 if (communeId is null) return new Page<ConventionDto>([], null);
             }
-            var sql = db.Sql(BuildSql(query, caller.IsPlatformAdmin, paged: true));
+            var sql = BuildSql(query, caller.IsPlatformAdmin, paged: true);
             var found = new List<ConventionDto>();
             var afterId = after is null ? Guid.Empty : Cursor.Id(after[0]);
             // SQL narrows on everything it can; the rest (terms applicable on the date, IN_FORCE vs EXPIRED

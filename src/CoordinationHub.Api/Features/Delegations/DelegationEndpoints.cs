@@ -15,8 +15,7 @@ public static class DelegationEndpoints
         group.MapPost("", async Task<Created<DelegationDto>> (CreateDelegationCommand command, ISender sender, HttpContext http, CancellationToken ct) =>
             {
                 var delegation = await sender.Send(command, ct);
-                http.Response.Headers.ETag = ETags.Of(delegation.Version);
-                return TypedResults.Created($"/v1/delegations/{delegation.Id}", delegation);
+                return http.CreatedWithETag($"/v1/delegations/{delegation.Id}", delegation, delegation.Version);
             })
             .WithName("CreateDelegation")
             .WithSummary("Delegate a competence on a territory for a period, under a convention")

@@ -36,8 +36,7 @@ public static class DirectoryEndpoints
         group.MapPost("/organisations", async Task<Created<OrganisationDto>> (RegisterOrganisationCommand command, ISender sender, HttpContext http, CancellationToken ct) =>
             {
                 var organisation = await sender.Send(command, ct);
-                http.Response.Headers.ETag = ETags.Of(organisation.Version);
-                return TypedResults.Created($"/v1/organisations/{organisation.Id}", organisation);
+                return http.CreatedWithETag($"/v1/organisations/{organisation.Id}", organisation, organisation.Version);
             })
             .WithName("RegisterOrganisation")
             .WithSummary("Register a CCAS, a CIAS or a partner")

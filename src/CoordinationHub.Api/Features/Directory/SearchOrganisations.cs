@@ -31,7 +31,7 @@ public sealed class SearchOrganisationsHandler(Db db) : IQueryHandler<SearchOrga
     {
         var limit = query.Limit ?? Cursor.DefaultLimit;
         var after = Cursor.Decode(query.Cursor, 2);
-        var sql = db.Sql(BuildSql(query, after is not null));
+        var sql = BuildSql(query, after is not null);
         var parameters = new
         {
             kind = query.Kind?.ToString(),

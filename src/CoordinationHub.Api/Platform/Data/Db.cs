@@ -52,8 +52,6 @@ public sealed class Db
         ? Path.GetDirectoryName(Path.GetFullPath(new SqliteConnectionStringBuilder(connectionString).DataSource)) ?? "data"
         : Path.GetFullPath("data");
 
-    public string Sql(string sql) => Dialect.Render(sql);
-
     public async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
         var connection = Dialect.CreateConnection(connectionString);

@@ -16,6 +16,12 @@ public static class ETags
         return TypedResults.Ok(body);
     }
 
+    public static Microsoft.AspNetCore.Http.HttpResults.Created<T> CreatedWithETag<T>(this HttpContext http, string location, T body, int version)
+    {
+        http.Response.Headers.ETag = Of(version);
+        return TypedResults.Created(location, body);
+    }
+
     /// <summary>The version the client last saw, from If-Match.</summary>
     public static int RequiredVersion(HttpRequest request)
     {
