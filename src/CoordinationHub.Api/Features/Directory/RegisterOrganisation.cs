@@ -101,9 +101,13 @@ public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvid
                 partnerCategory = command.PartnerCategory?.ToString(), command.Email, command.Phone, command.Address,
                 isActive = true, now,
             }, t, tx));
-            // A CCAS holds some competences by law: the competence map must see it.
-            await map.BumpAsync(c, tx, t);
-            mapChanges.Mark();
+            // A CCAS holds some competences by law: the competence map must see it. Another new body
+            // enters the map only through a delegation, which refreshes it then.
+            if (command.Kind == OrganisationKind.CCAS)
+            {
+                await map.BumpAsync(c, tx, t);
+                mapChanges.Mark();
+            }
             return 0;
         }, ct);
         return await sender.Send(new GetOrganisationQuery(id), ct);

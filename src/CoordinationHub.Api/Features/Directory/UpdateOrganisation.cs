@@ -55,7 +55,7 @@ public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider
                 changes.Email, changes.Phone, changes.Address, changes.IsActive, now = clock.GetUtcNow(),
             }, t, tx));
             if (updated == 0) throw new PreconditionFailedException("The organisation was changed by someone else meanwhile; read it again.");
-            // A CCAS holds some competences by law: the competence map must see it.
+            // The map shows names, and a CCAS that closes no longer holds its competences by law.
             await map.BumpAsync(c, tx, t);
             mapChanges.Mark();
             return 0;
