@@ -59,6 +59,7 @@ public static class ContractDocument
             c.OperationFilter<ContractOperationFilter>();
             c.SchemaFilter<ExampleSchemaFilter>();
             c.DocumentFilter<TagsDocumentFilter>();
+            c.CustomSchemaIds(ContractNameAttribute.SchemaId);
             c.SupportNonNullableReferenceTypes();
             c.UseInlineDefinitionsForEnums();
         });

@@ -1,0 +1,20 @@
+namespace CoordinationHub.Platform.OpenApi;
+
+/// <summary>
+/// The schema's name in the partner contract, when the C# name is ours and not the integrators'
+/// (a request record <c>CreateReferralCommand</c> is published as <c>ReferralDraft</c>).
+/// </summary>
+[AttributeUsage(AttributeTargets.Class | AttributeTargets.Struct | AttributeTargets.Enum, Inherited = false)]
+public sealed class ContractNameAttribute(string name) : Attribute
+{
+    public string Name { get; } = name;
+
+    /// <summary>The schema id: the attribute's name, else the type's, generic arguments first (Swashbuckle's default).</summary>
+    public static string SchemaId(Type type)
+    {
+        if (type.GetCustomAttributes(typeof(ContractNameAttribute), false) is [ContractNameAttribute named]) return named.Name;
+        if (!type.IsConstructedGenericType) return type.Name;
+        var name = type.Name[..type.Name.IndexOf('`')];
+        return string.Concat(type.GetGenericArguments().Select(SchemaId)) + name;
+    }
+}
