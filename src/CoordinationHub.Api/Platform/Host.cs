@@ -67,7 +67,9 @@ public static class Host
         });
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576);
 
-        services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
+            .AddCheck<CompetenceMapHealthCheck>("competence-map", tags: ["ready"]);
         services.AddContractDocument();
         if (runningAsServer)
         {
@@ -85,6 +87,7 @@ public static class Host
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<Idempotency>();
+        app.UseMiddleware<MapConsistency>();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });

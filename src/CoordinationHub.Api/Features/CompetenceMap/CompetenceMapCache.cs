@@ -1,39 +1,55 @@
+using System.Collections.Frozen;
+using System.Collections.Immutable;
 using System.Text.Json;
 using CoordinationHub.Features.Competences;
 using CoordinationHub.Features.Delegations;
 using CoordinationHub.Platform.Data;
 using Dapper;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace CoordinationHub.Features.CompetenceMap;
 
 /// <summary>
-/// The competence map in memory, so that "who is responsible" is a dictionary lookup, not a
-/// chain of queries. A snapshot of the directory (holders by law) and of the precomputed
-/// competence_map rows, tagged with the map generation it was read at. A write in this process
-/// marks it stale at once (the next lookup reloads, so answers are exact after a change);
-/// writes by other processes are seen by polling the generation every <see cref="PollEvery"/>.
+/// The competence map in memory, so that "who is responsible" is a dictionary lookup, not a chain of
+/// queries. Readers take the current <see cref="Snapshot"/> (immutable) and never wait. Changes are
+/// applied as deltas from the change feed (<c>map_change</c>, in generation order) into a new
+/// snapshot published with one assignment: at once after a local commit (the writing request waits
+/// for it), every <see cref="PollEvery"/> for other processes' commits. The whole map is loaded once
+/// at start (before /health/ready), and again only when this process is too far behind the feed.
 /// </summary>
-public sealed class CompetenceMapCache(Db db, ILogger<CompetenceMapCache> logger) : BackgroundService
+public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<CompetenceMapCache> logger) : BackgroundService
 {
-    public static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(2);
-    private readonly SemaphoreSlim reloading = new(1, 1);
+    public static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
+    /// <summary>Feed rows kept this long; a process further behind loads the whole map.</summary>
+    public static readonly TimeSpan FeedRetention = TimeSpan.FromDays(1);
+    /// <summary>Beyond this many pending feed rows a full load is cheaper than the deltas.</summary>
+    public const int MaxDeltaRows = 200_000;
+
+    private readonly SemaphoreSlim applying = new(1, 1);
     private volatile Snapshot? current;
-    private volatile bool stale = true;
+    private DateTimeOffset lastPrune;
 
     public sealed record Organisation(Guid Id, string Name, string Kind, string? Code);
 
-    public sealed record Commune(Guid Id, string Code, string Name, string DepartementCode, Guid? EpciId, Guid? DepartementId, Guid? CcasId, bool IsActive);
+    public sealed record Commune(Guid Id, string Code, string Name, string DepartementCode, Guid? EpciId, Guid? DepartementId, bool IsActive);
 
     public sealed record Segment(DateOnly From, DateOnly To, IReadOnlyList<ChainLink> Chain);
 
     public sealed class Snapshot
     {
         public long Generation { get; init; }
-        public required IReadOnlyDictionary<Guid, Organisation> Organisations { get; init; }
-        public required IReadOnlyDictionary<string, Commune> CommunesByCode { get; init; }
-        public required IReadOnlyDictionary<string, CompetenceDto> Competences { get; init; }
+        public required ImmutableDictionary<Guid, Organisation> Organisations { get; init; }
+        public required FrozenDictionary<string, Commune> CommunesByCode { get; init; }
+        public required FrozenDictionary<Guid, Commune> CommunesById { get; init; }
+        public required FrozenDictionary<string, CompetenceDto> Competences { get; init; }
         public required IReadOnlyList<CompetenceDto> Catalogue { get; init; }
-        public required IReadOnlyDictionary<(Guid Commune, string Competence), Segment[]> Segments { get; init; }
+        /// <summary>The CCAS tenures of each commune that has had one.</summary>
+        public required ImmutableDictionary<Guid, ImmutableArray<CcasTenure>> Ccas { get; init; }
+        /// <summary>Delegated periods, sorted and disjoint; outside them the holder by law answers.</summary>
+        public required ImmutableDictionary<(Guid Commune, string Competence), Segment[]> Segments { get; init; }
+
+        public CommuneLaw LawOf(Commune commune) =>
+            new(commune.Id, commune.DepartementId, Ccas.TryGetValue(commune.Id, out var tenures) ? tenures : []);
 
         public IReadOnlyList<ChainLink> ChainOn(Commune commune, CompetenceDto competence, DateOnly date)
         {
@@ -48,89 +64,177 @@ public sealed class CompetenceMapCache(Db db, ILogger<CompetenceMapCache> logger
                 }
                 if (hi >= 0 && segments[hi].To >= date) return segments[hi].Chain;
             }
-            return [new ChainLink(CompetenceMapWriter.LawHolder(competence.HolderKind, commune.Id, commune.DepartementId, commune.CcasId), null, null)];
+            return [new ChainLink(LawOf(commune).HolderOn(competence.HolderKind, date), null, null)];
         }
+
+        /// <summary>Periods held in memory, for the benchmark's figures.</summary>
+        public int SegmentCount => Segments.Values.Sum(s => s.Length);
     }
 
-    /// <summary>Called after a commit that changed delegations, conventions or the directory.</summary>
-    public void MarkStale() => stale = true;
+    public bool IsLoaded => current is not null;
 
-    public async ValueTask<Snapshot> GetAsync(CancellationToken ct)
+    /// <summary>
+    /// The current snapshot, at least at <paramref name="minGeneration"/>: a request that was told of a
+    /// later generation (its own write, or a <c>Map-Min-Generation</c> header) waits for it, no other.
+    /// </summary>
+    public ValueTask<Snapshot> GetAsync(long minGeneration, CancellationToken ct)
     {
         var snapshot = current;
-        if (snapshot is not null && !stale) return snapshot;
-        await reloading.WaitAsync(ct);
+        return snapshot is not null && snapshot.Generation >= minGeneration
+            ? ValueTask.FromResult(snapshot)
+            : new ValueTask<Snapshot>(WaitForAsync(minGeneration, ct));
+    }
+
+    private async Task<Snapshot> WaitForAsync(long minGeneration, CancellationToken ct)
+    {
+        await CatchUpAsync(minGeneration, ct);
+        return current!;
+    }
+
+    /// <summary>Applies the feed up to (at least) <paramref name="generation"/>; loads the map if it never was.</summary>
+    public async Task CatchUpAsync(long generation, CancellationToken ct)
+    {
+        if (current is { } s && s.Generation >= generation) return;
+        await applying.WaitAsync(ct);
         try
         {
-            if (current is null || stale)
-            {
-                stale = false;
-                current = await LoadAsync(ct);
-            }
-            return current;
+            var snapshot = current;
+            if (snapshot is not null && snapshot.Generation >= generation) return;
+            current = snapshot is null ? await LoadAsync(ct) : await db.RetryAsync((c, t) => ApplyFeedAsync(c, snapshot, reloadAllowed: true, t), ct);
         }
         finally
         {
-            reloading.Release();
+            applying.Release();
         }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(PollEvery);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        do
         {
             try
             {
-                if (current is { } snapshot)
-                {
-                    await using var c = await db.OpenAsync(stoppingToken);
-                    if (await c.ExecuteScalarAsync<long>(db.Command(GenerationSql, null, stoppingToken)) != snapshot.Generation) stale = true;
-                }
+                await CatchUpAsync(long.MaxValue, stoppingToken);
+                await PruneAsync(stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning(e, "Could not poll the competence map generation");
+                logger.LogWarning(e, "Could not bring the competence map up to date");
             }
         }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    /// <summary>Feed rows older than the retention go, about every ten minutes, by whichever process.</summary>
+    private async Task PruneAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        if (now - lastPrune < TimeSpan.FromMinutes(10)) return;
+        lastPrune = now;
+        await using var c = await db.OpenAsync(ct);
+        await c.ExecuteAsync(db.Command(PruneSql, new { before = now - FeedRetention }, ct));
     }
 
     private async Task<Snapshot> LoadAsync(CancellationToken ct) => await db.RetryAsync(async (c, t) =>
     {
-        var generation = await c.ExecuteScalarAsync<long>(db.Command(GenerationSql, null, t));
-        var organisations = (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql, null, t))).ToList();
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        // The generation first: whatever commits during the load is in the feed after it, and replayed.
+        var generation = await c.ExecuteScalarAsync<long>(db.Command(CompetenceMapWriter.GenerationSql, null, t));
+        var organisations = (await c.QueryAsync<MapOrganisationRow>(db.Command(OrganisationsSql, null, t))).ToList();
         var departements = organisations.Where(o => o.Kind == "DEPARTEMENT" && o.Code is not null).ToDictionary(o => o.Code!, o => o.Id);
-        var ccas = organisations.Where(o => o.Kind == "CCAS" && o.IsActive && o.CommuneId is not null).GroupBy(o => o.CommuneId!.Value).ToDictionary(g => g.Key, g => g.First().Id);
-        var communes = organisations.Where(o => o.Kind == "COMMUNE" && o.Code is not null).ToDictionary(o => o.Code!, o => new Commune(
+        var communes = organisations.Where(o => o.Kind == "COMMUNE" && o.Code is not null).Select(o => new Commune(
             o.Id, o.Code!, o.Name, o.DepartementCode ?? "", o.EpciId,
-            o.DepartementCode is not null && departements.TryGetValue(o.DepartementCode, out var dep) ? dep : null, ccas.TryGetValue(o.Id, out var cc) ? cc : null, o.IsActive));
+            o.DepartementCode is not null && departements.TryGetValue(o.DepartementCode, out var dep) ? dep : null, o.IsActive)).ToList();
         var catalogue = (await c.QueryAsync<CompetenceDto>(db.Command(CompetencesSql, null, t))).ToList();
-        var segments = (await c.QueryAsync<SegmentRow>(db.Command(SegmentsSql, null, t)))
-            .GroupBy(r => (r.CommuneId, r.CompetenceCode))
-            .ToDictionary(g => g.Key, g => g.OrderBy(r => r.ValidFrom).Select(r => new Segment(r.ValidFrom, r.ValidTo, JsonSerializer.Deserialize<ChainLink[]>(r.Chain)!)).ToArray());
-        logger.LogInformation("Competence map loaded: generation {Generation}, {Segments} delegated periods", generation, segments.Sum(s => s.Value.Length));
-        return new Snapshot
+
+        // Chains repeat across the communes of one delegation: one object per distinct chain.
+        var chains = new Dictionary<string, IReadOnlyList<ChainLink>>(StringComparer.Ordinal);
+        var segments = ImmutableDictionary.CreateBuilder<(Guid, string), Segment[]>();
+        foreach (var g in (await c.QueryAsync<SegmentRow>(db.Command(SegmentsSql, null, t))).GroupBy(r => (r.CommuneId, r.CompetenceCode)))
+            segments[g.Key] = g.OrderBy(r => r.ValidFrom).Select(r => new Segment(r.ValidFrom, r.ValidTo, Intern(chains, r.Chain))).ToArray();
+
+        var loaded = new Snapshot
         {
             Generation = generation,
-            Organisations = organisations.ToDictionary(o => o.Id, o => new Organisation(o.Id, o.Name, o.Kind, o.Code)),
-            CommunesByCode = communes,
-            Competences = catalogue.ToDictionary(x => x.Code),
+            Organisations = organisations.ToImmutableDictionary(o => o.Id, ToOrganisation),
+            CommunesByCode = communes.ToFrozenDictionary(x => x.Code, StringComparer.Ordinal),
+            CommunesById = communes.ToFrozenDictionary(x => x.Id),
+            Competences = catalogue.ToFrozenDictionary(x => x.Code, StringComparer.Ordinal),
             Catalogue = catalogue,
-            Segments = segments,
+            Ccas = organisations.Where(o => o.Tenure is not null).GroupBy(o => o.CommuneId!.Value)
+                .ToImmutableDictionary(g => g.Key, g => g.Select(o => o.Tenure!).ToImmutableArray()),
+            Segments = segments.ToImmutable(),
         };
+        var snapshot = await ApplyFeedAsync(c, loaded, reloadAllowed: false, t);
+        logger.LogInformation("Competence map loaded in {Ms} ms: generation {Generation}, {Segments} delegated periods",
+            System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("F0"), snapshot.Generation, snapshot.SegmentCount);
+        return snapshot;
     }, ct);
 
-    private sealed class OrganisationRow
+    /// <summary>The snapshot with every change after its generation applied, in order; or a full load when too far behind.</summary>
+    private async Task<Snapshot> ApplyFeedAsync(System.Data.Common.DbConnection c, Snapshot snapshot, bool reloadAllowed, CancellationToken ct)
     {
-        public Guid Id { get; init; }
-        public string Kind { get; init; } = "";
-        public string Name { get; init; } = "";
-        public string? Code { get; init; }
-        public string? DepartementCode { get; init; }
-        public Guid? CommuneId { get; init; }
-        public Guid? EpciId { get; init; }
-        public bool IsActive { get; init; }
+        var latest = await c.ExecuteScalarAsync<long>(db.Command(CompetenceMapWriter.GenerationSql, null, ct));
+        if (latest <= snapshot.Generation) return snapshot;
+        var rows = (await c.QueryAsync<FeedRow>(db.Command(FeedSql, new { after = snapshot.Generation, limit = MaxDeltaRows + 1 }, ct))).ToList();
+        // A gap (pruned feed), too many rows or a RELOAD: the deltas cannot rebuild the map, a load can.
+        var complete = rows.Count is > 0 and <= MaxDeltaRows && rows[0].Generation == snapshot.Generation + 1;
+        if (reloadAllowed && (!complete || rows.Any(r => r.Kind == "RELOAD")))
+        {
+            logger.LogInformation("Competence map at generation {Generation} is too far behind {Latest}: loading it whole", snapshot.Generation, latest);
+            return await LoadAsync(ct);
+        }
+
+        var organisations = snapshot.Organisations.ToBuilder();
+        var ccas = snapshot.Ccas.ToBuilder();
+        var segments = snapshot.Segments.ToBuilder();
+        var chains = new Dictionary<string, IReadOnlyList<ChainLink>>(StringComparer.Ordinal);
+        foreach (var row in rows)
+        {
+            switch (row.Kind)
+            {
+                case "SEGMENTS":
+                    var key = (row.CommuneId!.Value, row.CompetenceCode!);
+                    var periods = JsonSerializer.Deserialize<Segment[]>(row.Data!)!;
+                    if (periods.Length == 0) segments.Remove(key);
+                    else segments[key] = [.. periods.Select(p => p with { Chain = Intern(chains, p.Chain) })];
+                    break;
+                case "ORGANISATION":
+                    var o = JsonSerializer.Deserialize<MapOrganisationRow>(row.Data!)!;
+                    organisations[o.Id] = ToOrganisation(o);
+                    if (o is { Kind: "CCAS", CommuneId: { } commune })
+                    {
+                        var tenures = ccas.TryGetValue(commune, out var t) ? t.Where(x => x.Id != o.Id).ToList() : [];
+                        if (o.Tenure is { } tenure) tenures.Add(tenure);
+                        ccas[commune] = [.. tenures];
+                    }
+                    break;
+            }
+        }
+        return new Snapshot
+        {
+            Generation = rows.Count > 0 ? rows[^1].Generation : snapshot.Generation,
+            Organisations = organisations.ToImmutable(),
+            CommunesByCode = snapshot.CommunesByCode,
+            CommunesById = snapshot.CommunesById,
+            Competences = snapshot.Competences,
+            Catalogue = snapshot.Catalogue,
+            Ccas = ccas.ToImmutable(),
+            Segments = segments.ToImmutable(),
+        };
     }
+
+    private static IReadOnlyList<ChainLink> Intern(Dictionary<string, IReadOnlyList<ChainLink>> chains, string json)
+    {
+        if (!chains.TryGetValue(json, out var chain)) chains[json] = chain = JsonSerializer.Deserialize<ChainLink[]>(json)!;
+        return chain;
+    }
+
+    private static IReadOnlyList<ChainLink> Intern(Dictionary<string, IReadOnlyList<ChainLink>> chains, IReadOnlyList<ChainLink> chain) =>
+        Intern(chains, JsonSerializer.Serialize(chain));
+
+    private static Organisation ToOrganisation(MapOrganisationRow o) => new(o.Id, o.Name, o.Kind, o.Code);
 
     private sealed class SegmentRow
     {
@@ -141,8 +245,28 @@ public sealed class CompetenceMapCache(Db db, ILogger<CompetenceMapCache> logger
         public string Chain { get; init; } = "";
     }
 
-    private const string GenerationSql = "SELECT generation FROM map_generation WHERE id = 1";
-    private const string OrganisationsSql = "SELECT id, kind, name, code, departement_code, commune_id, epci_id, is_active FROM organisation";
+    private sealed class FeedRow
+    {
+        public long Generation { get; init; }
+        public string Kind { get; init; } = "";
+        public Guid? CommuneId { get; init; }
+        public string? CompetenceCode { get; init; }
+        public string? Data { get; init; }
+    }
+
+    private const string OrganisationsSql = $"SELECT {MapOrganisationRow.Columns} FROM organisation";
     private const string CompetencesSql = "SELECT code, label, holder_kind, legal_basis, is_legal FROM competence ORDER BY sort_order";
     private const string SegmentsSql = "SELECT commune_id, competence_code, valid_from, valid_to, chain FROM competence_map";
+    private const string FeedSql = """
+        SELECT generation, kind, commune_id, competence_code, data
+        FROM map_change WHERE generation > @after ORDER BY generation, seq {limit}
+        """;
+    private const string PruneSql = "DELETE FROM map_change WHERE recorded_at < @before";
+}
+
+/// <summary>Not ready until the map is in memory: a load balancer sends no lookup to a process still loading it.</summary>
+public sealed class CompetenceMapHealthCheck(CompetenceMapCache cache) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken ct = default) =>
+        Task.FromResult(cache.IsLoaded ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy("The competence map is loading."));
 }

@@ -8,71 +8,159 @@ using Dapper;
 namespace CoordinationHub.Features.CompetenceMap;
 
 /// <summary>
-/// Writes the precomputed map: after a delegation changes, the periods of every commune it ever
-/// covered are recomputed from the delegations (current versions) and rewritten, in the same
-/// transaction, and the map generation is bumped so every process reloads its cache.
+/// Writes the precomputed map and its change feed, in the transaction of the change: the periods of
+/// each (commune, competence) it touches are recomputed and rewritten in <c>competence_map</c>, and
+/// the same periods are appended to <c>map_change</c> under the transaction's new map generation.
+/// Every process applies those deltas in generation order (<see cref="CompetenceMapCache"/>).
 /// </summary>
-public sealed class CompetenceMapWriter(Db db)
+public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider clock)
 {
-    public async Task RecomputeAsync(DbConnection c, DbTransaction tx, Guid delegationId, string competence, CancellationToken ct)
+    /// <summary>IN lists are cut to this size (SQL Server takes 2,100 parameters a statement).</summary>
+    private const int Chunk = 500;
+
+    /// <summary>After a delegation changed: every commune it ever covered, for its competence.</summary>
+    public async Task RecomputeDelegationAsync(DbConnection c, DbTransaction tx, Guid delegationId, string competence, CancellationToken ct)
     {
-        var holderKind = Enum.Parse<HolderKind>(await c.QuerySingleAsync<string>(db.Command(HolderKindSql, new { competence }, ct, tx)));
-        var spans = (await c.QueryAsync<DelegationCommuneRow>(db.Command(SpansSql, new { competence, delegationId }, ct, tx))).ToList();
-        var holders = (await c.QueryAsync<LawRow>(db.Command(LawHoldersSql, new { delegationId, active = true }, ct, tx))).ToList();
-
-        var byCommune = spans.ToLookup(s => s.CommuneId, s => s.ToSpan());
-        var rows = new List<object?[]>();
-        foreach (var h in holders)
-        {
-            var law = LawHolder(holderKind, h.CommuneId, h.DepartementId, h.CcasId);
-            foreach (var segment in Responsibility.Segments(law, byCommune[h.CommuneId].ToList()))
-                rows.Add([h.CommuneId, competence, segment.From, segment.To, segment.Responsible, JsonSerializer.Serialize(segment.Chain)]);
-        }
-
-        await c.ExecuteAsync(db.Command(DeleteSql, new { competence, delegationId }, ct, tx));
-        await db.InsertRowsAsync(c, tx, "competence_map", Columns, Columns.Select(_ => System.Data.DbType.String).ToArray(), rows, ct);
-        await BumpAsync(c, tx, ct);
+        var communes = (await c.QueryAsync<Guid>(db.Command(DelegationCommunesSql, new { delegationId }, ct, tx))).ToList();
+        await RecomputeAsync(c, tx, competence, communes, ct);
     }
 
-    /// <summary>Tells every process that the map changed (holders by law included): their caches reload.</summary>
-    public Task BumpAsync(DbConnection c, DbTransaction tx, CancellationToken ct) => c.ExecuteAsync(db.Command(BumpSql, null, ct, tx));
-
-    public static Guid LawHolder(HolderKind kind, Guid commune, Guid? departement, Guid? ccas) => kind switch
+    public async Task RecomputeAsync(DbConnection c, DbTransaction tx, string competence, IReadOnlyCollection<Guid> communes, CancellationToken ct)
     {
-        HolderKind.DEPARTEMENT => departement ?? commune,
-        HolderKind.CCAS => ccas ?? commune,
-        _ => commune,
-    };
+        if (communes.Count == 0) return;
+        // First: the generation row lock orders this transaction after any other map writer, so the
+        // reads below see their commits (two delegators changing one commune cannot miss each other).
+        var generation = await GenerationAsync(c, tx, ct);
+        var holderKind = Enum.Parse<HolderKind>(await c.QuerySingleAsync<string>(db.Command(HolderKindSql, new { competence }, ct, tx)));
+        var law = await LawAsync(c, tx, communes, ct);
+        var spans = new List<DelegationCommuneRow>();
+        foreach (var ids in communes.Chunk(Chunk))
+            spans.AddRange(await c.QueryAsync<DelegationCommuneRow>(db.Command(SpansSql, new { competence, ids }, ct, tx)));
+        var byCommune = spans.ToLookup(s => s.CommuneId, s => s.ToSpan());
+
+        var rows = new List<object?[]>();
+        var feed = new List<object?[]>();
+        var now = clock.GetUtcNow();
+        foreach (var commune in communes)
+        {
+            var holders = law.GetValueOrDefault(commune) ?? new CommuneLaw(commune, null, []);
+            var segments = Responsibility.Segments(d => holders.HolderOn(holderKind, d), holders.ChangesOf(holderKind), byCommune[commune].ToList())
+                .Select(s => new CompetenceMapCache.Segment(s.From, s.To, [.. s.Chain])).ToList();
+            foreach (var s in segments)
+                rows.Add([commune, competence, s.From, s.To, s.Chain[^1].OrganisationId, JsonSerializer.Serialize(s.Chain)]);
+            feed.Add([generation, changes.NextSeq(), "SEGMENTS", commune, competence, null, JsonSerializer.Serialize(segments), now]);
+        }
+        foreach (var ids in communes.Chunk(Chunk))
+            await c.ExecuteAsync(db.Command(DeleteSql, new { competence, ids }, ct, tx));
+        await db.InsertRowsAsync(c, tx, "competence_map", Columns, Columns.Select(_ => System.Data.DbType.String).ToArray(), rows, ct);
+        await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes, feed, ct);
+    }
+
+    /// <summary>
+    /// An organisation changed (name, or a CCAS's tenure): the map learns its new row, and where a
+    /// CCAS's dates changed, the periods of its commune's CCAS competences are recomputed.
+    /// </summary>
+    public async Task OrganisationChangedAsync(DbConnection c, DbTransaction tx, Guid organisationId, CancellationToken ct)
+    {
+        var generation = await GenerationAsync(c, tx, ct);
+        var row = await c.QuerySingleAsync<MapOrganisationRow>(db.Command(OrganisationSql, new { id = organisationId }, ct, tx));
+        await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes,
+            [[generation, changes.NextSeq(), "ORGANISATION", null, null, organisationId, JsonSerializer.Serialize(row), clock.GetUtcNow()]], ct);
+        if (row is { Kind: "CCAS", CommuneId: { } commune })
+            foreach (var competence in await c.QueryAsync<string>(db.Command(CcasCompetencesSql, null, ct, tx)))
+                await RecomputeAsync(c, tx, competence, [commune], ct);
+    }
+
+    /// <summary>Tells every process to load the whole map again (the referential changed).</summary>
+    public async Task ReloadEverywhereAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+    {
+        var generation = await GenerationAsync(c, tx, ct);
+        await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes,
+            [[generation, changes.NextSeq(), "RELOAD", null, null, null, null, clock.GetUtcNow()]], ct);
+    }
+
+    /// <summary>The holders by law of each commune, CCAS dated.</summary>
+    public async Task<Dictionary<Guid, CommuneLaw>> LawAsync(DbConnection c, DbTransaction? tx, IReadOnlyCollection<Guid> communes, CancellationToken ct)
+    {
+        var departements = new List<(Guid CommuneId, Guid? DepartementId)>();
+        var tenures = new List<MapOrganisationRow>();
+        foreach (var ids in communes.Distinct().Chunk(Chunk))
+        {
+            departements.AddRange((await c.QueryAsync<LawRow>(db.Command(DepartementsSql, new { ids }, ct, tx))).Select(r => (r.CommuneId, r.DepartementId)));
+            tenures.AddRange(await c.QueryAsync<MapOrganisationRow>(db.Command(CcasOfCommunesSql, new { ids }, ct, tx)));
+        }
+        var ccas = tenures.Where(t => t.Tenure is not null).ToLookup(t => t.CommuneId!.Value, t => t.Tenure!);
+        return departements.ToDictionary(d => d.CommuneId, d => new CommuneLaw(d.CommuneId, d.DepartementId, [.. ccas[d.CommuneId]]));
+    }
+
+    /// <summary>
+    /// The transaction's map generation: the first change of a transaction takes the next one. The
+    /// row stays locked until commit, so generations commit in order and the feed has no gap.
+    /// </summary>
+    private async Task<long> GenerationAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+    {
+        if (changes.Transaction == tx && changes.Generation is { } g) return g;
+        await c.ExecuteAsync(db.Command(BumpSql, null, ct, tx));
+        var generation = await c.ExecuteScalarAsync<long>(db.Command(GenerationSql, null, ct, tx));
+        changes.Begin(tx, generation);
+        return generation;
+    }
 
     internal static readonly string[] Columns = ["commune_id", "competence_code", "valid_from", "valid_to", "responsible_id", "chain"];
+    private static readonly string[] FeedColumns =
+        ["generation", "seq", "kind", "commune_id", "competence_code", "organisation_id", "data", "recorded_at"];
+    private static readonly System.Data.DbType[] FeedTypes =
+    [
+        System.Data.DbType.Int64, System.Data.DbType.Int32, System.Data.DbType.String, System.Data.DbType.Guid,
+        System.Data.DbType.String, System.Data.DbType.Guid, System.Data.DbType.String, System.Data.DbType.DateTimeOffset,
+    ];
 
     private sealed class LawRow
     {
         public Guid CommuneId { get; init; }
         public Guid? DepartementId { get; init; }
-        public Guid? CcasId { get; init; }
     }
 
+    internal const string GenerationSql = "SELECT generation FROM map_generation WHERE id = 1";
+    private const string BumpSql = "UPDATE map_generation SET generation = generation + 1 WHERE id = 1";
     private const string HolderKindSql = "SELECT holder_kind FROM competence WHERE code = @competence";
-    // Every delegation of the competence on the communes the changed delegation ever covered.
+    private const string CcasCompetencesSql = "SELECT code FROM competence WHERE holder_kind = 'CCAS' ORDER BY code";
+    private const string DelegationCommunesSql = "SELECT DISTINCT commune_id FROM delegation_commune WHERE delegation_id = @delegationId";
     private const string SpansSql = """
         SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
         FROM delegation d
         JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
-        WHERE d.competence_code = @competence
-          AND dc.commune_id IN (SELECT x.commune_id FROM delegation_commune x WHERE x.delegation_id = @delegationId)
+        WHERE d.competence_code = @competence AND dc.commune_id {in:ids}
         """;
-    private const string LawHoldersSql = """
-        SELECT c.id AS commune_id, dep.id AS departement_id, ccas.id AS ccas_id
+    private const string DepartementsSql = """
+        SELECT c.id AS commune_id, dep.id AS departement_id
         FROM organisation c
         LEFT JOIN organisation dep ON dep.kind = 'DEPARTEMENT' AND dep.code = c.departement_code
-        LEFT JOIN organisation ccas ON ccas.kind = 'CCAS' AND ccas.commune_id = c.id AND ccas.is_active = @active
-        WHERE c.id IN (SELECT DISTINCT x.commune_id FROM delegation_commune x WHERE x.delegation_id = @delegationId)
+        WHERE c.id {in:ids}
         """;
-    private const string DeleteSql = """
-        DELETE FROM competence_map
-        WHERE competence_code = @competence
-          AND commune_id IN (SELECT x.commune_id FROM delegation_commune x WHERE x.delegation_id = @delegationId)
-        """;
-    private const string BumpSql = "UPDATE map_generation SET generation = generation + 1 WHERE id = 1";
+    private const string CcasOfCommunesSql = $"SELECT {MapOrganisationRow.Columns} FROM organisation WHERE kind = 'CCAS' AND commune_id {{in:ids}}";
+    private const string OrganisationSql = $"SELECT {MapOrganisationRow.Columns} FROM organisation WHERE id = @id";
+    private const string DeleteSql = "DELETE FROM competence_map WHERE competence_code = @competence AND commune_id {in:ids}";
+}
+
+/// <summary>An organisation as the map knows it: its name for the chains, and for a CCAS its tenure.</summary>
+public sealed class MapOrganisationRow
+{
+    public Guid Id { get; init; }
+    public string Kind { get; init; } = "";
+    public string Name { get; init; } = "";
+    public string? Code { get; init; }
+    public string? DepartementCode { get; init; }
+    public Guid? CommuneId { get; init; }
+    public Guid? EpciId { get; init; }
+    public bool IsActive { get; init; }
+    public DateOnly? ActiveFrom { get; init; }
+    public DateOnly? ActiveUntil { get; init; }
+
+    /// <summary>A CCAS holds by law from its creation to its dissolution; one closed without a date never did.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public CcasTenure? Tenure => Kind == "CCAS" && CommuneId is not null && (IsActive || ActiveUntil is not null)
+        ? new CcasTenure(Id, ActiveFrom, ActiveUntil) : null;
+
+    public const string Columns = "id, kind, name, code, departement_code, commune_id, epci_id, is_active, active_from, active_until";
 }

@@ -18,11 +18,12 @@ public sealed class ExportCompetenceMapValidator : AbstractValidator<ExportCompe
     }
 }
 
-public sealed class ExportCompetenceMapHandler(CompetenceMapCache cache, TimeProvider clock) : IQueryHandler<ExportCompetenceMapQuery, IReadOnlyList<CompetenceMapEntry>>
+public sealed class ExportCompetenceMapHandler(CompetenceMapCache cache, MapChanges changes, TimeProvider clock) : IQueryHandler<ExportCompetenceMapQuery, IReadOnlyList<CompetenceMapEntry>>
 {
     public async ValueTask<IReadOnlyList<CompetenceMapEntry>> Handle(ExportCompetenceMapQuery query, CancellationToken ct)
     {
-        var map = await cache.GetAsync(ct);
+        var map = await cache.GetAsync(changes.MinGeneration, ct);
+        changes.ReadAt = map.Generation;
         var date = query.Date ?? DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
         var competences = query.Competence is null
             ? map.Catalogue

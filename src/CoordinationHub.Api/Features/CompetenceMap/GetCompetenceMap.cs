@@ -25,11 +25,12 @@ public sealed class GetCompetenceMapValidator : AbstractValidator<GetCompetenceM
     }
 }
 
-public sealed class GetCompetenceMapHandler(CompetenceMapCache cache, TimeProvider clock) : IQueryHandler<GetCompetenceMapQuery, CompetenceMapEntry>
+public sealed class GetCompetenceMapHandler(CompetenceMapCache cache, MapChanges changes, TimeProvider clock) : IQueryHandler<GetCompetenceMapQuery, CompetenceMapEntry>
 {
     public async ValueTask<CompetenceMapEntry> Handle(GetCompetenceMapQuery query, CancellationToken ct)
     {
-        var map = await cache.GetAsync(ct);
+        var map = await cache.GetAsync(changes.MinGeneration, ct);
+        changes.ReadAt = map.Generation;
         var commune = map.CommunesByCode.GetValueOrDefault(query.Commune.ToUpperInvariant()) ?? throw new NotFoundException("commune", query.Commune);
         var competence = map.Competences.GetValueOrDefault(query.Competence)
             ?? throw new BadRequestException("unknown-competence", $"'{query.Competence}' is not in the competence catalogue (GET /v1/competences).");

@@ -20,7 +20,7 @@ public sealed record DelegationProposal(
 /// delegator (so two delegations by one delegator are checked one after the other), and the
 /// writing of versions, map and change log shared by every delegation use case.
 /// </summary>
-public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, CompetenceMapWriter map, MapChanges mapChanges, TimeProvider clock)
+public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, CompetenceMapWriter map, TimeProvider clock)
 {
     public async Task CheckAsync(DbConnection c, DbTransaction tx, DelegationProposal p, CancellationToken ct)
     {
@@ -70,21 +70,19 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
     /// <summary>A must hold C on every commune at every date: by law, or by a delegation whose convention allows sub-delegation.</summary>
     private async Task CheckHoldingAsync(DbConnection c, DbTransaction tx, DelegationProposal p, CompetenceDto competence, PartyRow delegator, CancellationToken ct)
     {
-        var departements = (await c.QueryAsync<CodeRow>(db.Command(DepartementsSql, null, ct, tx))).ToDictionary(r => r.Code, r => r.Id);
-        var ccas = competence.HolderKind == HolderKind.CCAS
-            ? (await c.QueryAsync<CcasRow>(db.Command(CcasSql, new { active = true }, ct, tx))).GroupBy(r => r.CommuneId).ToDictionary(g => g.Key, g => g.First().Id)
-            : [];
+        var laws = await map.LawAsync(c, tx, p.Communes.Select(x => x.Id).ToList(), ct);
         List<DelegationCommuneRow>? held = null;
         foreach (var commune in p.Communes)
         {
-            var law = CompetenceMapWriter.LawHolder(competence.HolderKind, commune.Id, departements.GetValueOrDefault(commune.DepartementCode), ccas.TryGetValue(commune.Id, out var cc) ? cc : null);
-            if (law == p.DelegatorId) continue;
+            var law = laws.GetValueOrDefault(commune.Id) ?? new CommuneLaw(commune.Id, null, []);
+            var changes = law.ChangesOf(competence.HolderKind).ToList();
+            if (changes.Count == 0 && law.HolderOn(competence.HolderKind, p.StartOn) == p.DelegatorId) continue;
             held ??= (await c.QueryAsync<DelegationCommuneRow>(db.Command(HeldSql, new
             {
                 competence = p.Competence, delegateId = p.DelegatorId, startOn = p.StartOn, endOn = p.EndOn, self = p.Id ?? Guid.Empty,
             }, ct, tx))).ToList();
             var spans = held.Where(h => h.CommuneId == commune.Id).Select(h => h.ToSpan()).ToList();
-            if (Responsibility.FirstDayNotHeld(p.DelegatorId, law, spans, p.StartOn, p.EndOn) is { } day)
+            if (Responsibility.FirstDayNotHeld(p.DelegatorId, d => law.HolderOn(competence.HolderKind, d), changes, spans, p.StartOn, p.EndOn) is { } day)
                 throw new RuleException("delegations.delegator-does-not-hold",
                     $"{delegator.Name} does not hold {p.Competence} on {commune.Name} ({commune.Code}) on {day:yyyy-MM-dd}: neither by law nor by a delegation.");
         }
@@ -107,8 +105,7 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
             communes.Select(commune => new object?[] { id, versionNo, commune }), ct);
         if (versionNo > 1)
             await c.ExecuteAsync(db.Command(MirrorSql, new { id, versionNo, startOn, endOn, reason = change == DelegationChange.CHANGED ? null : reason, now = clock.GetUtcNow() }, ct, tx));
-        await map.RecomputeAsync(c, tx, id, competence, ct);
-        mapChanges.Mark();
+        await map.RecomputeDelegationAsync(c, tx, id, competence, ct);
         var after = await DelegationStore.LoadAsync(db, c, tx, id, null, ct);
         await changeLog.RecordAsync(c, tx, "delegation", id, "delegation." + change.ToString().ToLowerInvariant().Replace('_', '-'), before, after, ct);
     }
@@ -120,14 +117,10 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
         string.Join(", ", communes.Take(5).Select(x => $"{x.Name} ({x.Code})")) + (communes.Count > 5 ? $" and {communes.Count - 5} other communes" : "");
 
     private sealed class PartyRow { public Guid Id { get; init; } public string Name { get; init; } = ""; public bool IsActive { get; init; } }
-    private sealed class CodeRow { public Guid Id { get; init; } public string Code { get; init; } = ""; }
-    private sealed class CcasRow { public Guid Id { get; init; } public Guid CommuneId { get; init; } }
 
     private const string LockOrganisationSql = "SELECT id, name, is_active FROM organisation {lock} WHERE id = @id {for_update}";
     private const string OrganisationSql = "SELECT id, name, is_active FROM organisation WHERE id = @id";
     private const string CompetenceSql = "SELECT code, label, holder_kind, legal_basis, is_legal FROM competence WHERE code = @code";
-    private const string DepartementsSql = "SELECT id, code FROM organisation WHERE kind = 'DEPARTEMENT'";
-    private const string CcasSql = "SELECT id, commune_id FROM organisation WHERE kind = 'CCAS' AND is_active = @active";
     private const string SameDelegatorSql = """
         SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
         FROM delegation d

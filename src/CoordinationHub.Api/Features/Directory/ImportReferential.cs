@@ -23,7 +23,7 @@ public sealed record ImportReferentialResult(string Source, int Created, int Upd
         : $"{Source}: the directory is already up to date ({Unchanged} organisations unchanged).";
 }
 
-public sealed class ImportReferentialHandler(Db db, TimeProvider clock) : ICommandHandler<ImportReferentialCommand, ImportReferentialResult>
+public sealed class ImportReferentialHandler(Db db, TimeProvider clock, CompetenceMap.CompetenceMapWriter map) : ICommandHandler<ImportReferentialCommand, ImportReferentialResult>
 {
     public const string BundledResource = "referential/referential.json.gz";
 
@@ -62,6 +62,8 @@ public sealed class ImportReferentialHandler(Db db, TimeProvider clock) : IComma
                 await c.ExecuteAsync(db.Command(UpdateSql, Parameters(row, now), t, tx));
 
             var result = new ImportReferentialResult(data.Source, plan.Inserts.Count, plan.Updates.Count(u => u.IsActive), plan.Updates.Count(u => !u.IsActive), plan.Unchanged);
+            if (result.Changed)
+                await map.ReloadEverywhereAsync(c, tx, t);
             if (result.Changed)
                 await c.ExecuteAsync(db.Command(RecordSql, new { id = Guid.CreateVersion7(), source = data.Source, now, created = result.Created, updated = result.Updated, deactivated = result.Deactivated }, t, tx));
             return result;

@@ -29,6 +29,10 @@ public sealed class OrganisationDto
     public string? Phone { get; init; }
     public string? Address { get; init; }
     public bool IsActive { get; init; }
+    /// <summary>The day the body began to exist (a CCAS: the deliberation creating it); null: before any date asked.</summary>
+    public DateOnly? ActiveFrom { get; init; }
+    /// <summary>Its last day, once dissolved. A CCAS holds its competences by law from activeFrom to activeUntil.</summary>
+    public DateOnly? ActiveUntil { get; init; }
     /// <summary>For a commune merged into another: the commune that succeeded it.</summary>
     public Guid? SuccessorId { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
@@ -39,7 +43,7 @@ public sealed class OrganisationDto
 
     public const string Columns = """
         o.id, o.kind, o.name, o.code, o.siren, o.siret, o.departement_code, o.region_code, o.commune_id, o.epci_id,
-        o.partner_category, o.epci_type, o.population, o.email, o.phone, o.address, o.is_active, o.successor_id,
+        o.partner_category, o.epci_type, o.population, o.email, o.phone, o.address, o.is_active, o.active_from, o.active_until, o.successor_id,
         o.created_at, o.updated_at, o.version
         """;
 }

@@ -1,6 +1,7 @@
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
+using CoordinationHub.Platform.Http;
 using Dapper;
 using FluentValidation;
 using Mediator;
@@ -11,7 +12,7 @@ namespace CoordinationHub.Features.Directory;
 public sealed record RegisterOrganisationCommand(
     OrganisationKind Kind, string Name, string? Siret, string? Siren,
     Guid? CommuneId, Guid? EpciId, PartnerCategory? PartnerCategory, string? DepartementCode,
-    string? Email, string? Phone, string? Address) : ICommand<OrganisationDto>;
+    string? Email, string? Phone, string? Address, DateOnly? ActiveFrom = null) : ICommand<OrganisationDto>;
 
 public sealed class RegisterOrganisationValidator : AbstractValidator<RegisterOrganisationCommand>
 {
@@ -27,6 +28,7 @@ public sealed class RegisterOrganisationValidator : AbstractValidator<RegisterOr
         RuleFor(c => c.PartnerCategory).Null().When(c => c.Kind != OrganisationKind.PARTNER).WithMessage("Only partners have a category.");
         RuleFor(c => c.DepartementCode).Null().When(c => c.Kind != OrganisationKind.PARTNER)
             .WithMessage("A CCAS or CIAS takes the département of its commune or EPCI.");
+        RuleFor(c => c.ActiveFrom).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
         Include(new ContactRules<RegisterOrganisationCommand>(c => c.Name, c => c.Siret, c => c.Siren, c => c.Email, c => c.Phone, c => c.Address));
     }
 }
@@ -53,7 +55,7 @@ public sealed class ContactRules<T> : AbstractValidator<T>
     }
 }
 
-public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvider clock, Mediator.ISender sender, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges)
+public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvider clock, Mediator.ISender sender, CompetenceMap.CompetenceMapWriter map)
     : ICommandHandler<RegisterOrganisationCommand, OrganisationDto>
 {
     public async ValueTask<OrganisationDto> Handle(RegisterOrganisationCommand command, CancellationToken ct)
@@ -99,15 +101,10 @@ public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvid
                 id, kind = command.Kind.ToString(), name = command.Name.Trim(), searchName = SearchText.Normalize(command.Name),
                 siren, command.Siret, departement, region, command.CommuneId, command.EpciId,
                 partnerCategory = command.PartnerCategory?.ToString(), command.Email, command.Phone, command.Address,
-                isActive = true, now,
+                isActive = true, command.ActiveFrom, now,
             }, t, tx));
-            // A CCAS holds some competences by law: the competence map must see it. Another new body
-            // enters the map only through a delegation, which refreshes it then.
-            if (command.Kind == OrganisationKind.CCAS)
-            {
-                await map.BumpAsync(c, tx, t);
-                mapChanges.Mark();
-            }
+            // The map names every body of its chains, and a CCAS holds competences by law from activeFrom.
+            await map.OrganisationChangedAsync(c, tx, id, t);
             return 0;
         }, ct);
         return await sender.Send(new GetOrganisationQuery(id), ct);
@@ -140,9 +137,10 @@ public sealed class RegisterOrganisationHandler(Db db, Caller caller, TimeProvid
     private const string DepartementRegionSql = "SELECT region_code FROM organisation WHERE kind = 'DEPARTEMENT' AND code = @departement";
     private const string InsertSql = """
         INSERT INTO organisation (id, kind, code, name, search_name, siren, siret, departement_code, region_code, commune_id, epci_id,
-                                  partner_category, epci_type, population, email, phone, address, is_active, successor_id, version, created_at, updated_at)
+                                  partner_category, epci_type, population, email, phone, address, is_active, active_from, successor_id, version,
+                                  created_at, updated_at)
         VALUES (@id, @kind, NULL, @name, @searchName, @siren, @siret, @departement, @region, @communeId, @epciId,
-                @partnerCategory, NULL, NULL, @email, @phone, @address, @isActive, NULL, 1, @now, @now)
+                @partnerCategory, NULL, NULL, @email, @phone, @address, @isActive, @activeFrom, NULL, 1, @now, @now)
         """;
 }
 

@@ -1,6 +1,7 @@
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
+using CoordinationHub.Platform.Http;
 using Dapper;
 using FluentValidation;
 using Mediator;
@@ -10,7 +11,7 @@ namespace CoordinationHub.Features.Directory;
 /// <summary>The fields of a registered body that can change; the attachment (commune, EPCI) and kind cannot.</summary>
 public sealed record OrganisationChanges(
     string Name, string? Siret, string? Siren, PartnerCategory? PartnerCategory,
-    string? Email, string? Phone, string? Address, bool IsActive);
+    string? Email, string? Phone, string? Address, bool IsActive, DateOnly? ActiveFrom = null, DateOnly? ActiveUntil = null);
 
 public sealed record UpdateOrganisationCommand(Guid Id, int ExpectedVersion, OrganisationChanges Changes) : ICommand<OrganisationDto>;
 
@@ -20,10 +21,16 @@ public sealed class UpdateOrganisationValidator : AbstractValidator<UpdateOrgani
     {
         RuleFor(c => c.Changes).NotNull().SetValidator(new ContactRules<OrganisationChanges>(
             c => c.Name, c => c.Siret, c => c.Siren, c => c.Email, c => c.Phone, c => c.Address)).OverridePropertyName("");
+        RuleFor(c => c.Changes.ActiveFrom).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange).OverridePropertyName("activeFrom");
+        RuleFor(c => c.Changes.ActiveUntil).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange).OverridePropertyName("activeUntil");
+        RuleFor(c => c.Changes.ActiveUntil).Null().When(c => c.Changes.IsActive).OverridePropertyName("activeUntil")
+            .WithMessage("activeUntil is the last day of a dissolved body: give it with isActive false.");
+        RuleFor(c => c.Changes.ActiveUntil).GreaterThanOrEqualTo(c => c.Changes.ActiveFrom).When(c => c.Changes.ActiveFrom is not null)
+            .OverridePropertyName("activeUntil").WithMessage("activeUntil must not be before activeFrom.");
     }
 }
 
-public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider clock, ISender sender, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges)
+public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider clock, ISender sender, CompetenceMap.CompetenceMapWriter map)
     : ICommandHandler<UpdateOrganisationCommand, OrganisationDto>
 {
     public async ValueTask<OrganisationDto> Handle(UpdateOrganisationCommand command, CancellationToken ct)
@@ -53,11 +60,14 @@ public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider
                 command.Id, expected = command.ExpectedVersion, name = changes.Name.Trim(), searchName = SearchText.Normalize(changes.Name),
                 siren, changes.Siret, partnerCategory = changes.PartnerCategory?.ToString(),
                 changes.Email, changes.Phone, changes.Address, changes.IsActive, now = clock.GetUtcNow(),
+                activeFrom = changes.ActiveFrom ?? current.ActiveFrom,
+                // Dissolved without a date: its last day was yesterday; reactivated: no last day.
+                activeUntil = changes.IsActive ? (DateOnly?)null
+                    : changes.ActiveUntil ?? current.ActiveUntil ?? DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime).AddDays(-1),
             }, t, tx));
             if (updated == 0) throw new PreconditionFailedException("The organisation was changed by someone else meanwhile; read it again.");
-            // The map shows names, and a CCAS that closes no longer holds its competences by law.
-            await map.BumpAsync(c, tx, t);
-            mapChanges.Mark();
+            // The map shows names, and a CCAS holds its competences by law only until activeUntil.
+            await map.OrganisationChangedAsync(c, tx, command.Id, t);
             return 0;
         }, ct);
         return await sender.Send(new GetOrganisationQuery(command.Id), ct);
@@ -68,6 +78,7 @@ public sealed class UpdateOrganisationHandler(Db db, Caller caller, TimeProvider
         UPDATE organisation
         SET name = @name, search_name = @searchName, siren = @siren, siret = @siret, partner_category = @partnerCategory,
             email = @email, phone = @phone, address = @address, is_active = @isActive,
+            active_from = @activeFrom, active_until = @activeUntil,
             version = version + 1, updated_at = @now
         WHERE id = @id AND version = @expected
         """;

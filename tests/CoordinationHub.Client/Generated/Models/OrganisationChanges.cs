@@ -2,6 +2,7 @@
 #pragma warning disable CS0618
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions.Serialization;
+using Microsoft.Kiota.Abstractions;
 using System.Collections.Generic;
 using System.IO;
 using System;
@@ -12,6 +13,10 @@ namespace CoordinationHub.Client.Models
     public partial class OrganisationChanges : IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>The activeFrom property</summary>
+        public Date? ActiveFrom { get; set; }
+        /// <summary>The activeUntil property</summary>
+        public Date? ActiveUntil { get; set; }
         /// <summary>The address property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -82,6 +87,8 @@ namespace CoordinationHub.Client.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "activeFrom", n => { ActiveFrom = n.GetDateValue(); } },
+                { "activeUntil", n => { ActiveUntil = n.GetDateValue(); } },
                 { "address", n => { Address = n.GetStringValue(); } },
                 { "email", n => { Email = n.GetStringValue(); } },
                 { "isActive", n => { IsActive = n.GetBoolValue(); } },
@@ -99,6 +106,8 @@ namespace CoordinationHub.Client.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteDateValue("activeFrom", ActiveFrom);
+            writer.WriteDateValue("activeUntil", ActiveUntil);
             writer.WriteStringValue("address", Address);
             writer.WriteStringValue("email", Email);
             writer.WriteBoolValue("isActive", IsActive);

@@ -2,6 +2,7 @@
 #pragma warning disable CS0618
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions.Serialization;
+using Microsoft.Kiota.Abstractions;
 using System.Collections.Generic;
 using System.IO;
 using System;
@@ -12,6 +13,8 @@ namespace CoordinationHub.Client.Models
     public partial class RegisterOrganisationCommand : IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>The activeFrom property</summary>
+        public Date? ActiveFrom { get; set; }
         /// <summary>The address property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -94,6 +97,7 @@ namespace CoordinationHub.Client.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "activeFrom", n => { ActiveFrom = n.GetDateValue(); } },
                 { "address", n => { Address = n.GetStringValue(); } },
                 { "communeId", n => { CommuneId = n.GetGuidValue(); } },
                 { "departementCode", n => { DepartementCode = n.GetStringValue(); } },
@@ -114,6 +118,7 @@ namespace CoordinationHub.Client.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteDateValue("activeFrom", ActiveFrom);
             writer.WriteStringValue("address", Address);
             writer.WriteGuidValue("communeId", CommuneId);
             writer.WriteStringValue("departementCode", DepartementCode);

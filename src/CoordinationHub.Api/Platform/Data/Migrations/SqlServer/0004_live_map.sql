@@ -1,0 +1,19 @@
+-- Holders by law are dated: a CCAS holds its competences from its creation to its dissolution.
+ALTER TABLE organisation ADD active_from date NULL, active_until date NULL;
+
+-- The competence map's change feed: every change of generation G lists what it touched, in order,
+-- so that each process applies the same deltas instead of reloading the whole map.
+-- kind SEGMENTS: the periods of (commune_id, competence_code) as JSON (an empty array: none);
+-- kind ORGANISATION: the organisation_id's row as the map sees it (JSON); kind RELOAD: load everything.
+CREATE TABLE map_change (
+    generation      bigint            NOT NULL,
+    seq             int               NOT NULL,
+    kind            varchar(16)       NOT NULL,
+    commune_id      uniqueidentifier  NULL,
+    competence_code varchar(32)       NULL,
+    organisation_id uniqueidentifier  NULL,
+    data            nvarchar(max)     NULL,
+    recorded_at     datetimeoffset    NOT NULL,
+    PRIMARY KEY (generation, seq)
+);
+CREATE INDEX ix_map_change_recorded_at ON map_change (recorded_at);
