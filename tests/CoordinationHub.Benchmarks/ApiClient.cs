@@ -15,6 +15,19 @@ public sealed class ApiClient(Uri baseAddress) : IDisposable
 
     public Task<JsonNode> PostAsync(string path, object body, string key, CancellationToken ct) => SendAsync(HttpMethod.Post, path, body, key, ct);
 
+    /// <summary>A write that answers its body, its ETag and the map generation it was told (<c>Map-Generation</c>).</summary>
+    public async Task<(JsonNode Body, string? ETag, long Generation)> WriteAsync(HttpMethod method, string path, object body, string key,
+        string? ifMatch, CancellationToken ct)
+    {
+        using var request = Request(method, path, body, key);
+        if (ifMatch is not null) request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        using var response = await http.SendAsync(request, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode) throw new ApiException(method, path, (int)response.StatusCode, text);
+        var generation = response.Headers.TryGetValues("Map-Generation", out var values) ? long.Parse(values.First()) : 0;
+        return (JsonNode.Parse(text)!, response.Headers.ETag?.Tag, generation);
+    }
+
     /// <summary>POST that answers the existing resource's id on 409 (e.g. the commune already has a CCAS).</summary>
     public async Task<Guid> PostOrExistingAsync(string path, object body, string key, CancellationToken ct)
     {

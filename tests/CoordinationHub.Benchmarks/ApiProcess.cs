@@ -36,6 +36,17 @@ public sealed class ApiProcess : IAsyncDisposable
     public Db Db { get; }
     public string AdminKey { get; private set; } = "";
 
+    /// <summary>The API process's resident memory now and at its peak (VmRSS, VmHWM), in bytes.</summary>
+    public (long Rss, long Peak) Memory
+    {
+        get
+        {
+            long Read(string name) => File.ReadLines($"/proc/{process.Id}/status").Where(l => l.StartsWith(name + ":", StringComparison.Ordinal))
+                .Select(l => long.Parse(l[(name.Length + 1)..].Trim().Split(' ')[0]) * 1024).FirstOrDefault();
+            return (Read("VmRSS"), Read("VmHWM"));
+        }
+    }
+
     /// <summary>CPU time the API process has used so far (user + system).</summary>
     public TimeSpan CpuTime
     {
@@ -55,31 +66,7 @@ public sealed class ApiProcess : IAsyncDisposable
             : options.Connection ?? throw new ArgumentException("--connection is required with --provider PostgreSQL.");
 
         var port = FreePort();
-        var (fileName, prefixArgs) = ApiExecutable();
-        var start = new ProcessStartInfo(fileName)
-        {
-            WorkingDirectory = work,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in prefixArgs) start.ArgumentList.Add(a);
-        foreach (var a in new[]
-        {
-            "--urls", $"http://127.0.0.1:{port}",
-            "--Benchmark:Enabled=true",
-            $"--ConnectionStrings:CoordinationHub={connectionString}",
-            $"--Database:Provider={options.Provider}",
-            "--Logging:LogLevel:Default=Warning",
-        }) start.ArgumentList.Add(a);
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-
-        Console.WriteLine($"Starting the API: {fileName} (data in {work})");
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  [api] " + e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  [api] " + e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var process = Launch(work, port, connectionString, options.Provider);
 
         TypeHandlers.Register();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -87,7 +74,10 @@ public sealed class ApiProcess : IAsyncDisposable
             ["ConnectionStrings:CoordinationHub"] = connectionString,
         }).Build();
         var db = new Db(Options.Create(new DatabaseOptions { Provider = options.Provider }), configuration);
-        var api = new ApiProcess(process, new Uri($"http://127.0.0.1:{port}"), options.KeepData ? null : work, db);
+        var api = new ApiProcess(process, new Uri($"http://127.0.0.1:{port}"), options.KeepData ? null : work, db)
+        {
+            launch = (work, connectionString, options.Provider),
+        };
         try
         {
             var sw = Stopwatch.StartNew();
@@ -102,6 +92,60 @@ public sealed class ApiProcess : IAsyncDisposable
             await api.DisposeAsync();
             throw;
         }
+    }
+
+    private (string Work, string ConnectionString, DatabaseProvider Provider) launch;
+
+    /// <summary>
+    /// A second instance over the same database, as behind a load balancer: the time until it is
+    /// ready (the whole map loaded from the database) and its memory then. Stopped afterwards.
+    /// </summary>
+    public async Task<(TimeSpan Ready, long Rss, long Peak)> StartAnotherAsync(CancellationToken ct)
+    {
+        var port = FreePort();
+        var sw = Stopwatch.StartNew();
+        var other = new ApiProcess(Launch(launch.Work, port, launch.ConnectionString, launch.Provider), new Uri($"http://127.0.0.1:{port}"), null, Db);
+        try
+        {
+            await other.WaitUntilReadyAsync(ct);
+            var ready = sw.Elapsed;
+            var (rss, peak) = other.Memory;
+            return (ready, rss, peak);
+        }
+        finally
+        {
+            await other.DisposeAsync();
+        }
+    }
+
+    private static Process Launch(string work, int port, string connectionString, DatabaseProvider provider)
+    {
+        var (fileName, prefixArgs) = ApiExecutable();
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = work,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in prefixArgs) start.ArgumentList.Add(a);
+        foreach (var a in new[]
+        {
+            "--urls", $"http://127.0.0.1:{port}",
+            "--Benchmark:Enabled=true",
+            $"--ConnectionStrings:CoordinationHub={connectionString}",
+            $"--Database:Provider={provider}",
+            "--Logging:LogLevel:Default=Warning",
+        }) start.ArgumentList.Add(a);
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+
+        Console.WriteLine($"Starting the API: {fileName} (data in {work})");
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) Console.WriteLine("  [api] " + e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Console.Error.WriteLine("  [api] " + e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     /// <summary>A key of <paramref name="organisationId"/> with <paramref name="scopes"/>, as <c>apikeys create</c> issues it.</summary>

@@ -7,6 +7,8 @@ namespace CoordinationHub.Benchmarks;
 /// <summary>What one phase measured. Latencies are Stopwatch ticks, sorted, one per request.</summary>
 public sealed record LoadResult(string Name, long Requests, TimeSpan Elapsed, long[] Latencies, IReadOnlyDictionary<string, long> Errors, IReadOnlyList<string> ErrorSamples)
 {
+    /// <summary>Answers read from a map older than a write acknowledged before the request was sent.</summary>
+    public long Stale { get; init; }
     public double RequestsPerSecond => Requests / Elapsed.TotalSeconds;
     public long ErrorCount => Errors.Values.Sum();
     public double PercentileMs(double p) => Latencies.Length == 0 ? double.NaN
@@ -21,13 +23,14 @@ public sealed record LoadResult(string Name, long Requests, TimeSpan Elapsed, lo
         Array.Sort(latencies);
         var errors = slices.SelectMany(s => s.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
         return new LoadResult(slices[0].Name, slices.Sum(s => s.Requests), TimeSpan.FromTicks(slices.Sum(s => s.Elapsed.Ticks)),
-            latencies, errors, slices.SelectMany(s => s.ErrorSamples).Take(5).ToList());
+            latencies, errors, slices.SelectMany(s => s.ErrorSamples).Take(5).ToList()) { Stale = slices.Sum(s => s.Stale) };
     }
 
     public void Print()
     {
         Console.WriteLine($"  {Name}: {Requests:N0} requests in {Elapsed.TotalSeconds:F1} s = {RequestsPerSecond:N0} req/s; " +
-                          $"latency p50 {PercentileMs(50):F2} ms, p90 {PercentileMs(90):F2} ms, p99 {PercentileMs(99):F2} ms, max {MaxMs:F2} ms; errors {ErrorCount}");
+                          $"latency p50 {PercentileMs(50):F2} ms, p90 {PercentileMs(90):F2} ms, p99 {PercentileMs(99):F2} ms, max {MaxMs:F2} ms; errors {ErrorCount}" +
+                          (Stale > 0 ? $"; STALE {Stale}" : ""));
         foreach (var (kind, count) in Errors) Console.WriteLine($"    {count,8:N0} × {kind}");
         foreach (var sample in ErrorSamples) Console.WriteLine($"    e.g. {sample}");
     }
@@ -71,7 +74,12 @@ public sealed class LoadGenerator : IDisposable
         DefaultRequestHeaders = { Authorization = key is null ? null : new AuthenticationHeaderValue("Bearer", key) },
     };
 
-    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct)
+    /// <param name="acknowledged">
+    /// When given, the map generation of the last acknowledged write: every answer's <c>Map-Generation</c>
+    /// must be at least what it was when the request was sent, or the answer is counted stale.
+    /// </param>
+    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct,
+        Func<long>? acknowledged = null)
     {
         using var client = Client(key);
         var workers = new Worker[Concurrency];
@@ -80,7 +88,7 @@ public sealed class LoadGenerator : IDisposable
         var tasks = new Task[Concurrency];
         for (var i = 0; i < Concurrency; i++)
         {
-            workers[i] = new Worker(client, requests, seed: i * 7919 + 17);
+            workers[i] = new Worker(client, requests, seed: i * 7919 + 17, acknowledged);
             var worker = workers[i];
             tasks[i] = Task.Run(() => worker.RunAsync(deadline, ct), ct);
         }
@@ -93,11 +101,12 @@ public sealed class LoadGenerator : IDisposable
         Array.Sort(latencies);
         var errors = workers.SelectMany(w => w.Errors).GroupBy(e => e.Key).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
         var samples = workers.SelectMany(w => w.ErrorSamples).Take(5).ToList();
-        return new LoadResult(name, latencies.Length, elapsed, latencies, errors, samples);
+        return new LoadResult(name, latencies.Length, elapsed, latencies, errors, samples) { Stale = workers.Sum(w => w.Stale) };
     }
 
-    private sealed class Worker(HttpClient client, IReadOnlyList<Uri> requests, int seed)
+    private sealed class Worker(HttpClient client, IReadOnlyList<Uri> requests, int seed, Func<long>? acknowledged)
     {
+        public long Stale { get; private set; }
         private readonly Random random = new(seed);
         public List<long> Latencies { get; } = new(1 << 16);
         public Dictionary<string, long> Errors { get; } = [];
@@ -108,12 +117,16 @@ public sealed class LoadGenerator : IDisposable
             while (Stopwatch.GetTimestamp() < deadline && !ct.IsCancellationRequested)
             {
                 var uri = requests[random.Next(requests.Count)];
+                var floor = acknowledged?.Invoke() ?? 0;
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
                     // The whole body is read before the latency is taken.
                     using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead, ct);
                     Latencies.Add(Stopwatch.GetTimestamp() - sent);
+                    if (acknowledged is not null && response.IsSuccessStatusCode
+                        && (!response.Headers.TryGetValues("Map-Generation", out var values) || long.Parse(values.First()) < floor))
+                        Stale++;
                     if (!response.IsSuccessStatusCode)
                     {
                         var body = await response.Content.ReadAsStringAsync(ct);

@@ -5,13 +5,13 @@ using Dapper;
 namespace CoordinationHub.Benchmarks;
 
 /// <summary>
-/// Loads the national-scale map the way a client would, through the API: on every third
-/// département (and always Nord, 59), the département delegates each of its legal competences on
+/// Loads the national-scale map the way a client would, through the API: on every département
+/// (or every n-th with --every n, always Nord, 59), the département delegates each of its legal competences on
 /// the whole département to the CCAS of its largest commune, under a signed convention that allows
 /// sub-delegation; that CCAS sub-delegates RSA_ACCOMPAGNEMENT on the 20 largest communes to a
 /// partner association, under a second convention. Every other département stays as the law has it.
 /// </summary>
-public sealed class MapLoader(ApiProcess apiProcess, ApiClient api, Workload workload)
+public sealed class MapLoader(ApiProcess apiProcess, ApiClient api, Workload workload, int every)
 {
     public const string Nord = "59";
     public const string SubdelegatedCompetence = "RSA_ACCOMPAGNEMENT";
@@ -29,7 +29,7 @@ public sealed class MapLoader(ApiProcess apiProcess, ApiClient api, Workload wor
             .Select(d => (Id: d["id"]!.GetValue<Guid>(), Code: d["code"]!.GetValue<string>(), Name: d["name"]!.GetValue<string>()))
             .OrderBy(d => d.Code, StringComparer.Ordinal)
             .ToList();
-        var chosen = departements.Where((d, i) => i % 3 == 0 || d.Code == Nord).ToList();
+        var chosen = departements.Where((d, i) => i % every == 0 || d.Code == Nord).ToList();
         var competences = workload.Legal.Where(c => c.HolderKind == "DEPARTEMENT").Select(c => c.Code).ToArray();
         Console.WriteLine($"Loading the map: {chosen.Count} of {departements.Count} départements, {competences.Length} legal competences of the département each " +
                           $"({string.Join(", ", competences)}), sub-delegation of {SubdelegatedCompetence} on {SubdelegatedCommunes} communes each.");

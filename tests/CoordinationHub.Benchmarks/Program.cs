@@ -36,11 +36,16 @@ try
     // whatever else the machine does during the run weighs on each of them alike: the ratio is the figure.
     var phases = new List<Phase>();
     ExportResult? export = null;
+    MixedWriter? writer = null;
     if (!options.BaselineOnly)
     {
-        await new MapLoader(apiProcess, api, workload).LoadAsync(ct);
+        await new MapLoader(apiProcess, api, workload, options.Every).LoadAsync(ct);
+        await PrintMapAsync(apiProcess, api, "after the load", ct);
+        writer = await MixedWriter.PrepareAsync(apiProcess, api, workload, 150, ct);
         var readerKey = await MapLoader.ReaderKeyAsync(apiProcess, api, ct);
-        phases.Add(new Phase("competence-map lookup", workload.Lookups(apiProcess.BaseAddress, 1 << 16, seed: 1), readerKey));
+        var lookups = workload.Lookups(apiProcess.BaseAddress, 1 << 16, seed: 1);
+        phases.Add(new Phase("competence-map lookup (read-only)", lookups, readerKey) { Checked = true });
+        phases.Add(new Phase($"competence-map lookup (mixed: {options.WritesPerSecond:F0} writes/s)", lookups, readerKey) { Writes = true, Checked = true });
     }
     phases.Add(new Phase("baseline (PK read)", workload.BaselineReads(apiProcess.BaseAddress, 1 << 16, seed: 2), null));
     phases.Add(new Phase("/health/live (generator ceiling)", [new Uri(apiProcess.BaseAddress, "/health/live")], null));
@@ -48,7 +53,7 @@ try
     foreach (var phase in phases)
     {
         Console.WriteLine($"Warming up {phase.Name} for {options.Warmup.TotalSeconds:F0} s…");
-        var warmup = await generator.RunAsync(phase.Name + " (warm-up)", phase.Requests, phase.Key, options.Warmup, ct);
+        var warmup = await RunAsync(generator, writer, options.WritesPerSecond, phase, phase.Name + " (warm-up)", options.Warmup, ct);
         if (warmup.ErrorCount > 0) warmup.Print();
     }
     var slice = options.Duration / options.Rounds;
@@ -59,7 +64,7 @@ try
         {
             GC.Collect();
             var (server, client) = (apiProcess.CpuTime, Environment.CpuUsage.TotalTime);
-            phase.Slices.Add(await generator.RunAsync(phase.Name, phase.Requests, phase.Key, slice, ct));
+            phase.Slices.Add(await RunAsync(generator, writer, options.WritesPerSecond, phase, phase.Name, slice, ct));
             phase.ServerCpu += apiProcess.CpuTime - server;
             phase.GeneratorCpu += Environment.CpuUsage.TotalTime - client;
         }
@@ -73,6 +78,18 @@ try
         Console.WriteLine($"    CPU per request: server {p.ServerCpu.TotalMicroseconds / r.Requests:F0} µs, generator {p.GeneratorCpu.TotalMicroseconds / r.Requests:F0} µs");
     }
     var lookup = options.BaselineOnly ? null : results[0];
+    var mixed = options.BaselineOnly ? null : results[1];
+    WriteResult? writes = writer is null ? null : new WriteResult(writer);
+    writes?.Print();
+    var peakRss = apiProcess.Memory.Peak;
+    if (!options.BaselineOnly)
+    {
+        await PrintMapAsync(apiProcess, api, "after the phases", ct);
+        var (ready, rss, peak) = await apiProcess.StartAnotherAsync(ct);
+        Console.WriteLine($"A second instance over the same database: ready in {ready.TotalSeconds:F1} s (the whole map loaded at start), " +
+                          $"RSS {rss / 1048576.0:F0} MB (peak {peak / 1048576.0:F0} MB).");
+        peakRss = Math.Max(peakRss, peak);
+    }
     var (baseline, ceiling) = (results[^2], results[^1]);
 
     if (!options.BaselineOnly)
@@ -82,8 +99,8 @@ try
         if (!export.RowCountMatches) errors.Add($"the Nord export has {export.Rows:N0} rows, expected {export.ExpectedRows:N0}");
     }
 
-    Summary.Print(lookup, baseline, ceiling, export);
-    foreach (var r in new[] { lookup, baseline, ceiling })
+    Summary.Print(lookup, mixed, writes, Math.Max(peakRss, apiProcess.Memory.Peak), baseline, ceiling, export);
+    foreach (var r in new[] { lookup, mixed, baseline, ceiling })
         if (r is { ErrorCount: > 0 }) errors.Add($"{r.Name}: {r.ErrorCount:N0} failed requests");
     foreach (var e in errors) Console.WriteLine("ERROR: " + e);
     return errors.Count == 0 ? 0 : 1;
@@ -105,15 +122,41 @@ catch (OperationCanceledException) when (ct.IsCancellationRequested)
     return 130;
 }
 
+// A mixed phase runs the writer beside the readers for the same slice; readers check every
+// answer's Map-Generation against the writer's last acknowledged write.
+static async Task<LoadResult> RunAsync(LoadGenerator generator, MixedWriter? writer, double perSecond, Phase phase, string name, TimeSpan duration,
+    CancellationToken ct)
+{
+    var until = System.Diagnostics.Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+    var writing = phase.Writes ? writer!.RunAsync(perSecond, until, ct) : Task.CompletedTask;
+    var result = await generator.RunAsync(name, phase.Requests, phase.Key, duration, ct, phase.Checked ? () => writer!.Acknowledged : null);
+    await writing;
+    return result;
+}
+
+static async Task PrintMapAsync(ApiProcess apiProcess, ApiClient api, string when, CancellationToken ct)
+{
+    var map = await api.GetAsync("/bench/map", apiProcess.AdminKey, ct);
+    var (rss, peak) = apiProcess.Memory;
+    Console.WriteLine($"Map in memory {when}: generation {map["generation"]}, {map["keys"]:N0} (commune, competence) keys, " +
+                      $"{map["periods"]} delegated periods, {map["organisations"]} organisations, {map["communes"]} communes; " +
+                      $"server RSS {rss / 1048576.0:F0} MB (peak {peak / 1048576.0:F0} MB).");
+}
+
 sealed record Phase(string Name, Uri[] Requests, string? Key)
 {
+    /// <summary>The writer runs beside the readers (the mixed phase).</summary>
+    public bool Writes { get; init; }
+    /// <summary>Answers are map lookups: each must be at least at the last acknowledged write's generation.</summary>
+    public bool Checked { get; init; }
     public List<LoadResult> Slices { get; } = [];
     public TimeSpan ServerCpu { get; set; }
     public TimeSpan GeneratorCpu { get; set; }
 }
 
 public sealed record BenchmarkOptions(
-    TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData)
+    TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData,
+    int Every = 1, double WritesPerSecond = 5)
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
@@ -123,6 +166,8 @@ public sealed record BenchmarkOptions(
           --concurrency <n>     concurrent requests (default 32)
           --provider <p>        Sqlite (default: a fresh database in a temp folder) or PostgreSQL
           --connection <cs>     the PostgreSQL connection string (an empty database)
+          --every <n>           load every n-th département only (default 1: all of them)
+          --writes <n>          writes per second in the mixed phase (default 5)
           --baseline-only       skip the map: measure the baseline and /health/live only
           --keep-data           keep the temp folder (SQLite file, admin key) afterwards
         """;
@@ -141,6 +186,8 @@ public sealed record BenchmarkOptions(
                 "--concurrency" => o with { Concurrency = (int)Positive(Value(), "--concurrency") },
                 "--provider" => o with { Provider = Enum.TryParse<DatabaseProvider>(Value(), ignoreCase: true, out var p) && p != DatabaseProvider.SqlServer ? p : throw new ArgumentException("--provider is Sqlite or PostgreSQL.") },
                 "--connection" => o with { Connection = Value() },
+                "--every" => o with { Every = (int)Positive(Value(), "--every") },
+                "--writes" => o with { WritesPerSecond = Positive(Value(), "--writes") },
                 "--baseline-only" => o with { BaselineOnly = true },
                 "--keep-data" => o with { KeepData = true },
                 "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
@@ -186,7 +233,7 @@ public sealed record ExportResult(TimeSpan[] Times, long Rows, long ExpectedRows
 
 public static class Summary
 {
-    public static void Print(LoadResult? lookup, LoadResult baseline, LoadResult ceiling, ExportResult? export)
+    public static void Print(LoadResult? lookup, LoadResult? mixed, WriteResult? writes, long peakRss, LoadResult baseline, LoadResult ceiling, ExportResult? export)
     {
         Console.WriteLine();
         Console.WriteLine("| measure                          |        value | target      | result |");
@@ -200,6 +247,19 @@ public static class Summary
             Row("lookup / baseline", $"{ratio:F2}", ">= 0.50", ratio >= 0.50);
             Row("lookup p99", $"{lookup.PercentileMs(99):F2} ms", "< 10 ms", lookup.PercentileMs(99) < 10);
         }
+        if (lookup is not null && mixed is not null && writes is not null)
+        {
+            Row("mixed lookup throughput", $"{mixed.RequestsPerSecond:N0} req/s", "", null);
+            var kept = mixed.RequestsPerSecond / lookup.RequestsPerSecond;
+            Row("mixed / read-only lookups", $"{kept:P0}", ">= 90 %", kept >= 0.90);
+            Row("mixed lookup p50", $"{mixed.PercentileMs(50):F2} ms", "", null);
+            Row("mixed lookup p99", $"{mixed.PercentileMs(99):F2} ms", "<= 10 ms", mixed.PercentileMs(99) <= 10);
+            Row("writes p50", $"{writes.PercentileMs(50):F1} ms", "", null);
+            Row("writes p99", $"{writes.PercentileMs(99):F1} ms", "<= 50 ms", writes.PercentileMs(99) <= 50);
+            var stale = lookup.Stale + mixed.Stale + writes.Mismatches;
+            Row("stale answers", $"{stale:N0}", "0", stale == 0);
+            Row("peak RSS (either instance)", $"{peakRss / 1048576.0:F0} MB", "< 400 MB", peakRss < 400L * 1048576);
+        }
         else
         {
             Row("baseline / generator ceiling", $"{baseline.RequestsPerSecond / ceiling.RequestsPerSecond:F2}", "", null);
@@ -211,4 +271,21 @@ public static class Summary
 
     private static void Row(string measure, string value, string target, bool? pass) =>
         Console.WriteLine($"| {measure,-32} | {value,12} | {target,-11} | {(pass is null ? "" : pass.Value ? "PASS" : "FAIL"),-6} |");
+}
+
+/// <summary>The mixed phase's writes: latency of each acknowledged write, and the writer's own read-backs.</summary>
+public sealed class WriteResult(MixedWriter writer)
+{
+    private readonly long[] latencies = [.. writer.Latencies.Order()];
+    public int Mismatches => writer.Mismatches;
+    public double PercentileMs(double p) => latencies.Length == 0 ? double.NaN
+        : LoadResult.Ms(latencies[Math.Clamp((int)Math.Ceiling(p / 100 * latencies.Length) - 1, 0, latencies.Length - 1)]);
+
+    public void Print()
+    {
+        Console.WriteLine($"  writes (create, change, end a delegation; register a CCAS): {latencies.Length} acknowledged; " +
+                          $"p50 {PercentileMs(50):F1} ms, p99 {PercentileMs(99):F1} ms, max {PercentileMs(100):F1} ms; " +
+                          $"read-backs not showing the write: {Mismatches}");
+        foreach (var sample in writer.MismatchSamples) Console.WriteLine($"    e.g. {sample}");
+    }
 }

@@ -24,7 +24,18 @@ public static class Benchmark
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
+
+        // What the in-memory competence map holds, for the benchmark's memory figures.
+        app.MapGet("/bench/map", async (Features.CompetenceMap.CompetenceMapCache cache, CancellationToken ct) =>
+            {
+                var map = await cache.GetAsync(0, ct);
+                return TypedResults.Ok(new MapStats(map.Generation, map.Segments.Count, map.SegmentCount, map.Organisations.Count, map.CommunesByCode.Count));
+            })
+            .AllowAnonymous()
+            .ExcludeFromDescription();
     }
+
+    public sealed record MapStats(long Generation, int Keys, int Periods, int Organisations, int Communes);
 
     public sealed class BaselineRow
     {

@@ -148,11 +148,23 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             o.DepartementCode is not null && departements.TryGetValue(o.DepartementCode, out var dep) ? dep : null, o.IsActive)).ToList();
         var catalogue = (await c.QueryAsync<CompetenceDto>(db.Command(CompetencesSql, null, t))).ToList();
 
-        // Chains repeat across the communes of one delegation: one object per distinct chain.
+        // Streamed in key order, so that a national map never sits in memory twice; chains repeat
+        // across the communes of one delegation and codes across all rows: one object each.
+        var codes = catalogue.ToDictionary(x => x.Code, x => x.Code, StringComparer.Ordinal);
         var chains = new Dictionary<string, IReadOnlyList<ChainLink>>(StringComparer.Ordinal);
         var segments = ImmutableDictionary.CreateBuilder<(Guid, string), Segment[]>();
-        foreach (var g in (await c.QueryAsync<SegmentRow>(db.Command(SegmentsSql, null, t))).GroupBy(r => (r.CommuneId, r.CompetenceCode)))
-            segments[g.Key] = g.OrderBy(r => r.ValidFrom).Select(r => new Segment(r.ValidFrom, r.ValidTo, Intern(chains, r.Chain))).ToArray();
+        var periods = new List<Segment>();
+        (Guid, string) key = default;
+        await foreach (var r in c.QueryUnbufferedAsync<SegmentRow>(SegmentsSql).WithCancellation(t))
+        {
+            if ((r.CommuneId, r.CompetenceCode) != key)
+            {
+                if (periods.Count > 0) segments[key] = [.. periods];
+                (key, periods) = ((r.CommuneId, codes.GetValueOrDefault(r.CompetenceCode) ?? r.CompetenceCode), []);
+            }
+            periods.Add(new Segment(r.ValidFrom, r.ValidTo, Intern(chains, r.Chain)));
+        }
+        if (periods.Count > 0) segments[key] = [.. periods];
 
         var loaded = new Snapshot
         {
@@ -195,7 +207,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             switch (row.Kind)
             {
                 case "SEGMENTS":
-                    var key = (row.CommuneId!.Value, row.CompetenceCode!);
+                    var key = (row.CommuneId!.Value, snapshot.Competences.TryGetValue(row.CompetenceCode!, out var k) ? k.Code : row.CompetenceCode!);
                     var periods = JsonSerializer.Deserialize<Segment[]>(row.Data!)!;
                     if (periods.Length == 0) segments.Remove(key);
                     else segments[key] = [.. periods.Select(p => p with { Chain = Intern(chains, p.Chain) })];
@@ -256,7 +268,10 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
 
     private const string OrganisationsSql = $"SELECT {MapOrganisationRow.Columns} FROM organisation";
     private const string CompetencesSql = "SELECT code, label, holder_kind, legal_basis, is_legal FROM competence ORDER BY sort_order";
-    private const string SegmentsSql = "SELECT commune_id, competence_code, valid_from, valid_to, chain FROM competence_map";
+    private const string SegmentsSql = """
+        SELECT commune_id, competence_code, valid_from, valid_to, chain FROM competence_map
+        ORDER BY commune_id, competence_code, valid_from
+        """;
     private const string FeedSql = """
         SELECT generation, kind, commune_id, competence_code, data
         FROM map_change WHERE generation > @after ORDER BY generation, seq {limit}

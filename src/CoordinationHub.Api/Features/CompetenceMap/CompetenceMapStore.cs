@@ -66,8 +66,9 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
         var row = await c.QuerySingleAsync<MapOrganisationRow>(db.Command(OrganisationSql, new { id = organisationId }, ct, tx));
         await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes,
             [[generation, changes.NextSeq(), "ORGANISATION", null, null, organisationId, JsonSerializer.Serialize(row), clock.GetUtcNow()]], ct);
+        // Only where delegations follow the holder by law: elsewhere the map answers the holder from the tenure itself.
         if (row is { Kind: "CCAS", CommuneId: { } commune })
-            foreach (var competence in await c.QueryAsync<string>(db.Command(CcasCompetencesSql, null, ct, tx)))
+            foreach (var competence in await c.QueryAsync<string>(db.Command(DelegatedCcasCompetencesSql, new { commune }, ct, tx)))
                 await RecomputeAsync(c, tx, competence, [commune], ct);
     }
 
@@ -124,7 +125,14 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
     internal const string GenerationSql = "SELECT generation FROM map_generation WHERE id = 1";
     private const string BumpSql = "UPDATE map_generation SET generation = generation + 1 WHERE id = 1";
     private const string HolderKindSql = "SELECT holder_kind FROM competence WHERE code = @competence";
-    private const string CcasCompetencesSql = "SELECT code FROM competence WHERE holder_kind = 'CCAS' ORDER BY code";
+    private const string DelegatedCcasCompetencesSql = """
+        SELECT DISTINCT d.competence_code
+        FROM delegation d
+        JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
+        JOIN competence k ON k.code = d.competence_code
+        WHERE dc.commune_id = @commune AND k.holder_kind = 'CCAS'
+        ORDER BY d.competence_code
+        """;
     private const string DelegationCommunesSql = "SELECT DISTINCT commune_id FROM delegation_commune WHERE delegation_id = @delegationId";
     private const string SpansSql = """
         SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
