@@ -73,6 +73,9 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
 
     public bool IsLoaded => current is not null;
 
+    /// <summary>The server keeps the map (a CLI verb does not): set before the first load begins.</summary>
+    public bool Hosted { get; private set; }
+
     /// <summary>
     /// The current snapshot, at least at <paramref name="minGeneration"/>: a request that was told of a
     /// later generation (its own write, or a <c>Map-Min-Generation</c> header) waits for it, no other.
@@ -110,6 +113,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        Hosted = true;
         using var timer = new PeriodicTimer(PollEvery);
         do
         {

@@ -44,7 +44,8 @@ public sealed class MapRefreshBehavior<TMessage, TResponse>(MapChanges changes, 
         if (changes.Generation is { } generation)
         {
             // Committed: apply it here even if the client has gone, so later readers see it at once.
-            await cache.CatchUpAsync(generation, CancellationToken.None);
+            // A CLI verb keeps no map; a server's map, loaded or loading, must include it.
+            if (cache.IsLoaded || cache.Hosted) await cache.CatchUpAsync(generation, CancellationToken.None);
             changes.Written = generation;
         }
         return response;
