@@ -69,6 +69,8 @@ public static class Host
 
         services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         services.AddContractDocument();
+        services.AddRateLimits(builder.Configuration);
+        services.AddCorsAllowlist();
         if (runningAsServer)
         {
             services.AddHostedService<StartupTasks>();
@@ -79,10 +81,13 @@ public static class Host
     public static void UseCoordinationHub(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseRateLimitHeaders();
+        app.UseCors(); // an empty allowlist (the default) lets no browser origin in
         app.UseStatusCodePages();
         app.UseMiddleware<RequestLimits>();
         app.UseContractDocument();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.UseMiddleware<Idempotency>();
 
