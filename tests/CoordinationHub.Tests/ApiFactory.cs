@@ -70,7 +70,11 @@ public abstract class ApiFixture : IAsyncLifetime
 
     public HttpClient Client(string? key = null)
     {
-        var client = factory!.CreateClient();
+        // As CreateClient (redirects, cookies), plus the contract check on every answer.
+        var client = factory!.CreateDefaultClient(new Uri("http://localhost"),
+            new Microsoft.AspNetCore.Mvc.Testing.Handlers.RedirectHandler(),
+            new Microsoft.AspNetCore.Mvc.Testing.Handlers.CookieContainerHandler(),
+            new Platform.ContractConformance.Handler());
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }

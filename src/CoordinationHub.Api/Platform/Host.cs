@@ -53,6 +53,8 @@ public static class Host
                 {
                     404 => (ProblemExceptionHandler.TypeBase + "not-found", c.ProblemDetails.Detail ?? "No such route; the API lives under /v1/ (see /openapi/v1.json)."),
                     405 => (ProblemExceptionHandler.TypeBase + "method-not-allowed", c.ProblemDetails.Detail ?? $"{c.HttpContext.Request.Method} is not allowed on this route."),
+                    // A chunked body over the limit fails while binding, without the exception the handler maps.
+                    413 => (ProblemExceptionHandler.TypeBase + "payload-too-large", c.ProblemDetails.Detail ?? "The request body is too large."),
                     415 => (ProblemExceptionHandler.TypeBase + "unsupported-media-type", c.ProblemDetails.Detail ?? $"Send the body as application/json (got '{c.HttpContext.Request.ContentType}')."),
                     _ => (ProblemExceptionHandler.TypeBase + "http-" + c.ProblemDetails.Status, c.ProblemDetails.Detail),
                 };

@@ -215,6 +215,7 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
         {
             400 => "The request is invalid", 401 => "Authentication required", 403 => "The API key lacks a scope",
             404 => "Resource not found", 409 => "Conflict with the current state", 412 => "The resource has changed",
+            413 => "Content Too Large", 415 => "Unsupported Media Type",
             422 => "A business rule refuses the request", 428 => "If-Match is required", 429 => "Too many requests",
             500 => "An unexpected error occurred", _ => "Error",
         },
@@ -226,6 +227,7 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
             409 => "The commune Lille already has a CCAS.", 412 => "The organisation is at version 3, not 2; read it again.",
             422 => "0199a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b is not a COMMUNE of the directory.", 428 => "Send the ETag you last read in an If-Match header.",
             429 => "This API key has used its requests; retry in 2 seconds.", 500 => "Quote the traceId to the support.",
+            413 => "The request body is 2000000 bytes; the limit is 1048576.", 415 => "Send the body as application/json.",
             _ => "",
         },
         ["traceId"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -235,7 +237,7 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
     {
         400 => "validation", 401 => "unauthenticated", 403 => "insufficient-scope", 404 => "not-found", 409 => "directory.ccas-exists",
         412 => "precondition-failed", 422 => "directory.commune-required", 428 => "precondition-required", 429 => "rate-limited",
-        _ => "internal",
+        413 => "payload-too-large", 415 => "unsupported-media-type", _ => "internal",
     };
 }
 

@@ -50,6 +50,11 @@ public sealed class ContractHeaders : IDocumentFilter
             operation.Responses["429"] = Problem("Too many requests for this API key: wait `Retry-After` seconds.");
         if (!operation.Responses.ContainsKey("500"))
             operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
+        if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
+        {
+            operation.Responses.TryAdd("413", Problem("The body is larger than the deployment accepts (1 MB by default)."));
+            operation.Responses.TryAdd("415", Problem("The body is not `application/json`."));
+        }
         foreach (var (status, response) in operation.Responses)
         {
             if (response is not OpenApiResponse r) continue;

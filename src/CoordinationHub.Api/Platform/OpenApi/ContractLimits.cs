@@ -35,9 +35,10 @@ public sealed class ContractLimits
     /// <summary>The limit on a property of a type (or of an interface it implements), if a validator sets one.</summary>
     public Limit? For(Type type, string property)
     {
+        Limit? merged = null;
         foreach (var t in type.GetInterfaces().Prepend(type))
-            if (limits.TryGetValue((t, property), out var limit)) return limit;
-        return null;
+            if (limits.TryGetValue((t, property), out var limit)) merged = merged is null ? limit : merged.With(limit);
+        return merged;
     }
 
     /// <summary>Every (type, property) a validator bounds, for the test comparing validators and contract.</summary>
@@ -164,6 +165,16 @@ public sealed class ContractLimits
         public int? MaxItems { get; set; }
         /// <summary>Rules on each item of a list (RuleForEach).</summary>
         public Limit? Items { get; set; }
+
+        /// <summary>This limit completed by another's (rules of a class and of the interfaces it implements).</summary>
+        public Limit With(Limit other) => new()
+        {
+            MaxLength = MaxLength ?? other.MaxLength, MinLength = MinLength ?? other.MinLength, Pattern = Pattern ?? other.Pattern,
+            Minimum = Minimum ?? other.Minimum, Maximum = Maximum ?? other.Maximum, MaxItems = MaxItems ?? other.MaxItems,
+            ExclusiveMinimum = Minimum is null ? other.ExclusiveMinimum : ExclusiveMinimum,
+            ExclusiveMaximum = Maximum is null ? other.ExclusiveMaximum : ExclusiveMaximum,
+            Items = Items is null ? other.Items : other.Items is null ? Items : Items.With(other.Items),
+        };
     }
 }
 

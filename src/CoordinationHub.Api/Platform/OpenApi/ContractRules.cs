@@ -26,7 +26,12 @@ public sealed class ContractRulesSchemaFilter(ContractLimits limits) : ISchemaFi
             if (member.GetCustomAttribute<JsonIgnoreAttribute>() is not null) continue;
             var name = JsonName(member);
             if (!properties.TryGetValue(name, out var property)) continue;
-            if (IsRequired(member, nullability)) (s.Required ??= new HashSet<string>()).Add(name);
+            var required = IsRequired(member, nullability);
+            if (required) (s.Required ??= new HashSet<string>()).Add(name);
+            // A free JSON document (JsonElement: audit snapshots) is an object; say when it may be null.
+            if (property is OpenApiSchema { Type: null, AllOf: null } free
+                && (Nullable.GetUnderlyingType(member.PropertyType) ?? member.PropertyType) == typeof(System.Text.Json.JsonElement))
+                free.Type = required ? JsonSchemaType.Object : JsonSchemaType.Object | JsonSchemaType.Null;
             if (property is OpenApiSchema inline && (limits.For(context.Type, member.Name) ?? Paging(context.Type, member.Name)) is { } limit)
                 ContractLimits.Write(inline, limit);
         }

@@ -25,20 +25,20 @@ namespace CoordinationHub.Client.Models
         /// <summary>The after property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? After { get; set; }
+        public global::CoordinationHub.Client.Models.AuditEvent_after? After { get; set; }
 #nullable restore
 #else
-        public UntypedNode After { get; set; }
+        public global::CoordinationHub.Client.Models.AuditEvent_after After { get; set; }
 #endif
         /// <summary>The apiKeyId property</summary>
         public Guid? ApiKeyId { get; set; }
         /// <summary>The before property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public UntypedNode? Before { get; set; }
+        public global::CoordinationHub.Client.Models.AuditEvent_before? Before { get; set; }
 #nullable restore
 #else
-        public UntypedNode Before { get; set; }
+        public global::CoordinationHub.Client.Models.AuditEvent_before Before { get; set; }
 #endif
         /// <summary>The id property</summary>
         public Guid? Id { get; set; }
@@ -72,9 +72,9 @@ namespace CoordinationHub.Client.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "action", n => { Action = n.GetStringValue(); } },
-                { "after", n => { After = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "after", n => { After = n.GetObjectValue<global::CoordinationHub.Client.Models.AuditEvent_after>(global::CoordinationHub.Client.Models.AuditEvent_after.CreateFromDiscriminatorValue); } },
                 { "apiKeyId", n => { ApiKeyId = n.GetGuidValue(); } },
-                { "before", n => { Before = n.GetObjectValue<UntypedNode>(UntypedNode.CreateFromDiscriminatorValue); } },
+                { "before", n => { Before = n.GetObjectValue<global::CoordinationHub.Client.Models.AuditEvent_before>(global::CoordinationHub.Client.Models.AuditEvent_before.CreateFromDiscriminatorValue); } },
                 { "id", n => { Id = n.GetGuidValue(); } },
                 { "occurredAt", n => { OccurredAt = n.GetDateTimeOffsetValue(); } },
                 { "organisationId", n => { OrganisationId = n.GetGuidValue(); } },
@@ -88,9 +88,9 @@ namespace CoordinationHub.Client.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteStringValue("action", Action);
-            writer.WriteObjectValue<UntypedNode>("after", After);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.AuditEvent_after>("after", After);
             writer.WriteGuidValue("apiKeyId", ApiKeyId);
-            writer.WriteObjectValue<UntypedNode>("before", Before);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.AuditEvent_before>("before", Before);
             writer.WriteGuidValue("id", Id);
             writer.WriteDateTimeOffsetValue("occurredAt", OccurredAt);
             writer.WriteGuidValue("organisationId", OrganisationId);
