@@ -16,6 +16,8 @@ namespace CoordinationHub.Platform.OpenApi;
 public static class ContractDocument
 {
     public const string Name = "v1";
+    /// <summary>The contract's version: raised with an openapi/CHANGELOG.md entry at every change of the contract.</summary>
+    public const string Version = "1.1.0";
     public const string RegenerateCommand = "dotnet run --project src/CoordinationHub.Api -- openapi openapi/coordinationhub.v1.json";
     internal static readonly (string Name, string Description)[] Tags =
     [
@@ -36,7 +38,7 @@ public static class ContractDocument
             c.SwaggerDoc(Name, new OpenApiInfo
             {
                 Title = "CoordinationHub API",
-                Version = "1.0.0",
+                Version = Version,
                 Description = """
                     The shared backbone through which communes, CCAS, CIAS, EPCI and départements coordinate local social action:
                     the directory of organisations, conventions, delegated competences and beneficiary referrals.
@@ -45,7 +47,21 @@ public static class ContractDocument
                     Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type`.
                     Lists are cursor-paginated (`limit` ≤ 500, follow `next`). Single resources carry an `ETag`;
                     updates require `If-Match`. POSTs honour an `Idempotency-Key` header.
-                    """,
+
+                    **Compatibility within /v1.** Operations, optional request fields and response fields may be added:
+                    ignore fields you do not know. Nothing is removed, retyped, made newly required in a request, or
+                    made optional or nullable in a response; no enum gains a value a response may carry. Such changes
+                    come only with /v2. Every change is listed in `openapi/CHANGELOG.md`, with the contract's version.
+                    A property listed in `required` is always sent (and must be sent); `nullable` says where null may be.
+
+                    **Rate limits.** Each API key has a token bucket (by default 100 requests at once, refilled by 10 a
+                    second; larger for the platform administrator). Every answer carries `RateLimit-Policy` and `RateLimit`
+                    (IETF httpapi draft); beyond the bucket the answer is 429 with `Retry-After` and a problem document.
+
+                    **CORS.** A server-to-server API: browsers are refused unless the deployment configures an allowlist
+                    of origins (`Cors:AllowedOrigins`).
+
+                    """ + "\n" + ContractLimits.DefaultsDescription,
                 Contact = new OpenApiContact { Name = "CoordinationHub", Url = new Uri("https://coordinationhub.fr") },
                 License = new OpenApiLicense { Name = "MIT", Url = new Uri("https://opensource.org/licenses/MIT") },
             });

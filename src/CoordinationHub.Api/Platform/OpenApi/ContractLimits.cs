@@ -18,7 +18,7 @@ public sealed class ContractLimits
     /// <summary>Lists no rule bounds: none is longer than the communes of France (~35,000).</summary>
     public const int DefaultMaxItems = 40_000;
     public const string DefaultsDescription = """
-        Limits: every string declares `maxLength` and every array `maxItems`, the same numbers the server validates.
+        **Limits.** Every string declares `maxLength` and every array `maxItems`, the same numbers the server validates.
         Where no rule applies, strings are at most 4000 characters, lists at most 40,000 items, and integers within their
         format's range. Identifiers are UUIDs (36 characters), dates `YYYY-MM-DD`, instants ISO 8601 with offset.
         """;
