@@ -6,7 +6,8 @@ namespace CoordinationHub.Tests.Platform;
 /// <summary>
 /// Every JSON answer the suite receives is checked against the committed contract: a property the contract
 /// requires is present, a property it does not know is a failure, a null is only where the contract says
-/// nullable, and a property the server sends that the contract says is never null must be <c>required</c>.
+/// nullable, a property the server sends that the contract says is never null must be <c>required</c>, and enum values,
+/// string lengths and list sizes stay within what the contract declares.
 /// Installed in every test client (<see cref="ApiFixture.Client"/>), so each test is also a contract test.
 /// </summary>
 public static class ContractConformance
@@ -66,12 +67,21 @@ public static class ContractConformance
             if (!nullable && !Nullable(schema)) failures.Add($"{where}: {at} is null but the contract does not say nullable");
             return;
         }
+        if (value.ValueKind == JsonValueKind.Array && schema.TryGetProperty("maxItems", out var listMax)
+            && value.GetArrayLength() > listMax.GetInt32())
+            failures.Add($"{where}: {at} has more items than the contract's maxItems {listMax.GetInt32()}");
         if (value.ValueKind == JsonValueKind.Array && schema.TryGetProperty("items", out var items))
         {
             var i = 0;
             foreach (var item in value.EnumerateArray()) Walk(items, item, where, $"{at}[{i++}]", failures);
             return;
         }
+        if (value.ValueKind == JsonValueKind.String && schema.TryGetProperty("enum", out var values)
+            && !values.EnumerateArray().Any(v => v.ValueKind == JsonValueKind.String && v.GetString() == value.GetString()))
+            failures.Add($"{where}: {at} is '{value.GetString()}', not one of the contract's values");
+        if (value.ValueKind == JsonValueKind.String && schema.TryGetProperty("maxLength", out var maxLength)
+            && value.GetString()!.Length > maxLength.GetInt32())
+            failures.Add($"{where}: {at} is longer than the contract's maxLength {maxLength.GetInt32()}");
         if (value.ValueKind != JsonValueKind.Object || !schema.TryGetProperty("properties", out var properties)) return;
         var required = schema.TryGetProperty("required", out var r) ? r.EnumerateArray().Select(x => x.GetString()!).ToHashSet() : [];
         var open = schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.Object;
