@@ -8,6 +8,7 @@
 #   already set, that server is used as is. Otherwise PostgreSQL 15 is installed
 #   if missing (apt-get), and a throwaway cluster is created in a temp dir, started
 #   on a free port on 127.0.0.1, and stopped and deleted again on exit.
+# - Installs the Node.js packages of the contract checks (npm ci, from package-lock.json) when needed.
 # - The last line printed is always "N passed, N failed[, N skipped]".
 # - Exits non-zero when the build or any test fails.
 #
@@ -201,6 +202,27 @@ CONF
     log "PostgreSQL ready: COORDINATIONHUB_TEST_POSTGRES=$COORDINATIONHUB_TEST_POSTGRES"
 }
 
+# (e) Node.js packages of the contract checks (Spectral + OWASP ruleset, the TypeScript client), from the
+# lock file: node and npm are installed with apt-get when missing; `npm ci` runs when package-lock.json
+# is newer than node_modules (or node_modules is missing).
+ensure_node_packages() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        log "node/npm not found; installing nodejs and npm"
+        local sudo=()
+        if ! is_root; then
+            if command -v sudo >/dev/null 2>&1; then sudo=(sudo -n env DEBIAN_FRONTEND=noninteractive); else
+                log "not root and no sudo: install nodejs and npm yourself"; return 1; fi
+        fi
+        export DEBIAN_FRONTEND=noninteractive
+        "${sudo[@]}" apt-get update -q
+        "${sudo[@]}" apt-get install -y -q --no-install-recommends nodejs npm
+    fi
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        log "npm ci (contract lint and TypeScript client packages)"
+        npm ci --no-audit --no-fund --loglevel=error >&2
+    fi
+}
+
 # Sum one attribute over all <Counters .../> elements in the given trx files.
 trx_sum() {
     local attr="$1"; shift
@@ -314,6 +336,8 @@ main() {
     else
         pg_start
     fi
+
+    ensure_node_packages
 
     export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
     export MSBUILDTERMINALLOGGER=off

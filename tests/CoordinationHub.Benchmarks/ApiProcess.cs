@@ -136,6 +136,9 @@ public sealed class ApiProcess : IAsyncDisposable
             $"--ConnectionStrings:CoordinationHub={connectionString}",
             $"--Database:Provider={provider}",
             "--Logging:LogLevel:Default=Warning",
+            // The load generator is one key sending thousands of requests a second: no rate limit on it.
+            "--RateLimiting:PerKey:TokenLimit=1000000", "--RateLimiting:PerKey:TokensPerPeriod=1000000",
+            "--RateLimiting:PlatformAdmin:TokenLimit=1000000", "--RateLimiting:PlatformAdmin:TokensPerPeriod=1000000",
         }) start.ArgumentList.Add(a);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
 

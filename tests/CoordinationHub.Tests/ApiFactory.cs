@@ -41,7 +41,9 @@ public abstract class ApiFixture : IAsyncLifetime
         AdminKey = (await File.ReadAllTextAsync(Path.Combine(Db.DataDirectory, "initial-admin-key"))).Trim();
     }
 
-    public WebApplicationFactory<Program> CreateFactory(string connectionString, bool startupTasks = true, Action<IServiceCollection>? services = null) =>
+    public WebApplicationFactory<Program> CreateFactory(
+        string connectionString, bool startupTasks = true, Action<IServiceCollection>? services = null,
+        IReadOnlyDictionary<string, string>? settings = null) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
             b.UseSetting("ConnectionStrings:CoordinationHub", connectionString);
@@ -49,6 +51,13 @@ public abstract class ApiFixture : IAsyncLifetime
             b.UseSetting("Database:MigrateOnStartup", startupTasks.ToString());
             b.UseSetting("Database:ImportReferentialOnStartup", startupTasks.ToString());
             b.UseSetting("Http:MaxRequestBodyBytes", "65536");
+            // The suite sends thousands of requests with a few keys: limits raised (RateLimitTests lowers them).
+            foreach (var bucket in new[] { "PerKey", "PlatformAdmin" })
+            {
+                b.UseSetting($"RateLimiting:{bucket}:TokenLimit", "1000000");
+                b.UseSetting($"RateLimiting:{bucket}:TokensPerPeriod", "1000000");
+            }
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>()) b.UseSetting(key, value);
             b.UseEnvironment("Testing");
             b.ConfigureTestServices(s =>
             {
@@ -61,7 +70,11 @@ public abstract class ApiFixture : IAsyncLifetime
 
     public HttpClient Client(string? key = null)
     {
-        var client = factory!.CreateClient();
+        // As CreateClient (redirects, cookies), plus the contract check on every answer.
+        var client = factory!.CreateDefaultClient(new Uri("http://localhost"),
+            new Microsoft.AspNetCore.Mvc.Testing.Handlers.RedirectHandler(),
+            new Microsoft.AspNetCore.Mvc.Testing.Handlers.CookieContainerHandler(),
+            new Platform.ContractConformance.Handler());
         if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }

@@ -53,6 +53,8 @@ public static class Host
                 {
                     404 => (ProblemExceptionHandler.TypeBase + "not-found", c.ProblemDetails.Detail ?? "No such route; the API lives under /v1/ (see /openapi/v1.json)."),
                     405 => (ProblemExceptionHandler.TypeBase + "method-not-allowed", c.ProblemDetails.Detail ?? $"{c.HttpContext.Request.Method} is not allowed on this route."),
+                    // A chunked body over the limit fails while binding, without the exception the handler maps.
+                    413 => (ProblemExceptionHandler.TypeBase + "payload-too-large", c.ProblemDetails.Detail ?? "The request body is too large."),
                     415 => (ProblemExceptionHandler.TypeBase + "unsupported-media-type", c.ProblemDetails.Detail ?? $"Send the body as application/json (got '{c.HttpContext.Request.ContentType}')."),
                     _ => (ProblemExceptionHandler.TypeBase + "http-" + c.ProblemDetails.Status, c.ProblemDetails.Detail),
                 };
@@ -71,6 +73,8 @@ public static class Host
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
             .AddCheck<CompetenceMapHealthCheck>("competence-map", tags: ["ready"]);
         services.AddContractDocument();
+        services.AddRateLimits(builder.Configuration);
+        services.AddCorsAllowlist();
         if (runningAsServer)
         {
             services.AddHostedService<StartupTasks>();
@@ -81,10 +85,13 @@ public static class Host
     public static void UseCoordinationHub(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.UseRateLimitHeaders();
+        app.UseCors(); // an empty allowlist (the default) lets no browser origin in
         app.UseStatusCodePages();
         app.UseMiddleware<RequestLimits>();
         app.UseContractDocument();
         app.UseAuthentication();
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();

@@ -39,7 +39,7 @@ namespace CoordinationHub.Client
             ApiClientBuilder.RegisterDefaultDeserializer<FormParseNodeFactory>();
             if (string.IsNullOrEmpty(RequestAdapter.BaseUrl))
             {
-                RequestAdapter.BaseUrl = "http://localhost:5080";
+                RequestAdapter.BaseUrl = "https://{host}";
             }
             PathParameters.TryAdd("baseurl", RequestAdapter.BaseUrl);
         }

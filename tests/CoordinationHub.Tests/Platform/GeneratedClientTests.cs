@@ -46,17 +46,17 @@ public abstract class GeneratedClientTests(ApiFixture fx) : ApiTests(fx)
         var dep = Client(await Fx.KeyFor(departement.Id, scopes));
         var ccasClient = Client(await Fx.KeyFor(ccas.Id, scopes));
 
-        var convention = await dep.V1.Conventions.PostAsync(new CreateConventionCommand
+        var convention = await dep.V1.Conventions.PostAsync(new ConventionDraft
         {
-            Type = CreateConventionCommand_type.DELEGATION, Object = "Instruction de l'APA par le CCAS de Bastia",
-            Parties = [new ConventionPartyInput { OrganisationId = departement.Id, Role = "Délégant" }, new ConventionPartyInput { OrganisationId = ccas.Id, Role = "Délégataire" }],
+            Type = ConventionDraft_type.DELEGATION, Object = "Instruction de l'APA par le CCAS de Bastia",
+            Parties = [new ConventionPartyDraft { OrganisationId = departement.Id, Role = "Délégant" }, new ConventionPartyDraft { OrganisationId = ccas.Id, Role = "Délégataire" }],
             Competences = ["APA_INSTRUCTION"], CommuneIds = [bastia.Id], StartOn = new Date(2026, 1, 1), EndOn = new Date(2028, 12, 31),
             NoticeDays = 90, AllowsSubdelegation = false,
         });
         foreach (var signer in new[] { dep, ccasClient })
-            await signer.V1.Conventions[convention!.Id!.Value].Signatures.PostAsync(new SignConventionCommand { SignerName = "Le représentant légal", SignedOn = new Date(2025, 12, 20) });
+            await signer.V1.Conventions[convention!.Id!.Value].Signatures.PostAsync(new ConventionSigning { SignerName = "Le représentant légal", SignedOn = new Date(2025, 12, 20) });
 
-        var delegation = await dep.V1.Delegations.PostAsync(new CreateDelegationCommand
+        var delegation = await dep.V1.Delegations.PostAsync(new DelegationDraft
         {
             DelegatorId = departement.Id, DelegateId = ccas.Id, Competence = "APA_INSTRUCTION", ConventionId = convention!.Id,
             CommuneIds = [bastia.Id], StartOn = new Date(2026, 2, 1), EndOn = new Date(2027, 12, 31), ExternalRef = "CD2B-APA-7",
@@ -66,7 +66,7 @@ public abstract class GeneratedClientTests(ApiFixture fx) : ApiTests(fx)
         Assert.Equal(delegation!.Id, map.Chain![1].DelegationId);
 
         // Errors arrive as the contract's ProblemDetails, with their type.
-        var refused = await Assert.ThrowsAsync<ProblemDetails>(() => dep.V1.Delegations.PostAsync(new CreateDelegationCommand
+        var refused = await Assert.ThrowsAsync<ProblemDetails>(() => dep.V1.Delegations.PostAsync(new DelegationDraft
         {
             DelegatorId = departement.Id, DelegateId = ccas.Id, Competence = "APA_INSTRUCTION", ConventionId = convention.Id,
             CommuneIds = [bastia.Id], StartOn = new Date(2026, 6, 1), EndOn = new Date(2026, 12, 31),

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Globalization;
 using System.Text.Json;
 using CoordinationHub.Platform.Auth;
@@ -18,6 +19,7 @@ public enum AuditResourceType { convention, delegation }
 /// <summary>The audit trail of one convention or delegation, oldest first: who changed what, with the state before and after.</summary>
 public sealed record ListAuditEventsQuery(AuditResourceType ResourceType, Guid ResourceId, int? Limit, string? Cursor) : IQuery<Page<AuditEventDto>>;
 
+[ContractName("AuditEvent")]
 public sealed record AuditEventDto(
     Guid Id, DateTimeOffset OccurredAt, Guid? OrganisationId, Guid ApiKeyId, string Action, JsonElement? Before, JsonElement? After);
 

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Data;
 using Dapper;
 using Mediator;
@@ -7,6 +8,7 @@ namespace CoordinationHub.Features.Competences;
 public enum HolderKind { DEPARTEMENT, COMMUNE, CCAS }
 
 /// <summary>A public-action responsibility and who holds it by law.</summary>
+[ContractName("Competence")]
 public sealed class CompetenceDto
 {
     public string Code { get; init; } = "";

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Http;
 using System.Text.Json.Serialization;
 using CoordinationHub.Platform.Auth;
@@ -14,6 +15,7 @@ namespace CoordinationHub.Features.Conventions;
 /// <c>effectiveOn</c> once every party has signed it. Fields left out keep their current value;
 /// any of communeIds/departementCodes/epciSirens replaces the whole territory.
 /// </summary>
+[ContractName("ConventionAmendment")]
 public sealed record AmendConventionCommand(
     DateOnly EffectiveOn, string Summary, string? Object, DateOnly? EndOn, int? RenewalMonths, int? MaxRenewals, int? NoticeDays,
     bool? AllowsSubdelegation, IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes,

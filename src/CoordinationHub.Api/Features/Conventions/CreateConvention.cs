@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using System.Data.Common;
@@ -11,12 +12,14 @@ using Mediator;
 
 namespace CoordinationHub.Features.Conventions;
 
+[ContractName("ConventionPartyDraft")]
 public sealed record ConventionPartyInput(Guid OrganisationId, string Role);
 
 /// <summary>
 /// A new convention, as a DRAFT until every party signs it. The territory is the union of
 /// <c>communeIds</c> and the active communes of <c>departementCodes</c> and <c>epciSirens</c>.
 /// </summary>
+[ContractName("ConventionDraft")]
 public sealed record CreateConventionCommand(
     ConventionType Type, string? Reference, string Object, IReadOnlyList<ConventionPartyInput> Parties,
     IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes, IReadOnlyList<string>? EpciSirens,
@@ -40,7 +43,10 @@ public sealed class ConventionTermsRules : AbstractValidator<IConventionTermsInp
     public ConventionTermsRules()
     {
         RuleForEach(c => c.Competences).NotEmpty().MaximumLength(32);
-        RuleFor(c => c.CommuneIds).Must(l => l!.Count <= 40_000).When(c => c.CommuneIds is not null).WithMessage("At most 40,000 communes.");
+        RuleFor(c => c.Competences).MaxItems(100);
+        RuleFor(c => c.CommuneIds).MaxItems(40_000).WithMessage("At most 40,000 communes.");
+        RuleFor(c => c.DepartementCodes).MaxItems(101);
+        RuleFor(c => c.EpciSirens).MaxItems(1_500);
         RuleForEach(c => c.CommuneIds).NotEmpty();
         RuleForEach(c => c.DepartementCodes).NotEmpty().Matches("^(\\d{2,3}|2A|2B)$").WithMessage("A département is its COG code: 01…95, 2A, 2B, 971…989.");
         RuleForEach(c => c.EpciSirens).NotEmpty().Matches("^\\d{9}$").WithMessage("An EPCI is its SIREN (9 digits).");
@@ -58,7 +64,7 @@ public sealed class CreateConventionValidator : AbstractValidator<CreateConventi
         RuleFor(c => c.Reference).MaximumLength(40).Matches("^[A-Za-z0-9][A-Za-z0-9._/-]*$").When(c => c.Reference is not null)
             .WithMessage("A reference is up to 40 letters, digits, '.', '_', '/' or '-'.");
         RuleFor(c => c.Object).NotEmpty().MaximumLength(4000);
-        RuleFor(c => c.Parties).NotNull().Must(p => p.Count >= 2).WithMessage("A convention binds at least two parties.")
+        RuleFor(c => c.Parties).NotNull().MaxItems(100).Must(p => p.Count >= 2).WithMessage("A convention binds at least two parties.")
             .Must(p => p.Select(x => x.OrganisationId).Distinct().Count() == p.Count).WithMessage("Each party appears once.");
         RuleForEach(c => c.Parties).ChildRules(p =>
         {

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Data.Common;
 using System.Text.Json.Serialization;
 using CoordinationHub.Features.Directory;
@@ -14,8 +15,10 @@ public sealed record GetConventionQuery(Guid Id, DateOnly? AsOf = null) : IQuery
 
 public sealed record FinancialTerms(decimal Amount, Periodicity Periodicity, Guid? PayerId);
 
+[ContractName("ConventionParty")]
 public sealed record ConventionPartyDto(Guid OrganisationId, string Name, OrganisationKind Kind, string Role, DateOnly? SignedOn, string? SignerName);
 
+[ContractName("Convention")]
 public sealed class ConventionDto
 {
     public Guid Id { get; init; }

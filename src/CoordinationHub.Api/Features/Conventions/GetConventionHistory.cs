@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Text.Json.Serialization;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -11,8 +12,10 @@ public sealed record GetConventionHistoryQuery(Guid Id) : IQuery<ConventionHisto
 
 public enum VersionStatus { DRAFT, SIGNED }
 
+[ContractName("Signature")]
 public sealed record SignatureDto(Guid OrganisationId, string SignerName, DateOnly SignedOn);
 
+[ContractName("ConventionVersion")]
 public sealed record ConventionVersionDto(
     int AmendmentNo, VersionStatus Status, DateOnly EffectiveOn, string? Summary, IReadOnlyList<SignatureDto> Signatures,
     DateTimeOffset CreatedAt, DateTimeOffset? SignedAt)
@@ -21,8 +24,10 @@ public sealed record ConventionVersionDto(
     [JsonIgnore] public int ConventionVersion { get; init; }
 }
 
+[ContractName("Termination")]
 public sealed record TerminationDto(DateOnly EffectiveOn, DateOnly LastDay, string Reason, Guid? TerminatedBy, DateTimeOffset RecordedAt);
 
+[ContractName("ConventionHistory")]
 public sealed record ConventionHistoryDto(Guid ConventionId, string Reference, IReadOnlyList<ConventionVersionDto> Versions, TerminationDto? Termination)
 {
     [JsonIgnore] public int Version { get; init; }

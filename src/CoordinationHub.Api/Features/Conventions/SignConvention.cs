@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Text.Json.Serialization;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -12,6 +13,7 @@ namespace CoordinationHub.Features.Conventions;
 /// The caller's organisation signs the pending version (the convention itself, or its latest
 /// amendment). When the last party signs, the version is SIGNED and applies from its effective date.
 /// </summary>
+[ContractName("ConventionSigning")]
 public sealed record SignConventionCommand(string SignerName, DateOnly? SignedOn) : ICommand<ConventionDto>
 {
     [JsonIgnore] public Guid Id { get; init; }

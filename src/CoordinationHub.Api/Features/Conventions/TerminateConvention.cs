@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Text.Json.Serialization;
 using CoordinationHub.Features.Delegations;
 using CoordinationHub.Platform.Auth;
@@ -14,6 +15,7 @@ namespace CoordinationHub.Features.Conventions;
 /// delegations end the day before. Unilaterally, the notice period of the terms in force applies;
 /// by agreement of every party, any date from today.
 /// </summary>
+[ContractName("ConventionTerminationNotice")]
 public sealed record TerminateConventionCommand(DateOnly EffectiveOn, string Reason, bool AgreedByAllParties) : ICommand<ConventionDto>
 {
     [JsonIgnore] public Guid Id { get; init; }

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Data;
@@ -19,6 +20,12 @@ public sealed class ChangeDelegationValidator : AbstractValidator<ChangeDelegati
     {
         RuleFor(c => c.Changes.EndOn).GreaterThanOrEqualTo(c => c.Changes.StartOn).WithName("endOn").WithMessage("endOn must not be before startOn.");
         RuleFor(c => c.Changes.Reason).MaximumLength(500).WithName("reason");
+        RuleFor(c => c.Changes.CommuneIds).MaxItems(40_000).WithName("communeIds");
+        RuleFor(c => c.Changes.DepartementCodes).MaxItems(101).WithName("departementCodes");
+        RuleForEach(c => c.Changes.DepartementCodes).Matches(CreateDelegationValidator.DepartementCode)
+            .WithName("departementCodes").WithMessage(CreateDelegationValidator.DepartementMessage);
+        RuleFor(c => c.Changes.EpciSirens).MaxItems(1_500).WithName("epciSirens");
+        RuleForEach(c => c.Changes.EpciSirens).Matches("^\\d{9}$").WithName("epciSirens").WithMessage("An EPCI is its SIREN (9 digits).");
         RuleFor(c => c.Changes.StartOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithName("startOn").WithMessage(Dates.OutOfRange);
         RuleFor(c => c.Changes.EndOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithName("endOn").WithMessage(Dates.OutOfRange);
     }

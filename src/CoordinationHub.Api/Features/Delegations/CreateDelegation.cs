@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Data;
@@ -9,6 +10,7 @@ using Mediator;
 namespace CoordinationHub.Features.Delegations;
 
 /// <summary>Delegates a competence on a territory (communes, or whole départements / EPCI) for a period, under a signed convention.</summary>
+[ContractName("DelegationDraft")]
 public sealed record CreateDelegationCommand(
     Guid DelegatorId, Guid DelegateId, string Competence, Guid ConventionId,
     IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes, IReadOnlyList<string>? EpciSirens,
@@ -16,6 +18,9 @@ public sealed record CreateDelegationCommand(
 
 public sealed class CreateDelegationValidator : AbstractValidator<CreateDelegationCommand>
 {
+    public const string DepartementCode = "^(\\d{2,3}|2A|2B)$";
+    public const string DepartementMessage = "A département is its COG code: 01…95, 2A, 2B, 971…989.";
+
     public CreateDelegationValidator()
     {
         RuleFor(c => c.DelegatorId).NotEmpty();
@@ -28,6 +33,11 @@ public sealed class CreateDelegationValidator : AbstractValidator<CreateDelegati
         RuleFor(c => c).Must(c => !new TerritoryInput(c.CommuneIds, c.DepartementCodes, c.EpciSirens).IsEmpty)
             .WithName("communeIds").WithMessage("Give the territory: communeIds, departementCodes or epciSirens.");
         RuleFor(c => c.ExternalRef).MaximumLength(100);
+        RuleFor(c => c.CommuneIds).MaxItems(40_000);
+        RuleFor(c => c.DepartementCodes).MaxItems(101);
+        RuleForEach(c => c.DepartementCodes).Matches(DepartementCode).WithMessage(DepartementMessage);
+        RuleFor(c => c.EpciSirens).MaxItems(1_500);
+        RuleForEach(c => c.EpciSirens).Matches("^\\d{9}$").WithMessage("An EPCI is its SIREN (9 digits).");
     }
 }
 

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Data.Common;
 using CoordinationHub.Platform.Data;
 using Dapper;
@@ -7,6 +8,7 @@ namespace CoordinationHub.Features.Delegations;
 public enum DelegationChange { CREATED, CHANGED, ENDED, ENDED_WITH_CONVENTION }
 
 /// <summary>A delegation of competence as one of its versions recorded it.</summary>
+[ContractName("Delegation")]
 public sealed class DelegationDto
 {
     public Guid Id { get; init; }

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -8,6 +9,7 @@ using Mediator;
 namespace CoordinationHub.Features.Delegations;
 
 /// <summary>Ends a delegation early: its last day becomes <c>LastDay</c>. Recorded as a new version, never deleted.</summary>
+[ContractName("DelegationEnd")]
 public sealed record EndDelegationRequest(DateOnly LastDay, string Reason);
 
 public sealed record EndDelegationCommand(Guid Id, int ExpectedVersion, EndDelegationRequest Request) : ICommand<DelegationDto>;

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
 using Dapper;
@@ -8,6 +9,7 @@ namespace CoordinationHub.Features.Delegations;
 /// <summary>Every recorded version of a delegation, oldest first.</summary>
 public sealed record ListDelegationVersionsQuery(Guid Id) : IQuery<IReadOnlyList<DelegationVersionDto>>;
 
+[ContractName("DelegationVersion")]
 public sealed class DelegationVersionDto
 {
     public int VersionNo { get; init; }

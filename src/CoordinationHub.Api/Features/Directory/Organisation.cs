@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Text;
 
 namespace CoordinationHub.Features.Directory;
@@ -7,6 +8,7 @@ public enum OrganisationKind { DEPARTEMENT, COMMUNE, EPCI, CCAS, CIAS, PARTNER }
 public enum PartnerCategory { CAF, MSA, CPAM, MDPH, FRANCE_TRAVAIL, MISSION_LOCALE, ASSOCIATION, OTHER }
 
 /// <summary>An organisation of the directory, as every directory endpoint returns it.</summary>
+[ContractName("Organisation")]
 public sealed class OrganisationDto
 {
     public Guid Id { get; init; }

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -9,6 +10,7 @@ using Mediator;
 namespace CoordinationHub.Features.Directory;
 
 /// <summary>Registers a CCAS (attached to its commune), a CIAS (attached to its EPCI) or a partner.</summary>
+[ContractName("OrganisationRegistration")]
 public sealed record RegisterOrganisationCommand(
     OrganisationKind Kind, string Name, string? Siret, string? Siren,
     Guid? CommuneId, Guid? EpciId, PartnerCategory? PartnerCategory, string? DepartementCode,

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.OpenApi;
 using System.Text;
 using System.Text.Json;
 using CoordinationHub.Platform.Errors;
@@ -9,6 +10,7 @@ namespace CoordinationHub.Platform.Http;
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);
 
 /// <summary>What list endpoints answer: the items and the link to the next page.</summary>
+[ContractName("Page")]
 public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor, string? Next);
 
 /// <summary>

@@ -16,6 +16,8 @@ namespace CoordinationHub.Platform.OpenApi;
 public static class ContractDocument
 {
     public const string Name = "v1";
+    /// <summary>The contract's version: raised with an openapi/CHANGELOG.md entry at every change of the contract.</summary>
+    public const string Version = "1.2.0";
     public const string RegenerateCommand = "dotnet run --project src/CoordinationHub.Api -- openapi openapi/coordinationhub.v1.json";
     internal static readonly (string Name, string Description)[] Tags =
     [
@@ -30,12 +32,13 @@ public static class ContractDocument
     public static IServiceCollection AddContractDocument(this IServiceCollection services)
     {
         services.AddEndpointsApiExplorer();
+        services.AddSingleton<ContractLimits>();
         services.AddSwaggerGen(c =>
         {
             c.SwaggerDoc(Name, new OpenApiInfo
             {
                 Title = "CoordinationHub API",
-                Version = "1.0.0",
+                Version = Version,
                 Description = """
                     The shared backbone through which communes, CCAS, CIAS, EPCI and départements coordinate local social action:
                     the directory of organisations, conventions, delegated competences and beneficiary referrals.
@@ -44,11 +47,33 @@ public static class ContractDocument
                     Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type`.
                     Lists are cursor-paginated (`limit` ≤ 500, follow `next`). Single resources carry an `ETag`;
                     updates require `If-Match`. POSTs honour an `Idempotency-Key` header.
-                    """,
+
+                    **Compatibility within /v1.** Operations, optional request fields and response fields may be added:
+                    ignore fields you do not know. Nothing is removed, retyped, made newly required in a request, or
+                    made optional or nullable in a response; no enum gains a value a response may carry. Such changes
+                    come only with /v2. Every change is listed in `openapi/CHANGELOG.md`, with the contract's version.
+                    A property listed in `required` is always sent (and must be sent); `nullable` says where null may be.
+
+                    **Rate limits.** Each API key has a token bucket (by default 100 requests at once, refilled by 10 a
+                    second; larger for the platform administrator). Every answer carries `RateLimit-Policy` and `RateLimit`
+                    (IETF httpapi draft); beyond the bucket the answer is 429 with `Retry-After` and a problem document.
+
+                    **CORS.** A server-to-server API: browsers are refused unless the deployment configures an allowlist
+                    of origins (`Cors:AllowedOrigins`).
+
+                    """ + "\n" + ContractLimits.DefaultsDescription,
                 Contact = new OpenApiContact { Name = "CoordinationHub", Url = new Uri("https://coordinationhub.fr") },
                 License = new OpenApiLicense { Name = "MIT", Url = new Uri("https://opensource.org/licenses/MIT") },
             });
-            c.AddServer(new OpenApiServer { Url = "http://localhost:5080", Description = "Local development host" });
+            c.AddServer(new OpenApiServer
+            {
+                Url = "https://{host}",
+                Description = "Your deployment behind TLS (production, staging). Local development listens on http://localhost:5080.",
+                Variables = new Dictionary<string, OpenApiServerVariable>
+                {
+                    ["host"] = new() { Default = "coordinationhub.example", Description = "Host name (and port) of the deployment." },
+                },
+            });
             c.AddSecurityDefinition("ApiKey", new OpenApiSecurityScheme
             {
                 Type = SecuritySchemeType.Http,
@@ -57,8 +82,11 @@ public static class ContractDocument
                 Description = "An API key of your organisation, sent as `Authorization: Bearer chk_…`.",
             });
             c.OperationFilter<ContractOperationFilter>();
+            c.SchemaFilter<ContractRulesSchemaFilter>();
             c.SchemaFilter<ExampleSchemaFilter>();
             c.DocumentFilter<TagsDocumentFilter>();
+            c.DocumentFilter<ContractHeaders>();
+            c.DocumentFilter<ContractDefaultsFilter>();
             c.CustomSchemaIds(ContractNameAttribute.SchemaId);
             c.SupportNonNullableReferenceTypes();
             c.UseInlineDefinitionsForEnums();
@@ -94,10 +122,11 @@ public static class ContractDocument
 public sealed class RequiresIfMatch;
 
 /// <summary>Security, the standard headers and a ProblemDetails example on every operation.</summary>
-public sealed class ContractOperationFilter : IOperationFilter
+public sealed class ContractOperationFilter(ContractLimits limits) : IOperationFilter
 {
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
+        ContractHeaders.Declare(operation, context);
         var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
         if (metadata.OfType<IAuthorizeData>().FirstOrDefault() is { } authorize)
         {
@@ -114,6 +143,7 @@ public sealed class ContractOperationFilter : IOperationFilter
         if (method is "PUT" or "PATCH" || metadata.OfType<RequiresIfMatch>().Any())
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
+        LimitParameters(operation);
         if (operation.Responses is null) return;
         foreach (var (status, response) in operation.Responses)
         {
@@ -122,14 +152,30 @@ public sealed class ContractOperationFilter : IOperationFilter
                 m.Example = ExampleSchemaFilter.Problem(code);
             if (r.Content is not null && r.Content.TryGetValue("text/csv", out var csv) && csv is OpenApiMediaType c)
             {
-                c.Schema = new OpenApiSchema { Type = JsonSchemaType.String };
+                // A département's export is a few MB; the bound is documented, not a promise of size.
+                c.Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 * 1024 * 1024 };
                 c.Example = JsonValue.Create(ContractExamples.MapCsv);
             }
             if (status is "200" && method == "GET" && operation.OperationId?.StartsWith("Get", StringComparison.Ordinal) == true && !context.ApiDescription.RelativePath!.EndsWith("territory", StringComparison.Ordinal))
             {
                 r.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                r.Headers["ETag"] = new OpenApiHeader { Description = "Version of the resource, for If-Match.", Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+                r.Headers["ETag"] = new OpenApiHeader { Description = "Version of the resource, for If-Match.", Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 } };
             }
+        }
+    }
+
+    /// <summary>Query and path parameters take the limits of the use case's validator ({operationId}Query/Command).</summary>
+    private void LimitParameters(OpenApiOperation operation)
+    {
+        var request = operation.OperationId is { } id
+            ? typeof(ContractDocument).Assembly.GetTypes().FirstOrDefault(t => t.Name == id + "Query" || t.Name == id + "Command")
+            : null;
+        foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
+        {
+            if (parameter.Schema is not OpenApiSchema schema) continue;
+            var property = request?.GetProperty(parameter.Name!, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public
+                | System.Reflection.BindingFlags.IgnoreCase);
+            if (property is not null && limits.For(request!, property.Name) is { } limit) ContractLimits.Write(schema, limit);
         }
     }
 
@@ -139,7 +185,7 @@ public sealed class ContractOperationFilter : IOperationFilter
         operation.Parameters.Add(new OpenApiParameter
         {
             Name = name, In = ParameterLocation.Header, Required = required, Description = description,
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = name == "Idempotency-Key" ? 100 : null },
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 },
         });
     }
 }
@@ -185,7 +231,9 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
         {
             400 => "The request is invalid", 401 => "Authentication required", 403 => "The API key lacks a scope",
             404 => "Resource not found", 409 => "Conflict with the current state", 412 => "The resource has changed",
-            422 => "A business rule refuses the request", 428 => "If-Match is required", _ => "Error",
+            413 => "Content Too Large", 415 => "Unsupported Media Type",
+            422 => "A business rule refuses the request", 428 => "If-Match is required", 429 => "Too many requests",
+            500 => "An unexpected error occurred", _ => "Error",
         },
         ["status"] = status,
         ["detail"] = status switch
@@ -194,6 +242,8 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
             403 => "This operation needs the scope 'directory:write'.", 404 => "No organisation with id '0199a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b' is visible to you.",
             409 => "The commune Lille already has a CCAS.", 412 => "The organisation is at version 3, not 2; read it again.",
             422 => "0199a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b is not a COMMUNE of the directory.", 428 => "Send the ETag you last read in an If-Match header.",
+            429 => "This API key has used its requests; retry in 2 seconds.", 500 => "Quote the traceId to the support.",
+            413 => "The request body is 2000000 bytes; the limit is 1048576.", 415 => "Send the body as application/json.",
             _ => "",
         },
         ["traceId"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
@@ -202,7 +252,8 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
     private static string ProblemType(int status) => Errors.ProblemExceptionHandler.TypeBase + status switch
     {
         400 => "validation", 401 => "unauthenticated", 403 => "insufficient-scope", 404 => "not-found", 409 => "directory.ccas-exists",
-        412 => "precondition-failed", 422 => "directory.commune-required", 428 => "precondition-required", _ => "internal",
+        412 => "precondition-failed", 422 => "directory.commune-required", 428 => "precondition-required", 429 => "rate-limited",
+        413 => "payload-too-large", 415 => "unsupported-media-type", _ => "internal",
     };
 }
 

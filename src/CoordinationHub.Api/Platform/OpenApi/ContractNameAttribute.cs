@@ -12,9 +12,9 @@ public sealed class ContractNameAttribute(string name) : Attribute
     /// <summary>The schema id: the attribute's name, else the type's, generic arguments first (Swashbuckle's default).</summary>
     public static string SchemaId(Type type)
     {
-        if (type.GetCustomAttributes(typeof(ContractNameAttribute), false) is [ContractNameAttribute named]) return named.Name;
-        if (!type.IsConstructedGenericType) return type.Name;
-        var name = type.Name[..type.Name.IndexOf('`')];
+        var named = type.GetCustomAttributes(typeof(ContractNameAttribute), false) is [ContractNameAttribute a] ? a.Name : null;
+        if (!type.IsConstructedGenericType) return named ?? type.Name;
+        var name = named ?? type.Name[..type.Name.IndexOf('`')];
         return string.Concat(type.GetGenericArguments().Select(SchemaId)) + name;
     }
 }

@@ -9,9 +9,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class ChainStep : IParsable
+    public partial class ChainStep : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The conventionId property</summary>
         public Guid? ConventionId { get; set; }
         /// <summary>The delegationId property</summary>
@@ -42,6 +44,13 @@ namespace CoordinationHub.Client.Models
 #else
         public string Via { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.ChainStep"/> and sets the default values.
+        /// </summary>
+        public ChainStep()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -81,6 +90,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteStringValue("name", Name);
             writer.WriteGuidValue("organisationId", OrganisationId);
             writer.WriteStringValue("via", Via);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

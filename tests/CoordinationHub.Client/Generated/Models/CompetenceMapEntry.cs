@@ -10,9 +10,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class CompetenceMapEntry : IParsable
+    public partial class CompetenceMapEntry : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The chain property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -49,6 +51,13 @@ namespace CoordinationHub.Client.Models
 #else
         public global::CoordinationHub.Client.Models.MapOrganisation Responsible { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.CompetenceMapEntry"/> and sets the default values.
+        /// </summary>
+        public CompetenceMapEntry()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -88,6 +97,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteDateValue("date", Date);
             writer.WriteBoolValue("isLegal", IsLegal);
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.MapOrganisation>("responsible", Responsible);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

@@ -10,9 +10,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class DelegationChanges : IParsable
+    public partial class DelegationChanges : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The communeIds property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -49,6 +51,13 @@ namespace CoordinationHub.Client.Models
 #endif
         /// <summary>The startOn property</summary>
         public Date? StartOn { get; set; }
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.DelegationChanges"/> and sets the default values.
+        /// </summary>
+        public DelegationChanges()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -88,6 +97,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteCollectionOfPrimitiveValues<string>("epciSirens", EpciSirens);
             writer.WriteStringValue("reason", Reason);
             writer.WriteDateValue("startOn", StartOn);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

@@ -10,9 +10,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class DelegationSummary : IParsable
+    public partial class DelegationSummary : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The competence property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -43,6 +45,13 @@ namespace CoordinationHub.Client.Models
         public Date? StartOn { get; set; }
         /// <summary>The versionNo property</summary>
         public int? VersionNo { get; set; }
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.DelegationSummary"/> and sets the default values.
+        /// </summary>
+        public DelegationSummary()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -88,6 +97,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteGuidValue("id", Id);
             writer.WriteDateValue("startOn", StartOn);
             writer.WriteIntValue("versionNo", VersionNo);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

@@ -9,9 +9,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class DepartementTerritory : IParsable
+    public partial class DepartementTerritory : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The communes property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -23,10 +25,10 @@ namespace CoordinationHub.Client.Models
         /// <summary>The departement property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public global::CoordinationHub.Client.Models.OrganisationDto? Departement { get; set; }
+        public global::CoordinationHub.Client.Models.Organisation? Departement { get; set; }
 #nullable restore
 #else
-        public global::CoordinationHub.Client.Models.OrganisationDto Departement { get; set; }
+        public global::CoordinationHub.Client.Models.Organisation Departement { get; set; }
 #endif
         /// <summary>The epci property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -36,6 +38,13 @@ namespace CoordinationHub.Client.Models
 #else
         public List<global::CoordinationHub.Client.Models.TerritoryEpci> Epci { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.DepartementTerritory"/> and sets the default values.
+        /// </summary>
+        public DepartementTerritory()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -55,7 +64,7 @@ namespace CoordinationHub.Client.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "communes", n => { Communes = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.TerritoryCommune>(global::CoordinationHub.Client.Models.TerritoryCommune.CreateFromDiscriminatorValue)?.AsList(); } },
-                { "departement", n => { Departement = n.GetObjectValue<global::CoordinationHub.Client.Models.OrganisationDto>(global::CoordinationHub.Client.Models.OrganisationDto.CreateFromDiscriminatorValue); } },
+                { "departement", n => { Departement = n.GetObjectValue<global::CoordinationHub.Client.Models.Organisation>(global::CoordinationHub.Client.Models.Organisation.CreateFromDiscriminatorValue); } },
                 { "epci", n => { Epci = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.TerritoryEpci>(global::CoordinationHub.Client.Models.TerritoryEpci.CreateFromDiscriminatorValue)?.AsList(); } },
             };
         }
@@ -67,8 +76,9 @@ namespace CoordinationHub.Client.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.TerritoryCommune>("communes", Communes);
-            writer.WriteObjectValue<global::CoordinationHub.Client.Models.OrganisationDto>("departement", Departement);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.Organisation>("departement", Departement);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.TerritoryEpci>("epci", Epci);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

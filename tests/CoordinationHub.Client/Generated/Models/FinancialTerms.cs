@@ -9,15 +9,24 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class FinancialTerms : IParsable
+    public partial class FinancialTerms : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The amount property</summary>
         public double? Amount { get; set; }
         /// <summary>The payerId property</summary>
         public Guid? PayerId { get; set; }
         /// <summary>The periodicity property</summary>
         public global::CoordinationHub.Client.Models.FinancialTerms_periodicity? Periodicity { get; set; }
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.FinancialTerms"/> and sets the default values.
+        /// </summary>
+        public FinancialTerms()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -51,6 +60,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteDoubleValue("amount", Amount);
             writer.WriteGuidValue("payerId", PayerId);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.FinancialTerms_periodicity>("periodicity", Periodicity);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

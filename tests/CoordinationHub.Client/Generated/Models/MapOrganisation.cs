@@ -9,9 +9,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class MapOrganisation : IParsable
+    public partial class MapOrganisation : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The id property</summary>
         public Guid? Id { get; set; }
         /// <summary>The kind property</summary>
@@ -30,6 +32,13 @@ namespace CoordinationHub.Client.Models
 #else
         public string Name { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.MapOrganisation"/> and sets the default values.
+        /// </summary>
+        public MapOrganisation()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -63,6 +72,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteGuidValue("id", Id);
             writer.WriteStringValue("kind", Kind);
             writer.WriteStringValue("name", Name);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

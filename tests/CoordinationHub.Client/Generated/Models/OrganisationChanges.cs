@@ -10,13 +10,15 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class OrganisationChanges : IParsable
+    public partial class OrganisationChanges : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
         /// <summary>The activeFrom property</summary>
         public Date? ActiveFrom { get; set; }
         /// <summary>The activeUntil property</summary>
         public Date? ActiveUntil { get; set; }
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The address property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -70,6 +72,13 @@ namespace CoordinationHub.Client.Models
         public string Siret { get; set; }
 #endif
         /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.OrganisationChanges"/> and sets the default values.
+        /// </summary>
+        public OrganisationChanges()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
+        /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.OrganisationChanges"/></returns>
@@ -116,6 +125,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteStringValue("phone", Phone);
             writer.WriteStringValue("siren", Siren);
             writer.WriteStringValue("siret", Siret);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

@@ -9,9 +9,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class TerritoryCommune : IParsable
+    public partial class TerritoryCommune : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The code property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -42,6 +44,13 @@ namespace CoordinationHub.Client.Models
 #else
         public string Siren { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.TerritoryCommune"/> and sets the default values.
+        /// </summary>
+        public TerritoryCommune()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -81,6 +90,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteStringValue("name", Name);
             writer.WriteIntValue("population", Population);
             writer.WriteStringValue("siren", Siren);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

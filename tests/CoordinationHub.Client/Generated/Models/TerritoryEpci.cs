@@ -9,9 +9,11 @@ namespace CoordinationHub.Client.Models
 {
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
     #pragma warning disable CS1591
-    public partial class TerritoryEpci : IParsable
+    public partial class TerritoryEpci : IAdditionalDataHolder, IParsable
     #pragma warning restore CS1591
     {
+        /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
+        public IDictionary<string, object> AdditionalData { get; set; }
         /// <summary>The communesInDepartement property</summary>
         public int? CommunesInDepartement { get; set; }
         /// <summary>The epciType property</summary>
@@ -40,6 +42,13 @@ namespace CoordinationHub.Client.Models
 #else
         public string Siren { get; set; }
 #endif
+        /// <summary>
+        /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.TerritoryEpci"/> and sets the default values.
+        /// </summary>
+        public TerritoryEpci()
+        {
+            AdditionalData = new Dictionary<string, object>();
+        }
         /// <summary>
         /// Creates a new instance of the appropriate class based on discriminator value
         /// </summary>
@@ -77,6 +86,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteGuidValue("id", Id);
             writer.WriteStringValue("name", Name);
             writer.WriteStringValue("siren", Siren);
+            writer.WriteAdditionalData(AdditionalData);
         }
     }
 }

@@ -36,20 +36,22 @@ namespace CoordinationHub.Client.V1.AuditEvents
         /// <summary>
         /// Every change, oldest first: when, by which organisation and API key, the action (the event type, e.g. `convention.signed`), and the state before and after. Readable by the parties of the convention (for a delegation, of its convention); 404 to anyone else.Scope: `conventions:read`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.AuditEventDtoPageResponse"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.AuditEventPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.AuditEventDtoPageResponse?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.AuditEvents.AuditEventsRequestBuilder.AuditEventsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.AuditEventPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.AuditEvents.AuditEventsRequestBuilder.AuditEventsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.AuditEventDtoPageResponse> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.AuditEvents.AuditEventsRequestBuilder.AuditEventsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.AuditEventPage> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.AuditEvents.AuditEventsRequestBuilder.AuditEventsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
@@ -59,8 +61,10 @@ namespace CoordinationHub.Client.V1.AuditEvents
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.AuditEventDtoPageResponse>(requestInfo, global::CoordinationHub.Client.Models.AuditEventDtoPageResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.AuditEventPage>(requestInfo, global::CoordinationHub.Client.Models.AuditEventPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// Every change, oldest first: when, by which organisation and API key, the action (the event type, e.g. `convention.signed`), and the state before and after. Readable by the parties of the convention (for a delegation, of its convention); 404 to anyone else.Scope: `conventions:read`.

@@ -49,19 +49,21 @@ namespace CoordinationHub.Client.V1.Conventions
         /// <summary>
         /// Filters combine with AND and apply on `statusOn` (default today): `status` is the status that day, `competence` and `commune` (INSEE code) match the terms applicable that day. `party` is an organisation id, `partyKind` the kind of any party, `departement` matches a party based in it or a covered commune. Drafts are listed to their parties only. Ordered by creation; follow `next` for the following page.Scope: `conventions:read`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.ConventionDtoPageResponse"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.ConventionPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.ConventionDtoPageResponse?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.ConventionsRequestBuilder.ConventionsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.ConventionPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.ConventionsRequestBuilder.ConventionsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.ConventionDtoPageResponse> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.ConventionsRequestBuilder.ConventionsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.ConventionPage> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.ConventionsRequestBuilder.ConventionsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
@@ -70,13 +72,15 @@ namespace CoordinationHub.Client.V1.Conventions
                 { "400", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionDtoPageResponse>(requestInfo, global::CoordinationHub.Client.Models.ConventionDtoPageResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionPage>(requestInfo, global::CoordinationHub.Client.Models.ConventionPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// The convention is a DRAFT until every party signs it. The caller&apos;s organisation must be a party (the platform administrator may draft for others). The territory is the union of `communeIds` and of the active communes of `departementCodes` and `epciSirens`. `reference` is generated (`CONV-&lt;year&gt;-&lt;8 hex&gt;`) when absent. Honours `Idempotency-Key`.Scope: `conventions:write`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.ConventionDto"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.Convention"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -84,14 +88,18 @@ namespace CoordinationHub.Client.V1.Conventions
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 409 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 413 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto?> PostAsync(global::CoordinationHub.Client.Models.CreateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention?> PostAsync(global::CoordinationHub.Client.Models.ConventionDraft body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto> PostAsync(global::CoordinationHub.Client.Models.CreateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention> PostAsync(global::CoordinationHub.Client.Models.ConventionDraft body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
@@ -102,9 +110,13 @@ namespace CoordinationHub.Client.V1.Conventions
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "409", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "413", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "415", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionDto>(requestInfo, global::CoordinationHub.Client.Models.ConventionDto.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Convention>(requestInfo, global::CoordinationHub.Client.Models.Convention.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// Filters combine with AND and apply on `statusOn` (default today): `status` is the status that day, `competence` and `commune` (INSEE code) match the terms applicable that day. `party` is an organisation id, `partyKind` the kind of any party, `departement` matches a party based in it or a covered commune. Drafts are listed to their parties only. Ordered by creation; follow `next` for the following page.Scope: `conventions:read`.
@@ -133,11 +145,11 @@ namespace CoordinationHub.Client.V1.Conventions
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.CreateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.ConventionDraft body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.CreateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.ConventionDraft body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));

@@ -49,19 +49,21 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <summary>
         /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.OrganisationDtoPageResponse"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.OrganisationPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.OrganisationDtoPageResponse?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder.OrganisationsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.OrganisationPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder.OrganisationsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.OrganisationDtoPageResponse> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder.OrganisationsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.OrganisationPage> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder.OrganisationsRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
@@ -70,13 +72,15 @@ namespace CoordinationHub.Client.V1.Organisations
                 { "400", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.OrganisationDtoPageResponse>(requestInfo, global::CoordinationHub.Client.Models.OrganisationDtoPageResponse.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.OrganisationPage>(requestInfo, global::CoordinationHub.Client.Models.OrganisationPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// A CCAS is attached to its commune (`communeId`), a CIAS to its EPCI (`epciId`); a partner has a `partnerCategory`. The platform administrator registers any of them; a commune&apos;s key registers its own CCAS, an EPCI&apos;s key its own CIAS. Honours `Idempotency-Key`.Scope: `directory:write`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.OrganisationDto"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.Organisation"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -84,14 +88,18 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 409 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 413 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.OrganisationDto?> PostAsync(global::CoordinationHub.Client.Models.RegisterOrganisationCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Organisation?> PostAsync(global::CoordinationHub.Client.Models.OrganisationRegistration body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.OrganisationDto> PostAsync(global::CoordinationHub.Client.Models.RegisterOrganisationCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Organisation> PostAsync(global::CoordinationHub.Client.Models.OrganisationRegistration body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
@@ -102,9 +110,13 @@ namespace CoordinationHub.Client.V1.Organisations
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "409", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "413", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "415", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.OrganisationDto>(requestInfo, global::CoordinationHub.Client.Models.OrganisationDto.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Organisation>(requestInfo, global::CoordinationHub.Client.Models.Organisation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
@@ -133,11 +145,11 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.RegisterOrganisationCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.OrganisationRegistration body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.RegisterOrganisationCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.OrganisationRegistration body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));

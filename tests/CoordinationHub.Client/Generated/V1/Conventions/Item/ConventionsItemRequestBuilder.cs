@@ -60,20 +60,22 @@ namespace CoordinationHub.Client.V1.Conventions.Item
         /// <summary>
         /// `asOf` (default today) picks the terms then applicable (the latest amendment signed and effective) and the status on that day: DRAFT, SIGNED (not yet started), IN_FORCE, EXPIRED (after the end date and every renewal) or TERMINATED. A draft is visible to its parties only (404 to others).Scope: `conventions:read`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.ConventionDto"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.Convention"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.Item.ConventionsItemRequestBuilder.ConventionsItemRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.Item.ConventionsItemRequestBuilder.ConventionsItemRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.Item.ConventionsItemRequestBuilder.ConventionsItemRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.Item.ConventionsItemRequestBuilder.ConventionsItemRequestBuilderGetQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             var requestInfo = ToGetRequestInformation(requestConfiguration);
@@ -83,8 +85,10 @@ namespace CoordinationHub.Client.V1.Conventions.Item
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionDto>(requestInfo, global::CoordinationHub.Client.Models.ConventionDto.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Convention>(requestInfo, global::CoordinationHub.Client.Models.Convention.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// `asOf` (default today) picks the terms then applicable (the latest amendment signed and effective) and the status on that day: DRAFT, SIGNED (not yet started), IN_FORCE, EXPIRED (after the end date and every renewal) or TERMINATED. A draft is visible to its parties only (404 to others).Scope: `conventions:read`.

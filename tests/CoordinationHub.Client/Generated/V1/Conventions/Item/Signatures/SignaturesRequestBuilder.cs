@@ -36,7 +36,7 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Signatures
         /// <summary>
         /// Signs the convention, or its latest amendment when one is pending, on behalf of the caller&apos;s organisation, which must be a party: nobody signs for another party, not even the platform administrator (403 `conventions.not-a-party`). A party signs a version once (409). When every party has signed, the version is SIGNED and applies from its effective date. Each signature is an audit event: `convention.signature-added` while parties are still to sign, then `convention.signed` (or `convention.amendment-signed`) with the last one.Scope: `conventions:write`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.ConventionDto"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.Convention"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -45,14 +45,18 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Signatures
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 409 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 413 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto?> PostAsync(global::CoordinationHub.Client.Models.SignConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention?> PostAsync(global::CoordinationHub.Client.Models.ConventionSigning body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto> PostAsync(global::CoordinationHub.Client.Models.SignConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention> PostAsync(global::CoordinationHub.Client.Models.ConventionSigning body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
@@ -64,9 +68,13 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Signatures
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "409", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "413", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "415", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionDto>(requestInfo, global::CoordinationHub.Client.Models.ConventionDto.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Convention>(requestInfo, global::CoordinationHub.Client.Models.Convention.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// Signs the convention, or its latest amendment when one is pending, on behalf of the caller&apos;s organisation, which must be a party: nobody signs for another party, not even the platform administrator (403 `conventions.not-a-party`). A party signs a version once (409). When every party has signed, the version is SIGNED and applies from its effective date. Each signature is an audit event: `convention.signature-added` while parties are still to sign, then `convention.signed` (or `convention.amendment-signed`) with the last one.Scope: `conventions:write`.
@@ -76,11 +84,11 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Signatures
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.SignConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.ConventionSigning body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.SignConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.ConventionSigning body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));

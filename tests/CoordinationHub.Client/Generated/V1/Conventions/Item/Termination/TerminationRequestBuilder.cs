@@ -36,7 +36,7 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Termination
         /// <summary>
         /// A party ends the convention from `effectiveOn` (its first day no longer in force); its delegations end the day before. Alone, a party gives the notice of the terms in force: `effectiveOn` ≥ today + `noticeDays` (422 `conventions.notice-period`); with `agreedByAllParties`, any date from today. Not on a draft (422), not twice (409). Send the convention&apos;s ETag in `If-Match`.Scope: `conventions:write`.
         /// </summary>
-        /// <returns>A <see cref="global::CoordinationHub.Client.Models.ConventionDto"/></returns>
+        /// <returns>A <see cref="global::CoordinationHub.Client.Models.Convention"/></returns>
         /// <param name="body">The request body</param>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -46,15 +46,19 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Termination
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 412 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 413 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 428 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto?> PostAsync(global::CoordinationHub.Client.Models.TerminateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention?> PostAsync(global::CoordinationHub.Client.Models.ConventionTerminationNotice body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #nullable restore
 #else
-        public async Task<global::CoordinationHub.Client.Models.ConventionDto> PostAsync(global::CoordinationHub.Client.Models.TerminateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
+        public async Task<global::CoordinationHub.Client.Models.Convention> PostAsync(global::CoordinationHub.Client.Models.ConventionTerminationNotice body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default, CancellationToken cancellationToken = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));
@@ -67,10 +71,14 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Termination
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "409", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "412", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "413", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "415", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "428", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
-            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionDto>(requestInfo, global::CoordinationHub.Client.Models.ConventionDto.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
+            return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Convention>(requestInfo, global::CoordinationHub.Client.Models.Convention.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
         /// A party ends the convention from `effectiveOn` (its first day no longer in force); its delegations end the day before. Alone, a party gives the notice of the terms in force: `effectiveOn` ≥ today + `noticeDays` (422 `conventions.notice-period`); with `agreedByAllParties`, any date from today. Not on a draft (422), not twice (409). Send the convention&apos;s ETag in `If-Match`.Scope: `conventions:write`.
@@ -80,11 +88,11 @@ namespace CoordinationHub.Client.V1.Conventions.Item.Termination
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.TerminateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.ConventionTerminationNotice body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default)
         {
 #nullable restore
 #else
-        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.TerminateConventionCommand body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
+        public RequestInformation ToPostRequestInformation(global::CoordinationHub.Client.Models.ConventionTerminationNotice body, Action<RequestConfiguration<DefaultQueryParameters>> requestConfiguration = default)
         {
 #endif
             if(ReferenceEquals(body, null)) throw new ArgumentNullException(nameof(body));

@@ -1,0 +1,68 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace CoordinationHub.Platform.OpenApi;
+
+/// <summary>
+/// What every operation answers whoever wrote it: the rate-limit headers on every response, 429 and 500 as
+/// problem documents, and the CORS header (sent only when an allowlist is configured). Also marks the servers.
+/// </summary>
+public sealed class ContractHeaders : IDocumentFilter
+{
+    private static readonly (string Name, string Description)[] Headers =
+    [
+        ("RateLimit-Policy", "The caller's quota (IETF httpapi draft): `\"per-key\";q=<bucket size>;w=<seconds to refill it>`."),
+        ("RateLimit", "What is left of it: `\"per-key\";r=<requests left>;t=<seconds until the next one>`."),
+        ("Access-Control-Allow-Origin", "Sent only when the deployment configures a CORS allowlist (`Cors:AllowedOrigins`) and the " +
+            "request's `Origin` is on it. CoordinationHub is a server-to-server API: by default browsers are refused."),
+    ];
+
+    public void Apply(OpenApiDocument document, DocumentFilterContext context)
+    {
+        document.Components ??= new OpenApiComponents();
+        document.Components.Headers ??= new Dictionary<string, IOpenApiHeader>();
+        foreach (var (name, description) in Headers)
+            document.Components.Headers[name] = new OpenApiHeader { Description = description, Schema = Text(200) };
+        document.Components.Headers["Retry-After"] = new OpenApiHeader
+        {
+            Description = "Seconds to wait before the next request.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0", Maximum = "86400" },
+        };
+        foreach (var server in document.Servers ?? [])
+        {
+            server.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+            server.Extensions["x-internal"] = new JsonNodeExtension(JsonValue.Create(false));
+        }
+    }
+
+    public static void Declare(OpenApiOperation operation, OperationFilterContext context)
+    {
+        operation.Responses ??= new OpenApiResponses();
+        var problem = context.SchemaGenerator.GenerateSchema(typeof(ProblemDetails), context.SchemaRepository);
+        OpenApiResponse Problem(string description) => new()
+        {
+            Description = description,
+            Content = new Dictionary<string, IOpenApiMediaType> { ["application/problem+json"] = new OpenApiMediaType { Schema = problem } },
+        };
+        if (!operation.Responses.ContainsKey("429"))
+            operation.Responses["429"] = Problem("Too many requests for this API key: wait `Retry-After` seconds.");
+        if (!operation.Responses.ContainsKey("500"))
+            operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
+        if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
+        {
+            operation.Responses.TryAdd("413", Problem("The body is larger than the deployment accepts (1 MB by default)."));
+            operation.Responses.TryAdd("415", Problem("The body is not `application/json`."));
+        }
+        foreach (var (status, response) in operation.Responses)
+        {
+            if (response is not OpenApiResponse r) continue;
+            r.Headers ??= new Dictionary<string, IOpenApiHeader>();
+            foreach (var (name, _) in Headers) r.Headers[name] = new OpenApiHeaderReference(name, context.Document);
+            if (status == "429") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
+        }
+    }
+
+    private static OpenApiSchema Text(int maxLength) => new() { Type = JsonSchemaType.String, MaxLength = maxLength };
+}
