@@ -51,7 +51,7 @@ public abstract class NSwagClientTests(ApiFixture fx) : ApiTests(fx)
             CommuneIds = [corte.Id], StartOn = new DateOnly(2026, 2, 1), EndOn = new DateOnly(2027, 12, 31), ExternalRef = "NSWAG-APA-1",
         };
         var delegation = await dep.CreateDelegationAsync(null, draft, ct);
-        var entry = await dep.GetCompetenceMapAsync("2B096", "APA_INSTRUCTION", new DateOnly(2026, 6, 1), ct);
+        var entry = await dep.GetCompetenceMapAsync("2B096", "APA_INSTRUCTION", new DateOnly(2026, 6, 1), null, ct);
         Assert.Equal(ccas.Id, entry.Responsible.Id);
         Assert.Contains(entry.Chain, step => step.DelegationId == delegation.Id);
 

@@ -1,3 +1,4 @@
+using CoordinationHub.Features.CompetenceMap;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.OpenApi;
@@ -25,6 +26,12 @@ public sealed class ContractHeaders : IDocumentFilter
         document.Components.Headers ??= new Dictionary<string, IOpenApiHeader>();
         foreach (var (name, description) in Headers)
             document.Components.Headers[name] = new OpenApiHeader { Description = description, Schema = Text(200) };
+        document.Components.Headers[MapChanges.Header] = new OpenApiHeader
+        {
+            Description = "The competence map generation this answer wrote or read. Send it back as `Map-Min-Generation` to read " +
+                "your write through any instance behind a load balancer.",
+            Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Minimum = "0" },
+        };
         document.Components.Headers["Retry-After"] = new OpenApiHeader
         {
             Description = "Seconds to wait before the next request.",
@@ -55,11 +62,27 @@ public sealed class ContractHeaders : IDocumentFilter
             operation.Responses.TryAdd("413", Problem("The body is larger than the deployment accepts (1 MB by default)."));
             operation.Responses.TryAdd("415", Problem("The body is not `application/json`."));
         }
+        // The competence map's consistency token: read by lookups, written by what changes the map.
+        var tags = operation.Tags?.Select(t => t.Name).ToHashSet() ?? [];
+        var readsMap = tags.Contains("Competence map");
+        var writesMap = context.ApiDescription.HttpMethod is "POST" or "PUT" && tags.Overlaps(["Directory", "Conventions", "Delegations", "Imports"]);
+        if (readsMap)
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = MapChanges.MinHeader, In = ParameterLocation.Header, Required = false,
+                Description = "Answer from a map at least at this generation (a `Map-Generation` you were given): this instance catches up first.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Minimum = "0" },
+            });
+        }
         foreach (var (status, response) in operation.Responses)
         {
             if (response is not OpenApiResponse r) continue;
             r.Headers ??= new Dictionary<string, IOpenApiHeader>();
             foreach (var (name, _) in Headers) r.Headers[name] = new OpenApiHeaderReference(name, context.Document);
+            if ((readsMap || writesMap) && status.StartsWith('2'))
+                r.Headers[MapChanges.Header] = new OpenApiHeaderReference(MapChanges.Header, context.Document);
             if (status == "429") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
         }
     }
