@@ -5,6 +5,7 @@ using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
+using CoordinationHub.Features.Imports;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -29,6 +30,7 @@ public static class Host
         services.AddScoped<ChangeLog>();
         services.AddScoped<ConventionDelegations>();
         services.AddScoped<DelegationRules>();
+        services.AddScoped<DelegationWrites>();
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
@@ -97,6 +99,7 @@ public static class Host
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();
+        app.MapImports();
         app.MapBenchmarkBaseline();
     }
 }

@@ -24,6 +24,7 @@ public static class ContractDocument
         ("Competences", "The catalogue of competences, each with its holder by law and its legal basis (CASF)."),
         ("Delegations", "Delegations of competence: A delegates competence C to B on communes T from d1 to d2 under convention K, checked against the law and the convention; every version kept."),
         ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
+        ("Imports", "Bulk pushes of a département's delegations: upsert or snapshot by the département's own external references, all or nothing, with a report of every refused record."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
     ];
 
