@@ -115,6 +115,14 @@ public sealed class ContractOperationFilter : IOperationFilter
         if (method is "PUT" or "PATCH" || metadata.OfType<RequiresIfMatch>().Any())
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
+        if (operation.RequestBody?.Content is { } requestContent)
+            foreach (var (type, media) in requestContent)
+                if (type is "text/csv" or "application/x-ndjson" && media is OpenApiMediaType m)
+                {
+                    m.Schema = new OpenApiSchema { Type = JsonSchemaType.String };
+                    m.Example = JsonValue.Create(type == "text/csv" ? ContractExamples.Text(operation.OperationId, request: true) : ContractExamples.PushNdjson);
+                }
+
         if (operation.Responses is null) return;
         foreach (var (status, response) in operation.Responses)
         {
@@ -124,7 +132,7 @@ public sealed class ContractOperationFilter : IOperationFilter
             if (r.Content is not null && r.Content.TryGetValue("text/csv", out var csv) && csv is OpenApiMediaType c)
             {
                 c.Schema = new OpenApiSchema { Type = JsonSchemaType.String };
-                c.Example = JsonValue.Create(ContractExamples.MapCsv);
+                c.Example = JsonValue.Create(ContractExamples.Text(operation.OperationId, request: false) ?? ContractExamples.MapCsv);
             }
             if (status is "200" && method == "GET" && operation.OperationId?.StartsWith("Get", StringComparison.Ordinal) == true && !context.ApiDescription.RelativePath!.EndsWith("territory", StringComparison.Ordinal))
             {
