@@ -31,6 +31,8 @@ public static class Host
         services.AddScoped<ConventionDelegations>();
         services.AddScoped<DelegationRules>();
         services.AddScoped<DelegationWrites>();
+        services.AddSingleton<ImportProgress>();
+        services.AddSingleton<ImportWorker>();
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
@@ -77,6 +79,7 @@ public static class Host
         {
             services.AddHostedService<StartupTasks>();
             services.AddHostedService(sp => sp.GetRequiredService<CompetenceMapCache>());
+            services.AddHostedService(sp => sp.GetRequiredService<ImportWorker>());
         }
     }
 

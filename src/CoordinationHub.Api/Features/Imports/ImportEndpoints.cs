@@ -11,6 +11,8 @@ public static class ImportEndpoints
 {
     /// <summary>A push of 200,000 records is about 40 MB as CSV; gzip makes it a few MB.</summary>
     public const long MaxBodyBytes = 256L * 1024 * 1024;
+    /// <summary>Pushes up to about 300 records (this many bytes once inflated) are applied while the client waits.</summary>
+    public const long SyncBytes = 64 * 1024;
     private const long MaxInflatedBytes = 1024L * 1024 * 1024;
 
     public static void MapImports(this IEndpointRouteBuilder app)
@@ -18,13 +20,20 @@ public static class ImportEndpoints
         var group = app.MapGroup("/v1/imports").WithTags("Imports");
 
         group.MapPost("/delegations", async (HttpContext http, [FromQuery] PushMode? mode, [FromQuery] string? competences,
-                [FromQuery] DateOnly? effectiveOn, [FromQuery] bool? dryRun, [FromQuery] Guid? delegator, ISender sender, CancellationToken ct) =>
+                [FromQuery] DateOnly? effectiveOn, [FromQuery] bool? dryRun, [FromQuery] Guid? delegator, ISender sender, ImportWorker worker,
+                CancellationToken ct) =>
             {
                 var format = FormatOf(http.Request.ContentType);
                 var (file, sha) = await SpoolAsync(http.Request, ct);
                 try
                 {
                     var list = (competences ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (new FileInfo(file).Length > SyncBytes)
+                    {
+                        var job = await sender.Send(new QueuePushCommand(file, format, sha, mode ?? PushMode.UPSERT, list, effectiveOn, dryRun ?? false, delegator), ct);
+                        worker.Wake();
+                        return Results.Accepted($"/v1/imports/{job.Id}", job);
+                    }
                     var report = await sender.Send(new PushDelegationsCommand(file, format, sha, mode ?? PushMode.UPSERT, list, effectiveOn, dryRun ?? false, delegator), ct);
                     if (report.Status != ImportStatus.REFUSED) return Results.Ok(report);
                     return Results.Problem(
@@ -47,12 +56,15 @@ public static class ImportEndpoints
                 `mode=SNAPSHOT&competences=…` also ends, the day before `effectiveOn` (default today), the running delegations of those
                 competences that the push does not list. If any record is refused nothing is applied: 422 `imports.refused` with the
                 report (line, external reference, rule type, message of every refused record). `dryRun=true` checks and reports without
-                applying. The same content pushed again applies once and answers the first report (`replayed: true`).
+                applying. The same content pushed again applies once and answers the first report (`replayed: true`). A push of more
+                than about 300 records (64 KiB) is a job: 202 with `Location`; follow it with `GET /v1/imports/{id}` (QUEUED, RUNNING
+                with the records read so far, then the report). A job interrupted by a restart is taken again; nothing of it was applied.
                 """)
             .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
             .Accepts<IReadOnlyList<PushRecord>>("application/json", "application/x-ndjson", "text/csv")
             .RequireAuthorization(Scopes.DelegationsImport)
             .Produces<ImportReport>(200)
+            .Produces<ImportReport>(202)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422);
 
         group.MapGet("/{id:guid}", async (Guid id, [FromQuery] string? format, ISender sender, CancellationToken ct) =>

@@ -14,7 +14,7 @@ namespace CoordinationHub.Features.Imports;
 
 public enum PushMode { UPSERT, SNAPSHOT }
 
-public enum ImportStatus { APPLIED, VALIDATED, REFUSED }
+public enum ImportStatus { QUEUED, RUNNING, APPLIED, VALIDATED, REFUSED }
 
 /// <summary>
 /// A département's delegations, pushed in bulk from a spooled body: created or changed by external
@@ -23,7 +23,15 @@ public enum ImportStatus { APPLIED, VALIDATED, REFUSED }
 /// </summary>
 public sealed record PushDelegationsCommand(
     string File, PushFormat Format, string ContentSha256, PushMode Mode, IReadOnlyList<string> Competences,
-    DateOnly? EffectiveOn, bool DryRun, Guid? DelegatorId) : ICommand<ImportReport>;
+    DateOnly? EffectiveOn, bool DryRun, Guid? DelegatorId, Guid? JobId = null) : ICommand<ImportReport>, IPushParameters;
+
+/// <summary>How a push applies, as given in its query string.</summary>
+public interface IPushParameters
+{
+    PushMode Mode { get; }
+    IReadOnlyList<string> Competences { get; }
+    DateOnly? EffectiveOn { get; }
+}
 
 public sealed record ImportCounts(int Read, int Valid, int Created, int Changed, int Unchanged, int Ended);
 
@@ -36,7 +44,12 @@ public sealed record ImportReport(
 
 public sealed class PushDelegationsValidator : AbstractValidator<PushDelegationsCommand>
 {
-    public PushDelegationsValidator()
+    public PushDelegationsValidator() => Include(new PushParametersRules<PushDelegationsCommand>());
+}
+
+public sealed class PushParametersRules<T> : AbstractValidator<T> where T : IPushParameters
+{
+    public PushParametersRules()
     {
         RuleFor(c => c.Competences).NotEmpty().When(c => c.Mode == PushMode.SNAPSHOT)
             .WithMessage("A snapshot names the competences whose list is complete (competences=RSA_INSTRUCTION,…).");
@@ -48,17 +61,14 @@ public sealed class PushDelegationsValidator : AbstractValidator<PushDelegations
 
 public sealed class PushDelegationsHandler(
     Db db, Caller caller, DelegationWrites writes, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges, TimeProvider clock,
-    ILogger<PushDelegationsHandler> logger)
+    ImportProgress progress, CompetenceMap.CompetenceMapCache cache, ILogger<PushDelegationsHandler> logger)
     : ICommandHandler<PushDelegationsCommand, ImportReport>
 {
     public const int MaxCommunesPerRecord = 5_000;
 
     public async ValueTask<ImportReport> Handle(PushDelegationsCommand command, CancellationToken ct)
     {
-        var delegatorId = command.DelegatorId ?? caller.OrganisationId
-            ?? throw new BadRequestException("imports.delegator-required", "The platform administrator names the delegator: delegator=<organisation id>.");
-        if (!caller.IsPlatformAdmin && !caller.Is(delegatorId))
-            throw new ForbiddenException("An organisation pushes its own delegations only.");
+        var delegatorId = DelegatorOf(caller, command.DelegatorId);
         var effectiveOn = command.EffectiveOn ?? DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
         var key = new { delegatorId, sha = command.ContentSha256, mode = command.Mode.ToString(), competences = string.Join(',', command.Competences.Order()), effectiveOn };
 
@@ -67,12 +77,20 @@ public sealed class PushDelegationsHandler(
         {
             await using var lookup = await db.OpenAsync(ct);
             if (await lookup.QueryFirstOrDefaultAsync<string>(db.Command(AppliedSql, key, ct)) is { } stored)
-                return JsonSerializer.Deserialize<ImportReport>(stored, ReportJson)! with { Replayed = true };
+            {
+                var replayed = JsonSerializer.Deserialize<ImportReport>(stored, ReportJson)! with { Replayed = true };
+                if (command.JobId is { } job)
+                    await lookup.ExecuteAsync(db.Command(FinishJobSql, new
+                    {
+                        id = job, status = replayed.Status.ToString(), report = JsonSerializer.Serialize(replayed, ReportJson), finishedAt = clock.GetUtcNow(),
+                    }, ct));
+                return replayed;
+            }
         }
 
-        var id = Guid.CreateVersion7();
+        var id = command.JobId ?? Guid.CreateVersion7();
         var started = clock.GetUtcNow();
-        var run = new Run(db, writes, delegatorId, effectiveOn);
+        var run = new Run(db, writes, delegatorId, effectiveOn, read => progress.Report(id, read));
         ImportReport report;
         try
         {
@@ -86,6 +104,8 @@ public sealed class PushDelegationsHandler(
                 return 0;
             }, ct);
             report = run.Report(id, command, ImportStatus.APPLIED, started, clock.GetUtcNow());
+            // The map includes the push before anyone can read that it was applied (a job's status is read by polling).
+            if (mapChanges.Generation is { } generation && (cache.IsLoaded || cache.Hosted)) await cache.CatchUpAsync(generation, CancellationToken.None);
         }
         catch (Rollback)
         {
@@ -94,14 +114,25 @@ public sealed class PushDelegationsHandler(
         }
         logger.LogInformation("Push {Id} by {Delegator}: {Status} {Counts}, {Errors} refused records", id, delegatorId, report.Status, report.Counts, report.Errors.Count);
 
+        progress.Forget(id);
         await using (var c = await db.OpenAsync(ct))
-            await c.ExecuteAsync(db.Command(InsertJobSql, new
+            await c.ExecuteAsync(db.Command(command.JobId is null ? InsertJobSql : FinishJobSql, new
             {
-                id, key.delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, key.mode, key.competences, key.effectiveOn,
-                dryRun = command.DryRun, key.sha, status = report.Status.ToString(), report = JsonSerializer.Serialize(report, ReportJson),
-                createdAt = started, finishedAt = report.FinishedAt,
+                id, key.delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
+                format = command.Format.ToString(), key.mode, key.competences, key.effectiveOn, dryRun = command.DryRun, key.sha,
+                status = report.Status.ToString(), report = JsonSerializer.Serialize(report, ReportJson), createdAt = started, finishedAt = report.FinishedAt,
             }, ct));
         return report;
+    }
+
+    /// <summary>The organisation whose delegations are pushed: the caller's own, or any for the platform administrator.</summary>
+    public static Guid DelegatorOf(Caller caller, Guid? named)
+    {
+        var delegatorId = named ?? caller.OrganisationId
+            ?? throw new BadRequestException("imports.delegator-required", "The platform administrator names the delegator: delegator=<organisation id>.");
+        if (!caller.IsPlatformAdmin && !caller.Is(delegatorId))
+            throw new ForbiddenException("An organisation pushes its own delegations only.");
+        return delegatorId;
     }
 
     private sealed class Rollback : Exception;
@@ -112,7 +143,7 @@ public sealed class PushDelegationsHandler(
     };
 
     /// <summary>One attempt at applying the push, record by record, each in a savepoint.</summary>
-    private sealed class Run(Db db, DelegationWrites writes, Guid delegatorId, DateOnly effectiveOn)
+    private sealed class Run(Db db, DelegationWrites writes, Guid delegatorId, DateOnly effectiveOn, Action<int> progress)
     {
         private readonly Dictionary<string, CommuneRef?> communes = new(StringComparer.Ordinal);
         private readonly HashSet<string> pushed = new(StringComparer.Ordinal);
@@ -137,7 +168,7 @@ public sealed class PushDelegationsHandler(
             await using var body = File.OpenRead(command.File);
             await foreach (var line in PushRecords.ReadAsync(body, command.Format, ct))
             {
-                read++;
+                if (++read % 1000 == 0) progress(read);
                 if (line.Record is not { } record)
                 {
                     Errors.Add(new ImportError(line.Line, null, "imports.malformed-record", line.Error!));
@@ -268,7 +299,13 @@ public sealed class PushDelegationsHandler(
           AND effective_on = @effectiveOn AND status = 'APPLIED'
         """;
     private const string InsertJobSql = """
-        INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, mode, competences, effective_on, dry_run, content_sha256, status, report, created_at, finished_at)
-        VALUES (@id, @delegatorId, @organisationId, @apiKeyId, @mode, @competences, @effectiveOn, @dryRun, @sha, @status, @report, @createdAt, @finishedAt)
+        INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
+                                content_sha256, status, report, created_at, finished_at)
+        VALUES (@id, @delegatorId, @organisationId, @apiKeyId, @isAdmin, @format, @mode, @competences, @effectiveOn, @dryRun,
+                @sha, @status, @report, @createdAt, @finishedAt)
+        """;
+    private const string FinishJobSql = """
+        UPDATE import_job SET status = @status, report = @report, finished_at = @finishedAt, body_file = NULL, lease_until = NULL
+        WHERE id = @id
         """;
 }

@@ -8,6 +8,14 @@ namespace CoordinationHub.Client.Models
     public enum ImportReport_status
     #pragma warning restore CS1591
     {
+        [EnumMember(Value = "QUEUED")]
+        #pragma warning disable CS1591
+        QUEUED,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "RUNNING")]
+        #pragma warning disable CS1591
+        RUNNING,
+        #pragma warning restore CS1591
         [EnumMember(Value = "APPLIED")]
         #pragma warning disable CS1591
         APPLIED,

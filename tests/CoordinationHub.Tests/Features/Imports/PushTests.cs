@@ -166,6 +166,75 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         notGzip.Headers.ContentEncoding.Add("gzip");
         await (await s.Client.PostAsync("/v1/imports/delegations", notGzip)).Problem(HttpStatusCode.BadRequest, "imports.bad-gzip");
     }
+
+    /// <summary>400 one-commune records, two days each: more than a synchronous push takes.</summary>
+    private static string LargePush(Setup s, string prefix, string[] communes) => Ndjson([.. Enumerable.Range(0, 400).Select(i =>
+    {
+        var start = new DateOnly(2026, 1, 1).AddDays(i / (2 * communes.Length) * 2);
+        return Record(s, $"{prefix}-{i}", i % 2 == 0 ? "RSA_INSTRUCTION" : "APA_INSTRUCTION", [communes[i / 2 % communes.Length]],
+            start: start.ToString("yyyy-MM-dd"), end: start.AddDays(1).ToString("yyyy-MM-dd"));
+    })]);
+
+    private async Task<ImportReport> FinishedAsync(HttpClient client, Guid job)
+    {
+        for (var i = 0; i < 1200; i++)
+        {
+            var report = await (await client.GetAsync($"/v1/imports/{job}").Ok()).Read<ImportReport>();
+            if (report.Status is not (ImportStatus.QUEUED or ImportStatus.RUNNING)) return report;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"import job {job} did not finish in 120 s");
+    }
+
+    [Fact]
+    public async Task A_large_push_is_a_job_answered_202_and_followed_to_its_report()
+    {
+        var s = await SetUpAsync("17", "17002");
+        var body = LargePush(s, "CD17", ["17003", "17004", "17005"]);
+        Assert.True(Encoding.UTF8.GetByteCount(body) > ImportEndpoints.SyncBytes);
+        var accepted = await Push(s.Client, body).Ok(HttpStatusCode.Accepted);
+        var job = await accepted.Read<ImportReport>();
+        Assert.Equal(ImportStatus.QUEUED, job.Status);
+        Assert.Equal($"/v1/imports/{job.Id}", accepted.Headers.Location?.OriginalString);
+
+        var report = await FinishedAsync(s.Client, job.Id);
+        Assert.Equal((ImportStatus.APPLIED, 400, 400), (report.Status, report.Counts.Read, report.Counts.Created));
+        Assert.Equal(400, await DelegationsOf(s.Departement.Id));
+        Assert.Equal(s.Ccas.Id, Responsible(await Map("17003", "RSA_INSTRUCTION", new(2026, 1, 1))));
+    }
+
+    [Fact]
+    public async Task A_job_left_running_by_a_killed_process_is_taken_again_when_its_lease_lapses_and_applied_once()
+    {
+        var s = await SetUpAsync("18", "18001");
+        var body = LargePush(s, "CD18", ["18002", "18003", "18004"]);
+        // What a process killed mid-apply leaves: the job RUNNING under its lease, the spooled body, nothing applied.
+        var id = Guid.CreateVersion7();
+        var file = Path.Combine(Fx.Db.DataDirectory, "imports", id.ToString("N"));
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        await File.WriteAllTextAsync(file, body);
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(body)));
+        await using (var c = await Fx.Db.OpenAsync(default))
+            await c.ExecuteAsync(Fx.Db.Command("""
+                INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
+                                        content_sha256, status, body_file, lease_until, created_at)
+                VALUES (@id, @delegator, @delegator, @key, @admin, 'NDJSON', 'UPSERT', '', @on, @dry, @sha, 'RUNNING', @file, @lease, @now)
+                """, new
+            {
+                id, delegator = s.Departement.Id, key = Guid.CreateVersion7(), admin = false, on = new DateOnly(2026, 11, 25), dry = false, sha, file,
+                lease = TestClock.Today.AddMinutes(-1), now = TestClock.Today.AddMinutes(-5),
+            }, default));
+
+        var report = await FinishedAsync(s.Client, id);
+        Assert.Equal((ImportStatus.APPLIED, 400), (report.Status, report.Counts.Created));
+        for (var i = 0; i < 100 && File.Exists(file); i++) await Task.Delay(50); // removed once the job is recorded
+        Assert.False(File.Exists(file));
+        // The client, unsure, sends the same push again: it applies once.
+        var again = await Push(s.Client, body).Ok(HttpStatusCode.Accepted);
+        var replay = await FinishedAsync(s.Client, (await again.Read<ImportReport>()).Id);
+        Assert.True(replay.Replayed);
+        Assert.Equal(400, await DelegationsOf(s.Departement.Id));
+    }
 }
 
 [Collection(SqliteCollection.Name)] public sealed class PushTests_Sqlite(SqliteFixture f) : PushTests(f);
