@@ -67,6 +67,14 @@ public static class ImportEndpoints
             .Produces<ImportReport>(202)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(413).ProducesProblem(415).ProducesProblem(422);
 
+        group.MapGet("/reconciliation", async ([FromQuery] string departement, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new ReconcileDelegationsQuery(departement), ct)))
+            .WithName("ReconcileDelegations")
+            .WithSummary("Where a département's delegations and ours disagree: never sent, or held differently since its last push")
+            .WithDescription("For the département's own key (or the platform administrator): our running delegations whose external reference no applied push ever sent (made by hand, or dropped from its system), and the records of its last applied push that we hold differently since (changed or ended through the API).")
+            .RequireAuthorization(Scopes.DelegationsImport)
+            .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
+
         group.MapGet("/{id:guid}", async (Guid id, [FromQuery] string? format, ISender sender, CancellationToken ct) =>
             {
                 var report = await sender.Send(new GetImportQuery(id), ct);

@@ -60,7 +60,7 @@ public sealed class PushParametersRules<T> : AbstractValidator<T> where T : IPus
 }
 
 public sealed class PushDelegationsHandler(
-    Db db, Caller caller, DelegationWrites writes, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges, TimeProvider clock,
+    Db db, Caller caller, DelegationWrites writes, ChangeLog changeLog, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges, TimeProvider clock,
     ImportProgress progress, CompetenceMap.CompetenceMapCache cache, ILogger<PushDelegationsHandler> logger)
     : ICommandHandler<PushDelegationsCommand, ImportReport>
 {
@@ -90,7 +90,7 @@ public sealed class PushDelegationsHandler(
 
         var id = command.JobId ?? Guid.CreateVersion7();
         var started = clock.GetUtcNow();
-        var run = new Run(db, writes, delegatorId, effectiveOn, read => progress.Report(id, read));
+        var run = new Run(db, writes, id, delegatorId, effectiveOn, read => progress.Report(id, read));
         ImportReport report;
         try
         {
@@ -101,6 +101,9 @@ public sealed class PushDelegationsHandler(
                 await map.GenerationAsync(c, tx, t);
                 await run.ApplyAsync(c, tx, command, t);
                 if (run.Errors.Count > 0 || command.DryRun) throw new Rollback();
+                // Counts only: subscribers fetch the report with their own key.
+                await changeLog.RecordAsync(c, tx, "import", id, "import.completed", null,
+                    new { id, delegatorId, counts = run.Report(id, command, ImportStatus.APPLIED, started, started).Counts, report = $"/v1/imports/{id}" }, t);
                 return 0;
             }, ct);
             report = run.Report(id, command, ImportStatus.APPLIED, started, clock.GetUtcNow());
@@ -143,8 +146,9 @@ public sealed class PushDelegationsHandler(
     };
 
     /// <summary>One attempt at applying the push, record by record, each in a savepoint.</summary>
-    private sealed class Run(Db db, DelegationWrites writes, Guid delegatorId, DateOnly effectiveOn, Action<int> progress)
+    private sealed class Run(Db db, DelegationWrites writes, Guid jobId, Guid delegatorId, DateOnly effectiveOn, Action<int> progress)
     {
+        private readonly List<object?[]> sent = [];
         private readonly Dictionary<string, CommuneRef?> communes = new(StringComparer.Ordinal);
         private readonly HashSet<string> pushed = new(StringComparer.Ordinal);
         private int read, valid, created, changed, unchanged, ended;
@@ -153,6 +157,7 @@ public sealed class PushDelegationsHandler(
         public void Reset()
         {
             pushed.Clear();
+            sent.Clear();
             Errors.Clear();
             read = valid = created = changed = unchanged = ended = 0;
         }
@@ -182,9 +187,11 @@ public sealed class PushDelegationsHandler(
                 await tx.SaveAsync("record", ct);
                 try
                 {
-                    await ApplyAsync(c, tx, record, delegator, ct);
+                    var (delegation, communeIds) = await ApplyAsync(c, tx, record, delegator, ct);
                     await tx.ReleaseAsync("record", ct);
                     valid++;
+                    sent.Add([jobId, line.Line, record.ExternalRef, delegation, record.StartOn, record.EndOn, CommunesHash(communeIds)]);
+                    if (sent.Count >= 500) await FlushAsync(c, tx, ct);
                 }
                 catch (ProblemException e) when (e.Status is 403 or 404 or 409 or 422)
                 {
@@ -194,9 +201,17 @@ public sealed class PushDelegationsHandler(
             }
             if (command.Mode == PushMode.SNAPSHOT && Errors.Count == 0)
                 await EndAbsentAsync(c, tx, command.Competences, ct);
+            await FlushAsync(c, tx, ct);
         }
 
-        private async Task ApplyAsync(DbConnection c, DbTransaction tx, PushRecord r, DelegatorRow delegator, CancellationToken ct)
+        /// <summary>What was sent, kept for reconciliation; written in batches so that memory does not grow with the push.</summary>
+        private async Task FlushAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+        {
+            await db.InsertRowsAsync(c, tx, "import_record", RecordColumns, RecordTypes, sent, ct);
+            sent.Clear();
+        }
+
+        private async Task<(Guid Delegation, IEnumerable<Guid> Communes)> ApplyAsync(DbConnection c, DbTransaction tx, PushRecord r, DelegatorRow delegator, CancellationToken ct)
         {
             var missing = new[]
             {
@@ -228,9 +243,10 @@ public sealed class PushDelegationsHandler(
             var existingId = await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(ByExternalRefSql, new { delegatorId, externalRef = r.ExternalRef }, ct, tx));
             if (existingId is null)
             {
-                await writes.CreateAsync(c, tx, new DelegationProposal(null, delegatorId, delegateId, r.Competence!, conventionId, territory, r.StartOn!.Value, r.EndOn!.Value), r.ExternalRef, ct);
+                var id = await writes.CreateAsync(c, tx, new DelegationProposal(null, delegatorId, delegateId, r.Competence!, conventionId, territory,
+                    r.StartOn!.Value, r.EndOn!.Value), r.ExternalRef, ct);
                 created++;
-                return;
+                return (id, territory.Select(x => x.Id));
             }
             var current = (await DelegationStore.LoadAsync(db, c, tx, existingId.Value, null, ct))!;
             if (current.DelegateId != delegateId || current.Competence != r.Competence || current.ConventionId != conventionId)
@@ -239,10 +255,11 @@ public sealed class PushDelegationsHandler(
             if (current.StartOn == r.StartOn && current.EndOn == r.EndOn && current.CommuneIds.Order().SequenceEqual(territory.Select(x => x.Id).Order()))
             {
                 unchanged++;
-                return;
+                return (current.Id, current.CommuneIds);
             }
             await writes.ChangeAsync(c, tx, current, territory, r.StartOn!.Value, r.EndOn!.Value, "Bulk push", ct);
             changed++;
+            return (current.Id, territory.Select(x => x.Id));
         }
 
         /// <summary>A snapshot is the complete list: a running delegation of those competences that it lacks ends the day before it takes effect.</summary>
@@ -275,6 +292,17 @@ public sealed class PushDelegationsHandler(
             return commune;
         }
     }
+
+    /// <summary>A delegation's territory as one comparable value.</summary>
+    internal static string CommunesHash(IEnumerable<Guid> communes) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+        System.Text.Encoding.ASCII.GetBytes(string.Join(',', communes.Order()))));
+
+    private static readonly string[] RecordColumns = ["job_id", "line", "external_ref", "delegation_id", "start_on", "end_on", "communes_sha256"];
+    private static readonly System.Data.DbType[] RecordTypes =
+    [
+        System.Data.DbType.Guid, System.Data.DbType.Int32, System.Data.DbType.String, System.Data.DbType.Guid,
+        System.Data.DbType.Date, System.Data.DbType.Date, System.Data.DbType.String,
+    ];
 
     private sealed class DelegatorRow { public Guid Id { get; init; } public string Kind { get; init; } = ""; public string? Code { get; init; } }
     private sealed class RunningRow { public Guid Id { get; init; } public string? ExternalRef { get; init; } }

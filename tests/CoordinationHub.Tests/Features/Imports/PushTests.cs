@@ -235,6 +235,37 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         Assert.True(replay.Replayed);
         Assert.Equal(400, await DelegationsOf(s.Departement.Id));
     }
+
+    [Fact]
+    public async Task Reconciliation_lists_what_the_departement_never_sent_and_what_we_hold_differently_since_its_last_push()
+    {
+        var s = await SetUpAsync("19", "19001");
+        var report = await (await Push(s.Client, Ndjson(Record(s, "CD19-RSA-1", "RSA_INSTRUCTION", ["19002"]),
+            Record(s, "CD19-RSA-2", "RSA_INSTRUCTION", ["19003"]))).Ok()).Read<ImportReport>();
+        await using (var c = await Fx.Db.OpenAsync(default))
+            Assert.Equal(1, await c.ExecuteScalarAsync<long>(Fx.Db.Command(
+                "SELECT COUNT(*) FROM outbox_event WHERE event_type = 'import.completed' AND resource_id = @id", new { id = report.Id }, default)));
+
+        // By hand, through the API: one delegation made without an external reference, one pushed delegation ended early.
+        var hand = await (await s.Client.PostJson("/v1/delegations", Delegation(s.Departement, s.Ccas, "APA_INSTRUCTION", s.Convention,
+            new { communeIds = new[] { (await Commune("19004")).Id } }, Jan2026, new(2027, 12, 31))).Ok(HttpStatusCode.Created)).Read<CoordinationHub.Features.Delegations.DelegationDto>();
+        var pushed = (await (await s.Client.GetAsync("/v1/delegations?externalRef=CD19-RSA-2").Ok()).Json()).GetProperty("items")[0].GetProperty("id").GetGuid();
+        var etag = (await s.Client.GetAsync($"/v1/delegations/{pushed}").Ok()).Headers.ETag!.Tag;
+        var end = new HttpRequestMessage(HttpMethod.Post, $"/v1/delegations/{pushed}/end")
+            { Content = System.Net.Http.Json.JsonContent.Create(new { lastDay = "2026-12-31", reason = "Reprise en régie" }) };
+        end.Headers.TryAddWithoutValidation("If-Match", etag);
+        await s.Client.SendAsync(end).Ok();
+
+        var r = await (await s.Client.GetAsync("/v1/imports/reconciliation?departement=19").Ok()).Json();
+        Assert.Equal(report.Id, r.GetProperty("lastPushId").GetGuid());
+        Assert.Equal([hand.Id], r.GetProperty("neverSent").EnumerateArray().Select(x => x.GetProperty("delegationId").GetGuid()).ToArray());
+        var held = r.GetProperty("heldDifferently").EnumerateArray().Single();
+        Assert.Equal(("CD19-RSA-2", 2, "2027-12-31", "2026-12-31"), (held.GetProperty("externalRef").GetString(), held.GetProperty("line").GetInt32(),
+            held.GetProperty("sentEndOn").GetString(), held.GetProperty("heldEndOn").GetString()));
+        // Another département's key learns nothing about it.
+        var other = await Departement("07");
+        await (await Fx.Client(await Fx.KeyFor(other.Id, PusherScopes)).GetAsync("/v1/imports/reconciliation?departement=19")).Problem(HttpStatusCode.NotFound);
+    }
 }
 
 [Collection(SqliteCollection.Name)] public sealed class PushTests_Sqlite(SqliteFixture f) : PushTests(f);

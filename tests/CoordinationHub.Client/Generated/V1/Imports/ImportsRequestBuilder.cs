@@ -2,6 +2,7 @@
 #pragma warning disable CS0618
 using CoordinationHub.Client.V1.Imports.Delegations;
 using CoordinationHub.Client.V1.Imports.Item;
+using CoordinationHub.Client.V1.Imports.Reconciliation;
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions;
 using System.Collections.Generic;
@@ -20,6 +21,11 @@ namespace CoordinationHub.Client.V1.Imports
         public global::CoordinationHub.Client.V1.Imports.Delegations.DelegationsRequestBuilder Delegations
         {
             get => new global::CoordinationHub.Client.V1.Imports.Delegations.DelegationsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The reconciliation property</summary>
+        public global::CoordinationHub.Client.V1.Imports.Reconciliation.ReconciliationRequestBuilder Reconciliation
+        {
+            get => new global::CoordinationHub.Client.V1.Imports.Reconciliation.ReconciliationRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>Gets an item from the CoordinationHub.Client.v1.imports.item collection</summary>
         /// <param name="position">Unique identifier of the item</param>

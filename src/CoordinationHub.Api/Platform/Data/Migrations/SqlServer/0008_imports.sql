@@ -21,3 +21,16 @@ CREATE TABLE import_job (
 );
 CREATE INDEX ix_import_job_content ON import_job (delegator_id, content_sha256);
 CREATE INDEX ix_import_job_status ON import_job (status, created_at);
+
+-- What each applied push sent, record by record: for reconciliation (what was never sent, what is held differently since).
+CREATE TABLE import_record (
+    job_id          uniqueidentifier NOT NULL,
+    line            int NOT NULL,
+    external_ref    nvarchar(100) NOT NULL,
+    delegation_id   uniqueidentifier NOT NULL,
+    start_on        date NOT NULL,
+    end_on          date NOT NULL,
+    communes_sha256 char(64) NOT NULL,
+    PRIMARY KEY (job_id, line)
+);
+CREATE INDEX ix_import_record_ref ON import_record (external_ref);

@@ -21,3 +21,16 @@ CREATE TABLE import_job (
 );
 CREATE INDEX ix_import_job_content ON import_job (delegator_id, content_sha256);
 CREATE INDEX ix_import_job_status ON import_job (status, created_at);
+
+-- What each applied push sent, record by record: for reconciliation (what was never sent, what is held differently since).
+CREATE TABLE import_record (
+    job_id          TEXT NOT NULL,
+    line            INTEGER NOT NULL,
+    external_ref    TEXT NOT NULL,
+    delegation_id   TEXT NOT NULL,
+    start_on        TEXT NOT NULL,
+    end_on          TEXT NOT NULL,
+    communes_sha256 TEXT NOT NULL,
+    PRIMARY KEY (job_id, line)
+);
+CREATE INDEX ix_import_record_ref ON import_record (external_ref);
