@@ -5,6 +5,7 @@ using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
+using CoordinationHub.Features.Imports;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -29,6 +30,9 @@ public static class Host
         services.AddScoped<ChangeLog>();
         services.AddScoped<ConventionDelegations>();
         services.AddScoped<DelegationRules>();
+        services.AddScoped<DelegationWrites>();
+        services.AddSingleton<ImportProgress>();
+        services.AddSingleton<ImportWorker>();
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
@@ -79,6 +83,7 @@ public static class Host
         {
             services.AddHostedService<StartupTasks>();
             services.AddHostedService(sp => sp.GetRequiredService<CompetenceMapCache>());
+            services.AddHostedService(sp => sp.GetRequiredService<ImportWorker>());
         }
     }
 
@@ -104,6 +109,7 @@ public static class Host
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();
+        app.MapImports();
         app.MapBenchmarkBaseline();
     }
 }

@@ -107,6 +107,8 @@ public sealed class ContractRulesTests(SqliteFixture fx)
             if (!op.Value.TryGetProperty("requestBody", out var body)) continue;
             var media = body.GetProperty("content").GetProperty("application/json");
             var schema = Resolve(media.GetProperty("schema"));
+            // A bulk body (an array of records) refuses each record in its report, with 422: PushTests check those.
+            if (schema.TryGetProperty("type", out var kind) && kind.GetString() == "array") continue;
             var example = JsonNode.Parse(schema.GetProperty("example").GetRawText())!.AsObject();
             var url = System.Text.RegularExpressions.Regex.Replace(path.Name, @"\{[^}]+\}", Guid.NewGuid().ToString());
             foreach (var (field, value) in Beyond(schema, example))

@@ -19,7 +19,7 @@ namespace CoordinationHub.Features.CompetenceMap;
 /// </summary>
 public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<CompetenceMapCache> logger) : BackgroundService
 {
-    public static readonly TimeSpan PollEvery = TimeSpan.FromSeconds(1);
+    public static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(500);
     /// <summary>Feed rows kept this long; a process further behind loads the whole map.</summary>
     public static readonly TimeSpan FeedRetention = TimeSpan.FromDays(1);
     /// <summary>Beyond this many pending feed rows a full load is cheaper than the deltas.</summary>
@@ -195,6 +195,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         if (latest <= snapshot.Generation) return snapshot;
         var rows = (await c.QueryAsync<FeedRow>(db.Command(FeedSql, new { after = snapshot.Generation, limit = MaxDeltaRows + 1 }, ct))).ToList();
         // A gap (pruned feed), too many rows or a RELOAD: the deltas cannot rebuild the map, a load can.
+        // (Every generation has its BEGIN row, so the first row read is the next generation's.)
         var complete = rows.Count is > 0 and <= MaxDeltaRows && rows[0].Generation == snapshot.Generation + 1;
         if (reloadAllowed && (!complete || rows.Any(r => r.Kind == "RELOAD")))
         {

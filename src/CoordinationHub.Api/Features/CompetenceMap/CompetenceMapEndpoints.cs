@@ -19,8 +19,12 @@ public static class CompetenceMapEndpoints
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
         group.MapGet("/export", async ([FromQuery] string? departement, [FromQuery] string? epci, [FromQuery] string? competence,
-                [FromQuery] DateOnly? date, [FromQuery] string? format, ISender sender, HttpContext http, CancellationToken ct) =>
+                [FromQuery] DateOnly? date, [FromQuery] string? format, [FromQuery] string? layout, ISender sender, HttpContext http,
+                TimeProvider clock, CancellationToken ct) =>
             {
+                if (string.Equals(layout, "push", StringComparison.OrdinalIgnoreCase))
+                    return Results.Text(await sender.Send(new Imports.ExportPushLayoutQuery(departement ?? "",
+                        date ?? DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime)), ct), "text/csv; charset=utf-8");
                 var rows = await sender.Send(new ExportCompetenceMapQuery(departement, epci, competence, date), ct);
                 var csv = string.Equals(format, "csv", StringComparison.OrdinalIgnoreCase)
                     || (format is null && http.Request.Headers.Accept.ToString().Contains("text/csv", StringComparison.OrdinalIgnoreCase));
@@ -28,7 +32,7 @@ public static class CompetenceMapEndpoints
             })
             .WithName("ExportCompetenceMap")
             .WithSummary("The competence map of a whole département or EPCI on a date, as JSON or CSV")
-            .WithDescription("One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département's own systems.")
+            .WithDescription("One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département's own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.")
             .RequireAuthorization(Scopes.DelegationsRead)
             .Produces<IReadOnlyList<CompetenceMapEntry>>(200, "application/json", "text/csv")
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);

@@ -96,14 +96,17 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
 
     /// <summary>
     /// The transaction's map generation: the first change of a transaction takes the next one. The
-    /// row stays locked until commit, so generations commit in order and the feed has no gap.
+    /// row stays locked until commit, so generations commit in order; each writes a BEGIN row, so
+    /// the feed has no gap. A transaction that will use savepoints calls this first, outside them.
     /// </summary>
-    private async Task<long> GenerationAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+    public async Task<long> GenerationAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
     {
         if (changes.Transaction == tx && changes.Generation is { } g) return g;
         await c.ExecuteAsync(db.Command(BumpSql, null, ct, tx));
         var generation = await c.ExecuteScalarAsync<long>(db.Command(GenerationSql, null, ct, tx));
         changes.Begin(tx, generation);
+        await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes,
+            [[generation, 0, "BEGIN", null, null, null, null, clock.GetUtcNow()]], ct);
         return generation;
     }
 

@@ -26,6 +26,9 @@ public sealed class MapChanges
 
     public int NextSeq() => ++seq;
 
+    /// <summary>The transaction that took the generation was rolled back on purpose (a dry run): nothing to apply.</summary>
+    public void Discard() => (Transaction, Generation) = (null, null);
+
     public const string Header = "Map-Generation";
     public const string MinHeader = "Map-Min-Generation";
 }

@@ -31,7 +31,7 @@ public sealed class ChangeDelegationValidator : AbstractValidator<ChangeDelegati
     }
 }
 
-public sealed class ChangeDelegationHandler(Db db, DelegationRules rules) : ICommandHandler<ChangeDelegationCommand, DelegationDto>
+public sealed class ChangeDelegationHandler(Db db, DelegationWrites writes) : ICommandHandler<ChangeDelegationCommand, DelegationDto>
 {
     public async ValueTask<DelegationDto> Handle(ChangeDelegationCommand command, CancellationToken ct) =>
         await db.InTransactionAsync(async (c, tx, t) =>
@@ -44,9 +44,7 @@ public sealed class ChangeDelegationHandler(Db db, DelegationRules rules) : ICom
             var communes = territory.IsEmpty
                 ? await Territory.ExpandAsync(db, c, tx, new TerritoryInput(current.CommuneIds, null, null), "delegations", t)
                 : await Territory.ExpandAsync(db, c, tx, territory, "delegations", t);
-            await rules.CheckAsync(c, tx, new DelegationProposal(current.Id, current.DelegatorId, current.DelegateId, current.Competence, current.ConventionId, communes, changes.StartOn, changes.EndOn), t);
-            await rules.RecordVersionAsync(c, tx, current.Id, current.VersionNo + 1, changes.StartOn, changes.EndOn, communes.Select(x => x.Id).ToList(),
-                DelegationChange.CHANGED, changes.Reason, current.Competence, current, t);
+            await writes.ChangeAsync(c, tx, current, communes, changes.StartOn, changes.EndOn, changes.Reason, t);
             return (await DelegationStore.LoadAsync(db, c, tx, current.Id, null, t))!;
         }, ct);
 }

@@ -3,7 +3,6 @@ using CoordinationHub.Platform.Http;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
-using Dapper;
 using FluentValidation;
 using Mediator;
 
@@ -41,31 +40,14 @@ public sealed class CreateDelegationValidator : AbstractValidator<CreateDelegati
     }
 }
 
-public sealed class CreateDelegationHandler(Db db, DelegationRules rules, TimeProvider clock) : ICommandHandler<CreateDelegationCommand, DelegationDto>
+public sealed class CreateDelegationHandler(Db db, DelegationWrites writes) : ICommandHandler<CreateDelegationCommand, DelegationDto>
 {
     public async ValueTask<DelegationDto> Handle(CreateDelegationCommand command, CancellationToken ct) =>
         await db.InTransactionAsync(async (c, tx, t) =>
         {
             var communes = await Territory.ExpandAsync(db, c, tx, new TerritoryInput(command.CommuneIds, command.DepartementCodes, command.EpciSirens), "delegations", t);
-            var id = Guid.CreateVersion7();
-            await rules.CheckAsync(c, tx, new DelegationProposal(null, command.DelegatorId, command.DelegateId, command.Competence, command.ConventionId, communes, command.StartOn, command.EndOn), t);
-            if (command.ExternalRef is not null
-                && await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(ExternalRefSql, new { delegatorId = command.DelegatorId, externalRef = command.ExternalRef }, t, tx)) is { } taken)
-                throw new ConflictException("delegations.external-ref-taken", $"The delegator already has a delegation with external reference '{command.ExternalRef}'.") { ConflictingResource = $"/v1/delegations/{taken}" };
-
-            var now = clock.GetUtcNow();
-            await c.ExecuteAsync(db.Command(InsertSql, new
-            {
-                id, command.DelegatorId, command.DelegateId, competence = command.Competence, command.ConventionId, command.ExternalRef,
-                command.StartOn, command.EndOn, now,
-            }, t, tx));
-            await rules.RecordVersionAsync(c, tx, id, 1, command.StartOn, command.EndOn, communes.Select(x => x.Id).ToList(), DelegationChange.CREATED, null, command.Competence, null, t);
+            var id = await writes.CreateAsync(c, tx, new DelegationProposal(null, command.DelegatorId, command.DelegateId, command.Competence,
+                command.ConventionId, communes, command.StartOn, command.EndOn), command.ExternalRef, t);
             return (await DelegationStore.LoadAsync(db, c, tx, id, null, t))!;
         }, ct);
-
-    private const string ExternalRefSql = "SELECT id FROM delegation WHERE delegator_id = @delegatorId AND external_ref = @externalRef";
-    private const string InsertSql = """
-        INSERT INTO delegation (id, delegator_id, delegate_id, competence_code, convention_id, external_ref, current_version, start_on, end_on, version, created_at, updated_at)
-        VALUES (@id, @delegatorId, @delegateId, @competence, @conventionId, @externalRef, 1, @startOn, @endOn, 1, @now, @now)
-        """;
 }

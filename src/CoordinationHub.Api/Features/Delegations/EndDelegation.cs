@@ -23,7 +23,7 @@ public sealed class EndDelegationValidator : AbstractValidator<EndDelegationComm
     }
 }
 
-public sealed class EndDelegationHandler(Db db, DelegationRules rules, Caller caller) : ICommandHandler<EndDelegationCommand, DelegationDto>
+public sealed class EndDelegationHandler(Db db, DelegationWrites writes, Caller caller) : ICommandHandler<EndDelegationCommand, DelegationDto>
 {
     public async ValueTask<DelegationDto> Handle(EndDelegationCommand command, CancellationToken ct) =>
         await db.InTransactionAsync(async (c, tx, t) =>
@@ -33,13 +33,7 @@ public sealed class EndDelegationHandler(Db db, DelegationRules rules, Caller ca
                 throw new ForbiddenException("Only the delegator or the delegate ends a delegation.");
             if (current.Version != command.ExpectedVersion)
                 throw new PreconditionFailedException($"The delegation is at version {current.Version}, not {command.ExpectedVersion}; read it again.");
-            var lastDay = command.Request.LastDay;
-            if (lastDay >= current.EndOn)
-                throw new RuleException("delegations.not-an-early-end", $"The delegation already ends on {current.EndOn:yyyy-MM-dd}; to extend it, change it (PUT).");
-            if (lastDay < current.StartOn.AddDays(-1))
-                throw new RuleException("delegations.end-before-start", $"The last day cannot be before the day before the start ({current.StartOn:yyyy-MM-dd}).");
-            await rules.RecordVersionAsync(c, tx, current.Id, current.VersionNo + 1, current.StartOn, lastDay, current.CommuneIds,
-                DelegationChange.ENDED, command.Request.Reason, current.Competence, current, t);
+            await writes.EndAsync(c, tx, current, command.Request.LastDay, command.Request.Reason, t);
             return (await DelegationStore.LoadAsync(db, c, tx, current.Id, null, t))!;
         }, ct);
 }

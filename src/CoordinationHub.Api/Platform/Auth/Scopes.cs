@@ -8,6 +8,8 @@ public static class Scopes
     public const string ConventionsWrite = "conventions:write";
     public const string DelegationsRead = "delegations:read";
     public const string DelegationsWrite = "delegations:write";
+    /// <summary>Bulk pushes of one's delegations (a département's information system).</summary>
+    public const string DelegationsImport = "delegations:import";
     public const string ReferralsRead = "referrals:read";
     public const string ReferralsWrite = "referrals:write";
     /// <summary>Platform administration: directory management and every other scope.</summary>
@@ -16,6 +18,6 @@ public static class Scopes
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         DirectoryRead, DirectoryWrite, ConventionsRead, ConventionsWrite,
-        DelegationsRead, DelegationsWrite, ReferralsRead, ReferralsWrite, PlatformAdmin,
+        DelegationsRead, DelegationsWrite, DelegationsImport, ReferralsRead, ReferralsWrite, PlatformAdmin,
     };
 }

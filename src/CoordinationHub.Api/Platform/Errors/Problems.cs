@@ -30,6 +30,9 @@ public sealed class ConflictException(string code, string detail)
 public sealed class RuleException(string code, string detail)
     : ProblemException(422, code, "A business rule refuses the request", detail);
 
+public sealed class UnsupportedMediaTypeException(string detail)
+    : ProblemException(415, "unsupported-media-type", "Unsupported content type", detail);
+
 public sealed class PreconditionFailedException(string detail)
     : ProblemException(412, "precondition-failed", "The resource has changed", detail);
 

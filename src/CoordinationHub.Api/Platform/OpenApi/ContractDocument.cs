@@ -26,6 +26,7 @@ public static class ContractDocument
         ("Competences", "The catalogue of competences, each with its holder by law and its legal basis (CASF)."),
         ("Delegations", "Delegations of competence: A delegates competence C to B on communes T from d1 to d2 under convention K, checked against the law and the convention; every version kept."),
         ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
+        ("Imports", "Bulk pushes of a département's delegations: upsert or snapshot by the département's own external references, all or nothing, with a report of every refused record."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
     ];
 
@@ -144,6 +145,18 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
         LimitParameters(operation);
+        if (operation.RequestBody?.Content is { } requestContent)
+            foreach (var (type, media) in requestContent)
+                if (type is "text/csv" or "application/x-ndjson" && media is OpenApiMediaType m)
+                {
+                    // A push is up to 200,000 records: the bound is the endpoint's body limit, not a promise of size.
+                    m.Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 256 * 1024 * 1024 };
+                    m.Example = JsonValue.Create(type == "text/csv" ? ContractExamples.Text(operation.OperationId, request: true) : ContractExamples.PushNdjson);
+                }
+                else if (type == "application/json" && operation.OperationId == "PushDelegations" && media is OpenApiMediaType json
+                    && json.Schema is OpenApiSchema { Type: JsonSchemaType.Array } array)
+                    array.MaxItems = Features.Imports.PushDelegationsHandler.MaxRecords;
+
         if (operation.Responses is null) return;
         foreach (var (status, response) in operation.Responses)
         {
@@ -154,7 +167,7 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             {
                 // A département's export is a few MB; the bound is documented, not a promise of size.
                 c.Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 * 1024 * 1024 };
-                c.Example = JsonValue.Create(ContractExamples.MapCsv);
+                c.Example = JsonValue.Create(ContractExamples.Text(operation.OperationId, request: false) ?? ContractExamples.MapCsv);
             }
             if (status is "200" && method == "GET" && operation.OperationId?.StartsWith("Get", StringComparison.Ordinal) == true && !context.ApiDescription.RelativePath!.EndsWith("territory", StringComparison.Ordinal))
             {

@@ -5,6 +5,7 @@ using CoordinationHub.Features.Competences;
 using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
+using CoordinationHub.Features.Imports;
 using CoordinationHub.Platform.Http;
 
 namespace CoordinationHub.Platform.OpenApi;
@@ -75,10 +76,39 @@ public static class ContractExamples
     /// <summary>The CSV export, as a département's system receives it.</summary>
     public static readonly string MapCsv = ExportCompetenceMapHandler.ToCsv([MapEntry]);
 
+    private static readonly PushRecord Push = new()
+    {
+        ExternalRef = "CD59-RSA-0042", Competence = "RSA_INSTRUCTION", DelegateCcasCommune = "59350", Communes = ["59350"],
+        StartOn = new DateOnly(2026, 3, 1), EndOn = new DateOnly(2027, 12, 31), ConventionReference = "CD59-RSA-2026-01",
+    };
+
+    private static readonly ImportReport Report = new(Guid.Parse("0199d4e5-6f70-7a8b-9c0d-1e2f3a4b5c6d"), NordId, PushMode.SNAPSHOT, false, ImportStatus.APPLIED,
+        "9f2c4e1d8b7a6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d", new ImportCounts(648, 648, 12, 3, 632, 1), [], At, At.AddSeconds(4), false);
+
+    /// <summary>CSV and NDJSON bodies, by operation and direction: what the contract shows as their example.</summary>
+    public static string? Text(string? operationId, bool request) => (operationId, request) switch
+    {
+        ("PushDelegations", true) => PushRecords.CsvHeader + "\nCD59-RSA-0042;RSA_INSTRUCTION;;;59350;59350;2026-03-01;2027-12-31;;CD59-RSA-2026-01\n",
+        ("GetImport", false) => GetImportHandler.ErrorsCsv(Report with
+        {
+            Errors = [new ImportError(151, "CD59-RSA-0150", "imports.outside-territory", "Abrest (03001) is not in département 59.")],
+        }),
+        _ => null,
+    };
+
+    public static string PushNdjson => JsonSerializer.Serialize(Push, new JsonSerializerOptions(JsonSerializerDefaults.Web)
+        { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull }) + "\n";
+
     private static readonly Dictionary<Type, object> Examples = new()
     {
         [typeof(CompetenceDto)] = new CompetenceDto { Code = "RSA_INSTRUCTION", Label = "Instruction des demandes de RSA", HolderKind = HolderKind.DEPARTEMENT, LegalBasis = "CASF L262-15 ; L262-16", IsLegal = true },
         [typeof(CompetenceMapEntry)] = MapEntry,
+        [typeof(PushRecord)] = Push,
+        [typeof(ImportReport)] = Report,
+        [typeof(Reconciliation)] = new Reconciliation(NordId, Report.Id, new DateOnly(2026, 11, 25),
+            [new NeverSent(DelegationId, null, "APA_INSTRUCTION", new DateOnly(2026, 1, 1), new DateOnly(2027, 12, 31))],
+            [new HeldDifferently(12, "CD59-RSA-0042", DelegationId, new DateOnly(2026, 3, 1), new DateOnly(2027, 12, 31),
+                new DateOnly(2026, 3, 1), new DateOnly(2026, 12, 31), false)]),
         [typeof(DelegationDto)] = Delegation,
         [typeof(CreateDelegationCommand)] = new CreateDelegationCommand(NordId, CcasId, "RSA_INSTRUCTION", ConventionId, [LilleId], null, null,
             new DateOnly(2026, 3, 1), new DateOnly(2027, 12, 31), "CD59-RSA-0042"),

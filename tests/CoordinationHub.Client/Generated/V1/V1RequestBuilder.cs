@@ -6,6 +6,7 @@ using CoordinationHub.Client.V1.Competences;
 using CoordinationHub.Client.V1.Conventions;
 using CoordinationHub.Client.V1.Delegations;
 using CoordinationHub.Client.V1.Departements;
+using CoordinationHub.Client.V1.Imports;
 using CoordinationHub.Client.V1.Organisations;
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions;
@@ -50,6 +51,11 @@ namespace CoordinationHub.Client.V1
         public global::CoordinationHub.Client.V1.Departements.DepartementsRequestBuilder Departements
         {
             get => new global::CoordinationHub.Client.V1.Departements.DepartementsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The imports property</summary>
+        public global::CoordinationHub.Client.V1.Imports.ImportsRequestBuilder Imports
+        {
+            get => new global::CoordinationHub.Client.V1.Imports.ImportsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The organisations property</summary>
         public global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder Organisations

@@ -22,7 +22,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public ExportRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/competence-map/export{?competence*,date*,departement*,epci*,format*}", pathParameters)
+        public ExportRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/competence-map/export{?competence*,date*,departement*,epci*,format*,layout*}", pathParameters)
         {
         }
         /// <summary>
@@ -30,11 +30,11 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public ExportRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/competence-map/export{?competence*,date*,departement*,epci*,format*}", rawUrl)
+        public ExportRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/competence-map/export{?competence*,date*,departement*,epci*,format*,layout*}", rawUrl)
         {
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
         /// </summary>
         /// <returns>A List&lt;global::CoordinationHub.Client.Models.CompetenceMapEntry&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -68,7 +68,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -96,7 +96,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
             return new global::CoordinationHub.Client.V1.CompetenceMap.Export.ExportRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ExportRequestBuilderGetQueryParameters 
@@ -155,6 +155,19 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
             #pragma warning disable CS1591
             [QueryParameter("format")]
             public string Format { get; set; }
+            #pragma warning restore CS1591
+#endif
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            #pragma warning disable CS1591
+            [QueryParameter("layout")]
+            public string? Layout { get; set; }
+            #pragma warning restore CS1591
+#nullable restore
+#else
+            #pragma warning disable CS1591
+            [QueryParameter("layout")]
+            public string Layout { get; set; }
             #pragma warning restore CS1591
 #endif
         }
