@@ -5,6 +5,7 @@ using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
+using CoordinationHub.Features.Referrals;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -27,6 +28,10 @@ public static class Host
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
         services.AddScoped<ChangeLog>();
+        services.AddSingleton<ReferralPersonData>();
+        services.AddScoped<ReferralWorkflow>();
+        services.AddScoped<ReferralRouter>();
+        services.AddScoped<AssignmentLog>();
         services.AddScoped<ConventionDelegations>();
         services.AddScoped<DelegationRules>();
         services.AddScoped<MapChanges>();
@@ -94,6 +99,7 @@ public static class Host
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();
+        app.MapReferrals();
         app.MapBenchmarkBaseline();
     }
 }

@@ -24,6 +24,7 @@ public static class ContractDocument
         ("Competences", "The catalogue of competences, each with its holder by law and its legal basis (CASF)."),
         ("Delegations", "Delegations of competence: A delegates competence C to B on communes T from d1 to d2 under convention K, checked against the law and the convention; every version kept."),
         ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
+        ("Referrals", "Referrals of a person from one organisation to another for a need: routed through the competence map, with deadlines, receiver capacity, consent as data, a thread and a closed loop. Only the organisations involved see one."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
     ];
 
