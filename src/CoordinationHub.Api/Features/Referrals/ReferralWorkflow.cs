@@ -59,7 +59,7 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
             throw new ConflictException("referrals.illegal-transition",
                 $"A referral that is {row.Status}{(row.ConsentWithdrawn ? " (consent withdrawn)" : "")} cannot {Verb(action)}; "
                 + $"allowed now: {(allowed.Count == 0 ? "none" : string.Join(", ", allowed))}.")
-                { Extensions = { ["status"] = row.Status, ["allowedActions"] = allowed.Select(a => a.ToString()).ToArray() } };
+                { Extensions = { ["referralStatus"] = row.Status, ["allowedActions"] = allowed.Select(a => a.ToString()).ToArray() } };
     }
 
     private static string Verb(ReferralAction a) => a.ToString().ToLowerInvariant().Replace('_', ' ');
