@@ -118,11 +118,19 @@ public static class PersonKey
 
     private static string Normalise(string s)
     {
-        var decomposed = s.Normalize(NormalizationForm.FormD);
-        var sb = new StringBuilder(decomposed.Length);
-        foreach (var ch in decomposed)
-            if (CharUnicodeInfo.GetUnicodeCategory(ch) != UnicodeCategory.NonSpacingMark && char.IsLetterOrDigit(ch))
-                sb.Append(char.ToUpperInvariant(ch));
+        // A fold table rather than Unicode decomposition: the host runs with invariant globalization.
+        var sb = new StringBuilder(s.Length);
+        foreach (var ch in s.ToUpperInvariant())
+        {
+            var i = Accented.IndexOf(ch);
+            if (i >= 0) sb.Append(Plain[i]);
+            else if (ch == 'Æ') sb.Append("AE");
+            else if (ch == 'Œ') sb.Append("OE");
+            else if (char.IsLetterOrDigit(ch)) sb.Append(ch);
+        }
         return sb.ToString();
     }
+
+    private const string Accented = "ÀÂÄÁÃÅÇÉÈÊËÍÌÎÏÑÓÒÔÖÕÚÙÛÜÝŸ";
+    private const string Plain = "AAAAAACEEEEIIIINOOOOOUUUUYY";
 }

@@ -52,8 +52,8 @@ public sealed class ListReferralMessagesHandler(Db db, Caller caller, ReferralPe
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
             var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
-            var until = role == ReferralRole.EARLIER_RECEIVER
-                ? await ReferralStore.LeftAtAsync(db, c, null, query.Id, caller.OrganisationId!.Value, t)
+            int? until = role == ReferralRole.EARLIER_RECEIVER
+                ? await ReferralStore.LeftAtSeqAsync(db, c, null, query.Id, caller.OrganisationId!.Value, t)
                 : null;
             return await people.ReadThreadAsync(c, null, query.Id, until, t);
         }, ct);

@@ -260,9 +260,9 @@ public static class ReferralStore
         throw new NotFoundException("referral", id);
     }
 
-    /// <summary>When an earlier receiver left the referral (it sees the thread up to then).</summary>
-    public static Task<DateTimeOffset?> LeftAtAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, Guid org, CancellationToken ct) =>
-        c.QuerySingleOrDefaultAsync<DateTimeOffset?>(db.Command(LeftAtSql, new { id, org }, ct, tx));
+    /// <summary>The last entry of the thread an earlier receiver saw: its (last) transfer.</summary>
+    public static Task<int?> LeftAtSeqAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, Guid org, CancellationToken ct) =>
+        c.QuerySingleOrDefaultAsync<int?>(db.Command(LeftAtSql, new { id, org }, ct, tx));
 
     public static async Task<ReferralDto> ToDtoAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow r, ReferralRole role,
         ReferralPersonData people, DateTimeOffset now, CancellationToken ct)
@@ -355,7 +355,7 @@ public static class ReferralStore
         SELECT COUNT(*) FROM referral_receiver WHERE referral_id = @id AND organisation_id = @org AND left_at IS NOT NULL
         """;
     private const string LeftAtSql = """
-        SELECT MAX(left_at) FROM referral_receiver WHERE referral_id = @id AND organisation_id = @org AND left_at IS NOT NULL
+        SELECT MAX(seq) FROM referral_message WHERE referral_id = @id AND author_organisation_id = @org AND kind = 'TRANSFER'
         """;
     private const string OrganisationsSql = "SELECT id, name, kind, code FROM organisation WHERE id {in:ids}";
 }

@@ -43,10 +43,10 @@ public sealed class ReferralPersonData(Db db)
         }, ct, tx));
 
     /// <summary>The thread, in order; <paramref name="until"/> limits it to what an earlier receiver saw.</summary>
-    public async Task<IReadOnlyList<ThreadMessage>> ReadThreadAsync(DbConnection c, DbTransaction? tx, Guid referralId, DateTimeOffset? until, CancellationToken ct)
+    public async Task<IReadOnlyList<ThreadMessage>> ReadThreadAsync(DbConnection c, DbTransaction? tx, Guid referralId, int? untilSeq, CancellationToken ct)
     {
         var rows = await c.QueryAsync<MessageRow>(db.Command(ThreadSql, new { referralId }, ct, tx));
-        return rows.Where(r => until is null || r.CreatedAt <= until)
+        return rows.Where(r => untilSeq is null || r.Seq <= untilSeq)
             .Select(r => new ThreadMessage(r.Id, r.Seq, Enum.Parse<MessageKind>(r.Kind),
                 new ReferralOrganisation(r.AuthorOrganisationId, r.OrganisationName, r.OrganisationKind),
                 new AgentInput(r.AuthorAgentReference, r.AuthorAgentName), r.Body, r.CreatedAt))
