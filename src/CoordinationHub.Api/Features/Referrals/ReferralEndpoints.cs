@@ -120,7 +120,7 @@ public static class ReferralEndpoints
             })
             .WithName("ReorientReferral")
             .WithSummary("After a decline, send a new referral linked to it (to the suggested receiver or another), thread carried over")
-            .Transition();
+            .Transition(created: true);
 
         group.MapPut("/{id:guid}/assigned-agent", async (Guid id, AssignReferralAgentCommand command, ISender sender, HttpContext http,
                 CancellationToken ct) =>
@@ -173,12 +173,11 @@ public static class ReferralEndpoints
             .Transition();
 
     /// <summary>What every action on a referral declares: If-Match, the scope, and each way it can be refused.</summary>
-    private static RouteHandlerBuilder Transition(this RouteHandlerBuilder builder) => builder
+    private static RouteHandlerBuilder Transition(this RouteHandlerBuilder builder, bool created = false) => (created ? builder : builder.Produces<ReferralDto>(200))
         .WithDescription("If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the "
             + "`allowedActions`; 403 when the other party's action; 404 to anyone who is neither sender nor receiver.")
         .WithMetadata(new RequiresIfMatch())
         .RequireAuthorization(Scopes.ReferralsWrite)
-        .Produces<ReferralDto>(200)
         .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
         .ProducesProblem(412).ProducesProblem(422).ProducesProblem(428);
 }
