@@ -94,7 +94,7 @@ CREATE TABLE referral_message (
     id                     uuid NOT NULL PRIMARY KEY,
     referral_id            uuid NOT NULL REFERENCES referral (id),
     seq                    integer NOT NULL,
-    kind                   varchar(16) NOT NULL,
+    kind                   varchar(32) NOT NULL,
     author_organisation_id uuid NOT NULL REFERENCES organisation (id),
     author_agent_reference varchar(100) NOT NULL,
     author_agent_name      varchar(200) NOT NULL,

@@ -94,7 +94,7 @@ CREATE TABLE referral_message (
     id                     uniqueidentifier NOT NULL PRIMARY KEY,
     referral_id            uniqueidentifier NOT NULL REFERENCES referral (id),
     seq                    int NOT NULL,
-    kind                   varchar(16) NOT NULL,
+    kind                   varchar(32) NOT NULL,
     author_organisation_id uniqueidentifier NOT NULL REFERENCES organisation (id),
     author_agent_reference nvarchar(100) NOT NULL,
     author_agent_name      nvarchar(200) NOT NULL,
