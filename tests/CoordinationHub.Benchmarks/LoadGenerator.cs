@@ -71,7 +71,11 @@ public sealed class LoadGenerator : IDisposable
         DefaultRequestHeaders = { Authorization = key is null ? null : new AuthenticationHeaderValue("Bearer", key) },
     };
 
-    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct)
+    public Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct) =>
+        RunAsync(name, random => new HttpRequestMessage(HttpMethod.Get, requests[random.Next(requests.Count)]), key, duration, ct);
+
+    /// <summary>Runs requests made by <paramref name="next"/> (each worker draws from its own seeded random).</summary>
+    public async Task<LoadResult> RunAsync(string name, Func<Random, HttpRequestMessage> next, string? key, TimeSpan duration, CancellationToken ct)
     {
         using var client = Client(key);
         var workers = new Worker[Concurrency];
@@ -80,7 +84,7 @@ public sealed class LoadGenerator : IDisposable
         var tasks = new Task[Concurrency];
         for (var i = 0; i < Concurrency; i++)
         {
-            workers[i] = new Worker(client, requests, seed: i * 7919 + 17);
+            workers[i] = new Worker(client, next, seed: i * 7919 + 17);
             var worker = workers[i];
             tasks[i] = Task.Run(() => worker.RunAsync(deadline, ct), ct);
         }
@@ -96,7 +100,7 @@ public sealed class LoadGenerator : IDisposable
         return new LoadResult(name, latencies.Length, elapsed, latencies, errors, samples);
     }
 
-    private sealed class Worker(HttpClient client, IReadOnlyList<Uri> requests, int seed)
+    private sealed class Worker(HttpClient client, Func<Random, HttpRequestMessage> next, int seed)
     {
         private readonly Random random = new(seed);
         public List<long> Latencies { get; } = new(1 << 16);
@@ -107,23 +111,24 @@ public sealed class LoadGenerator : IDisposable
         {
             while (Stopwatch.GetTimestamp() < deadline && !ct.IsCancellationRequested)
             {
-                var uri = requests[random.Next(requests.Count)];
+                using var request = next(random);
+                var uri = $"{request.Method} {request.RequestUri}";
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
                     // The whole body is read before the latency is taken.
-                    using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead, ct);
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
                     Latencies.Add(Stopwatch.GetTimestamp() - sent);
                     if (!response.IsSuccessStatusCode)
                     {
                         var body = await response.Content.ReadAsStringAsync(ct);
-                        Record($"HTTP {(int)response.StatusCode}", $"{(int)response.StatusCode} GET {uri}: {Shorten(body)}");
+                        Record($"HTTP {(int)response.StatusCode}", $"{(int)response.StatusCode} {uri}: {Shorten(body)}");
                     }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
                 {
                     Latencies.Add(Stopwatch.GetTimestamp() - sent);
-                    Record(e.GetType().Name, $"GET {uri}: {e.Message}");
+                    Record(e.GetType().Name, $"{uri}: {e.Message}");
                 }
             }
         }

@@ -90,10 +90,12 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
     {
         NirGuard.Refuse(command);
         var senderId = caller.OrganisationId ?? throw new ForbiddenException("Referrals are sent by an organisation's key.");
-        return await db.InTransactionAsync(async (c, tx, t) =>
+        var now = clock.GetUtcNow();
+        // The reads (route, intake, consent, deadline) happen before the writing transaction, so that
+        // writers hold the database (SQLite: the only writer) for the guard and the inserts alone.
+        var row = await db.RetryAsync(async (c, t) =>
         {
-            var now = clock.GetUtcNow();
-            var competence = await router.CompetenceAsync(c, tx, command.Need, t);
+            var competence = await router.CompetenceAsync(c, null, command.Need, t);
             var row = new ReferralRow
             {
                 Id = Guid.CreateVersion7(), SenderId = senderId, Need = command.Need, CompetenceCode = competence,
@@ -113,8 +115,12 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
                 row.ConsentCollectedByName = consent.CollectedBy.DisplayName.Trim();
                 row.ConsentExpiresOn = consent.ExpiresOn;
             }
-            await ReferralSending.SendAsync(db, router, c, tx, row, command.Person.CommuneInsee, command.ReceiverId,
-                command.Force ? command.ForceReason : null, now, t);
+            await ReferralSending.PrepareAsync(db, router, c, null, row, command.Person.CommuneInsee, command.ReceiverId, now, t);
+            return row;
+        }, ct);
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            await ReferralSending.GuardAsync(db, c, tx, row, command.Force ? command.ForceReason : null, t);
             await ReferralStore.InsertAsync(db, c, tx, row, t);
             await people.WriteAsync(c, tx, row.Id, command.Person, command.Context, t);
             await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
@@ -122,8 +128,9 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
                 await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, t), MessageKind.MESSAGE, command.Agent,
                     $"Sent again although referral {row.ForcedDuplicateOf} is open: {command.ForceReason}");
             await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row), t);
-            return await ReferralStore.ToDtoAsync(db, c, tx, row, ReferralRole.SENDER, people, now, t);
+            return 0;
         }, ct);
+        return await db.RetryAsync((c, t) => ReferralStore.ToDtoAsync(db, c, null, row, ReferralRole.SENDER, people, now, t), ct);
     }
 }
 
@@ -136,6 +143,14 @@ public static class ReferralSending
 {
     public static async Task SendAsync(Db db, ReferralRouter router, DbConnection c, DbTransaction tx, ReferralRow row, string communeInsee,
         Guid? named, string? forceReason, DateTimeOffset now, CancellationToken ct)
+    {
+        await PrepareAsync(db, router, c, tx, row, communeInsee, named, now, ct);
+        await GuardAsync(db, c, tx, row, forceReason, ct);
+    }
+
+    /// <summary>The reads: route, intake, consent and deadline; sets the receiver, the routing and the deadline on the row.</summary>
+    public static async Task PrepareAsync(Db db, ReferralRouter router, DbConnection c, DbTransaction? tx, ReferralRow row, string communeInsee,
+        Guid? named, DateTimeOffset now, CancellationToken ct)
     {
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         Route route;
@@ -164,21 +179,6 @@ public static class ReferralSending
                 throw new RuleException("referrals.consent-in-future", "The consent cannot be given after now.");
         }
 
-        // Serialise sends to one receiver, so that two identical referrals sent at once cannot both pass the guard.
-        await c.ExecuteScalarAsync<Guid?>(db.Command(LockReceiverSql, new { id = receiver.Id }, ct, tx));
-        var existing = await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(DuplicateSql, new
-        {
-            row.PersonKey, competence = row.CompetenceCode, receiverId = receiver.Id, open = ReferralLife.OpenStatuses, self = row.Id,
-        }, ct, tx));
-        if (existing is { } other)
-        {
-            if (forceReason is null)
-                throw new ConflictException("referrals.duplicate",
-                    $"An open referral for this person and need is already with {receiver.Name}; send with force: true and a reason to send another.")
-                    { ConflictingResource = $"/v1/referrals/{other}" };
-            row.ForcedDuplicateOf = other;
-        }
-
         var (days, source, conventionId) = await router.ResponseDaysAsync(c, tx, row.SenderId, receiver.Id, row.CompetenceCode,
             Enum.Parse<Urgency>(row.Urgency), today, ct);
         row.ReceiverId = receiver.Id;
@@ -188,6 +188,25 @@ public static class ReferralSending
         row.DeadlineAt = now.AddDays(days);
         row.DeadlineSource = source.ToString();
         row.DeadlineConventionId = conventionId;
+    }
+
+    /// <summary>The duplicate guard, in the writing transaction: one open referral per person, need and receiver unless forced.</summary>
+    public static async Task GuardAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, string? forceReason, CancellationToken ct)
+    {
+        // Serialise sends to one receiver, so that two identical referrals sent at once cannot both pass the guard.
+        await c.ExecuteScalarAsync<Guid?>(db.Command(LockReceiverSql, new { id = row.ReceiverId }, ct, tx));
+        var existing = await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(DuplicateSql, new
+        {
+            row.PersonKey, competence = row.CompetenceCode, receiverId = row.ReceiverId, open = ReferralLife.OpenStatuses, self = row.Id,
+        }, ct, tx));
+        if (existing is { } other)
+        {
+            if (forceReason is null)
+                throw new ConflictException("referrals.duplicate",
+                    "An open referral for this person and need is already with the receiver; send with force: true and a reason to send another.")
+                    { ConflictingResource = $"/v1/referrals/{other}" };
+            row.ForcedDuplicateOf = other;
+        }
     }
 
     /// <summary>Records that the row's receiver holds the referral from now.</summary>

@@ -228,7 +228,7 @@ public static class ReferralStore
     public static Task<ReferralRow?> LoadAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct, bool forUpdate = false) =>
         c.QuerySingleOrDefaultAsync<ReferralRow>(db.Command(forUpdate ? ForUpdateSql : Sql, new { id }, ct, tx));
 
-    public static Task InsertAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, CancellationToken ct) =>
+    public static Task InsertAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow row, CancellationToken ct) =>
         c.ExecuteAsync(db.Command(InsertSql, row, ct, tx));
 
     /// <summary>Writes the row's mutable columns, if nobody changed it since <paramref name="expected"/>.</summary>
