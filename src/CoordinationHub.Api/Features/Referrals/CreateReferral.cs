@@ -93,7 +93,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         var now = clock.GetUtcNow();
         // The reads (route, intake, consent, deadline) happen before the writing transaction, so that
         // writers hold the database (SQLite: the only writer) for the guard and the inserts alone.
-        var row = await db.RetryAsync(async (c, t) =>
+        var (row, route, sender) = await db.RetryAsync(async (c, t) =>
         {
             var competence = await router.CompetenceAsync(c, null, command.Need, t);
             var row = new ReferralRow
@@ -115,8 +115,9 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
                 row.ConsentCollectedByName = consent.CollectedBy.DisplayName.Trim();
                 row.ConsentExpiresOn = consent.ExpiresOn;
             }
-            await ReferralSending.PrepareAsync(db, router, c, null, row, command.Person.CommuneInsee, command.ReceiverId, now, t);
-            return row;
+            var route = await ReferralSending.PrepareAsync(db, router, c, null, row, command.Person.CommuneInsee, command.ReceiverId, now, t);
+            var sender = await c.QuerySingleAsync<SenderRow>(db.Command(SenderSql, new { id = senderId }, t));
+            return (row, route, new ReferralOrganisation(senderId, sender.Name, sender.Kind));
         }, ct);
         await db.InTransactionAsync(async (c, tx, t) =>
         {
@@ -130,8 +131,23 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
             await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row), t);
             return 0;
         }, ct);
-        return await db.RetryAsync((c, t) => ReferralStore.ToDtoAsync(db, c, null, row, ReferralRole.SENDER, people, now, t), ct);
+        // The answer is built from what is in memory: no read after the commit.
+        var names = new Dictionary<Guid, (ReferralOrganisation Org, string? Code)>
+        {
+            [route.Commune.Id] = (new ReferralOrganisation(route.Commune.Id, route.Commune.Name, "COMMUNE"), route.Commune.Code),
+        };
+        names[sender.Id] = (sender, names.GetValueOrDefault(sender.Id).Code);
+        names[route.Receiver.Id] = (route.Receiver, names.GetValueOrDefault(route.Receiver.Id).Code);
+        return ReferralStore.ToDto(row, ReferralRole.SENDER, names, ReferralPersonData.Clean(command.Person, command.Context), now);
     }
+
+    private sealed class SenderRow
+    {
+        public string Name { get; init; } = "";
+        public string Kind { get; init; } = "";
+    }
+
+    private const string SenderSql = "SELECT name, kind FROM organisation WHERE id = @id";
 }
 
 /// <summary>
@@ -149,8 +165,8 @@ public static class ReferralSending
     }
 
     /// <summary>The reads: route, intake, consent and deadline; sets the receiver, the routing and the deadline on the row.</summary>
-    public static async Task PrepareAsync(Db db, ReferralRouter router, DbConnection c, DbTransaction? tx, ReferralRow row, string communeInsee,
-        Guid? named, DateTimeOffset now, CancellationToken ct)
+    public static async Task<Route> PrepareAsync(Db db, ReferralRouter router, DbConnection c, DbTransaction? tx, ReferralRow row,
+        string communeInsee, Guid? named, DateTimeOffset now, CancellationToken ct)
     {
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         Route route;
@@ -188,6 +204,7 @@ public static class ReferralSending
         row.DeadlineAt = now.AddDays(days);
         row.DeadlineSource = source.ToString();
         row.DeadlineConventionId = conventionId;
+        return route;
     }
 
     /// <summary>The duplicate guard, in the writing transaction: one open referral per person, need and receiver unless forced.</summary>

@@ -85,34 +85,37 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
     private static readonly string[] Awaiting = [nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED)];
 
     /// <summary>
-    /// Only the filters asked for go into the WHERE clause; the box's index (receiver_id or sender_id, id)
-    /// serves the order and the keyset, so a page costs the same at 10,000 or 1,000,000 rows.
+    /// Only the filters asked for go into the WHERE clause. The page of ids is chosen first, on the box's
+    /// index (receiver_id or sender_id, id) walked backwards from the cursor, and only then joined: the
+    /// planner cannot prefer a scan and a sort, so a page costs the same at 10,000 or 1,000,000 rows.
     /// </summary>
     internal static string BuildSql(ListReferralsQuery q, bool paged)
     {
-        var where = new List<string> { q.Box == ReferralBox.RECEIVED ? "r.receiver_id = @org" : "r.sender_id = @org" };
-        if (q.Status is not null) where.Add("r.status = @status");
-        if (q.Need is not null) where.Add("r.competence_code = @competence");
-        if (q.Urgency is not null) where.Add("r.urgency = @urgency");
-        if (q.Overdue == true) where.Add("r.status {in:awaiting} AND r.deadline_at < @now");
-        if (q.Overdue == false) where.Add("NOT (r.status {in:awaiting} AND r.deadline_at < @now)");
-        if (q.SentFrom is not null) where.Add("r.sent_at >= @sentFrom");
-        if (q.SentTo is not null) where.Add("r.sent_at < @sentBefore");
-        if (q.Commune is not null) where.Add("cm.code = @commune");
-        if (q.AssignedAgent is not null) where.Add("r.assigned_agent_reference = @assignedAgent");
-        if (paged) where.Add("r.id < @afterId");
-        var box = q.Box == ReferralBox.RECEIVED ? "r.receiver_id" : "r.sender_id";
+        var box = q.Box == ReferralBox.RECEIVED ? "p.receiver_id" : "p.sender_id";
+        var where = new List<string> { $"{box} = @org" };
+        if (q.Status is not null) where.Add("p.status = @status");
+        if (q.Need is not null) where.Add("p.competence_code = @competence");
+        if (q.Urgency is not null) where.Add("p.urgency = @urgency");
+        if (q.Overdue == true) where.Add("p.status {in:awaiting} AND p.deadline_at < @now");
+        if (q.Overdue == false) where.Add("NOT (p.status {in:awaiting} AND p.deadline_at < @now)");
+        if (q.SentFrom is not null) where.Add("p.sent_at >= @sentFrom");
+        if (q.SentTo is not null) where.Add("p.sent_at < @sentBefore");
+        if (q.Commune is not null) where.Add("p.commune_id IN (SELECT pc.id FROM organisation pc WHERE pc.kind = 'COMMUNE' AND pc.code = @commune)");
+        if (q.AssignedAgent is not null) where.Add("p.assigned_agent_reference = @assignedAgent");
+        if (paged) where.Add("p.id < @afterId");
         return $"""
             SELECT r.id, r.status, r.sender_id, s.name AS sender_name, s.kind AS sender_kind, r.receiver_id, v.name AS receiver_name,
                    v.kind AS receiver_kind, r.need, r.competence_code, r.urgency, cm.code AS commune_code, r.assigned_agent_reference,
                    r.assigned_agent_name, r.deadline_at, r.sent_at, r.updated_at
-            FROM referral r
+            FROM (SELECT p.id FROM referral p
+                  WHERE {string.Join("\n    AND ", where)}
+                  ORDER BY {box} DESC, p.id DESC
+                  {"{limit}"}) page
+            JOIN referral r ON r.id = page.id
             JOIN organisation s ON s.id = r.sender_id
             JOIN organisation v ON v.id = r.receiver_id
             JOIN organisation cm ON cm.id = r.commune_id
-            WHERE {string.Join("\n  AND ", where)}
-            ORDER BY {box} DESC, r.id DESC
-            {"{limit}"}
+            ORDER BY r.id DESC
             """;
     }
 

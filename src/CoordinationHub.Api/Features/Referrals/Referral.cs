@@ -268,10 +268,17 @@ public static class ReferralStore
         ReferralPersonData people, DateTimeOffset now, CancellationToken ct)
     {
         var names = (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
-            new { ids = new[] { r.SenderId, r.ReceiverId, r.CommuneId }.Distinct().ToArray() }, ct, tx))).ToDictionary(o => o.Id);
-        var seesPerson = role != ReferralRole.EARLIER_RECEIVER;
-        var person = seesPerson ? await people.ReadAsync(c, tx, r.Id, ct) : null;
-        ReferralOrganisation Org(Guid id) => names.TryGetValue(id, out var o) ? new(o.Id, o.Name, o.Kind) : new(id, "", "");
+            new { ids = new[] { r.SenderId, r.ReceiverId, r.CommuneId }.Distinct().ToArray() }, ct, tx)))
+            .ToDictionary(o => o.Id, o => (new ReferralOrganisation(o.Id, o.Name, o.Kind), o.Code));
+        var person = role != ReferralRole.EARLIER_RECEIVER ? await people.ReadAsync(c, tx, r.Id, ct) : null;
+        return ToDto(r, role, names, person, now);
+    }
+
+    /// <summary>The referral as <paramref name="role"/> sees it, from what is already in memory.</summary>
+    public static ReferralDto ToDto(ReferralRow r, ReferralRole role, IReadOnlyDictionary<Guid, (ReferralOrganisation Org, string? Code)> names,
+        PersonRecord? person, DateTimeOffset now)
+    {
+        ReferralOrganisation Org(Guid id) => names.TryGetValue(id, out var o) ? o.Org : new(id, "", "");
         var consent = r.HasConsent
             ? new ConsentInput(r.ConsentPurpose!, new ConsentScopeInput(r.ConsentScopeNeed!, r.ConsentScopeReceiverId), Enum.Parse<ConsentMethod>(r.ConsentMethod!),
                 r.ConsentGivenAt!.Value, new AgentInput(r.ConsentCollectedByReference!, r.ConsentCollectedByName!), r.ConsentExpiresOn)
@@ -284,7 +291,7 @@ public static class ReferralStore
             Overdue = role != ReferralRole.EARLIER_RECEIVER && r.OverdueAt(now),
             YourRole = role, AllowedActions = ReferralLife.Allowed(r, role),
             Sender = Org(r.SenderId), Receiver = Org(r.ReceiverId), Need = r.Need, Competence = r.CompetenceCode,
-            Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = names.GetValueOrDefault(r.CommuneId)?.Code ?? "",
+            Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = names.GetValueOrDefault(r.CommuneId).Code ?? "",
             Person = person?.Person, Context = person?.Context,
             SenderAgent = new AgentInput(r.SenderAgentReference, r.SenderAgentName),
             AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName!),

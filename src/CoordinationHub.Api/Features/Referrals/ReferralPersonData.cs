@@ -14,13 +14,22 @@ public sealed record PersonRecord(PersonInput Person, string? Context);
 /// </summary>
 public sealed class ReferralPersonData(Db db)
 {
-    public Task WriteAsync(DbConnection c, DbTransaction tx, Guid referralId, PersonInput p, string? context, CancellationToken ct) =>
-        c.ExecuteAsync(db.Command(InsertSql, new
+    public Task WriteAsync(DbConnection c, DbTransaction tx, Guid referralId, PersonInput person, string? context, CancellationToken ct)
+    {
+        var (p, text) = Clean(person, context);
+        return c.ExecuteAsync(db.Command(InsertSql, new
         {
-            referralId, familyName = p.FamilyName.Trim(), givenNames = p.GivenNames.Trim(), p.BirthDate, address = p.Address?.Trim(),
-            contactChannel = p.Contact?.Channel.ToString(), contactValue = p.Contact?.Value.Trim(), allocataireNumber = p.AllocataireNumber?.Trim(),
-            context = context?.Trim(),
+            referralId, p.FamilyName, p.GivenNames, p.BirthDate, p.Address, contactChannel = p.Contact?.Channel.ToString(),
+            contactValue = p.Contact?.Value, p.AllocataireNumber, context = text,
         }, ct, tx));
+    }
+
+    /// <summary>The person as it is stored: trimmed.</summary>
+    public static PersonRecord Clean(PersonInput p, string? context) => new(p with
+    {
+        FamilyName = p.FamilyName.Trim(), GivenNames = p.GivenNames.Trim(), Address = p.Address?.Trim(),
+        Contact = p.Contact is { } c ? c with { Value = c.Value.Trim() } : null, AllocataireNumber = p.AllocataireNumber?.Trim(),
+    }, context?.Trim());
 
     public async Task<PersonRecord?> ReadAsync(DbConnection c, DbTransaction? tx, Guid referralId, CancellationToken ct)
     {

@@ -28,7 +28,8 @@ public sealed class ReferralRouter(Db db, ISender sender, IConfiguration configu
     /// <summary>The competence a need is routed by (422 when it is neither a category nor a competence).</summary>
     public async Task<string> CompetenceAsync(DbConnection c, DbTransaction? tx, string need, CancellationToken ct)
     {
-        var catalogue = (await c.QueryAsync<string>(db.Command(CatalogueSql, null, ct, tx))).ToHashSet(StringComparer.Ordinal);
+        // The catalogue is written by migrations only: read once per process.
+        var catalogue = Catalogue ??= (await c.QueryAsync<string>(db.Command(CatalogueSql, null, ct, tx))).ToHashSet(StringComparer.Ordinal);
         return Needs.CompetenceOf(need, catalogue) ?? throw new RuleException("referrals.unknown-need",
             $"'{need}' is neither a need category ({string.Join(", ", Enum.GetNames<NeedCategory>())}) nor a competence of GET /v1/competences.");
     }
@@ -96,6 +97,8 @@ public sealed class ReferralRouter(Db db, ISender sender, IConfiguration configu
         var fallback = urgency switch { Urgency.IMMEDIATE => 1, Urgency.URGENT => 3, _ => 10 };
         return (configuration.GetValue<int?>($"Referrals:ResponseDays:{urgency}") ?? fallback, DeadlineSource.URGENCY, null);
     }
+
+    private static HashSet<string>? Catalogue;
 
     private sealed class OrgRow
     {
