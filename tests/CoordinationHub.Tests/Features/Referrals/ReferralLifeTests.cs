@@ -125,6 +125,20 @@ public abstract class ReferralLifeTests(ApiFixture fx) : ReferralTestBase(fx)
     }
 
     [Fact]
+    public async Task Eight_first_reads_at_once_all_answer_200_and_record_one_receipt()
+    {
+        var ccas = await Ccas("29232"); // Quimper
+        var dep = await Dep("29");
+        var (sent, _) = await Send(ccas, Draft("INCOME", Person("29232")));
+        var reads = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => dep.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}")));
+        Assert.All(reads, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        foreach (var r in reads) Assert.Equal(ReferralStatus.RECEIVED, (await r.Read<ReferralDto>()).Status);
+        await using var c = await Fx.Db.OpenAsync(default);
+        Assert.Equal(1, await c.ExecuteScalarAsync<int>(Fx.Db.Command(
+            "SELECT COUNT(*) FROM outbox_event WHERE resource_id = @id AND event_type = 'referral.received'", new { id = sent.Id }, default)));
+    }
+
+    [Fact]
     public async Task The_sender_cancels_before_acceptance_and_nothing_moves_after()
     {
         var ccas = await Ccas("07186"); // Privas
