@@ -78,7 +78,12 @@ public sealed class LoadGenerator : IDisposable
     /// When given, the map generation of the last acknowledged write: every answer's <c>Map-Generation</c>
     /// must be at least what it was when the request was sent, or the answer is counted stale.
     /// </param>
-    public async Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct,
+    public Task<LoadResult> RunAsync(string name, IReadOnlyList<Uri> requests, string? key, TimeSpan duration, CancellationToken ct,
+        Func<long>? acknowledged = null) =>
+        RunAsync(name, random => new HttpRequestMessage(HttpMethod.Get, requests[random.Next(requests.Count)]), key, duration, ct, acknowledged);
+
+    /// <summary>Runs requests made by <paramref name="next"/> (each worker draws from its own seeded random).</summary>
+    public async Task<LoadResult> RunAsync(string name, Func<Random, HttpRequestMessage> next, string? key, TimeSpan duration, CancellationToken ct,
         Func<long>? acknowledged = null)
     {
         using var client = Client(key);
@@ -88,7 +93,7 @@ public sealed class LoadGenerator : IDisposable
         var tasks = new Task[Concurrency];
         for (var i = 0; i < Concurrency; i++)
         {
-            workers[i] = new Worker(client, requests, seed: i * 7919 + 17, acknowledged);
+            workers[i] = new Worker(client, next, seed: i * 7919 + 17, acknowledged);
             var worker = workers[i];
             tasks[i] = Task.Run(() => worker.RunAsync(deadline, ct), ct);
         }
@@ -104,7 +109,7 @@ public sealed class LoadGenerator : IDisposable
         return new LoadResult(name, latencies.Length, elapsed, latencies, errors, samples) { Stale = workers.Sum(w => w.Stale) };
     }
 
-    private sealed class Worker(HttpClient client, IReadOnlyList<Uri> requests, int seed, Func<long>? acknowledged)
+    private sealed class Worker(HttpClient client, Func<Random, HttpRequestMessage> next, int seed, Func<long>? acknowledged)
     {
         public long Stale { get; private set; }
         private readonly Random random = new(seed);
@@ -116,13 +121,14 @@ public sealed class LoadGenerator : IDisposable
         {
             while (Stopwatch.GetTimestamp() < deadline && !ct.IsCancellationRequested)
             {
-                var uri = requests[random.Next(requests.Count)];
+                using var request = next(random);
+                var uri = $"{request.Method} {request.RequestUri}";
                 var floor = acknowledged?.Invoke() ?? 0;
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
                     // The whole body is read before the latency is taken.
-                    using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead, ct);
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
                     Latencies.Add(Stopwatch.GetTimestamp() - sent);
                     if (acknowledged is not null && response.IsSuccessStatusCode
                         && (!response.Headers.TryGetValues("Map-Generation", out var values) || long.Parse(values.First()) < floor))
@@ -130,13 +136,13 @@ public sealed class LoadGenerator : IDisposable
                     if (!response.IsSuccessStatusCode)
                     {
                         var body = await response.Content.ReadAsStringAsync(ct);
-                        Record($"HTTP {(int)response.StatusCode}", $"{(int)response.StatusCode} GET {uri}: {Shorten(body)}");
+                        Record($"HTTP {(int)response.StatusCode}", $"{(int)response.StatusCode} {uri}: {Shorten(body)}");
                     }
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
                 {
                     Latencies.Add(Stopwatch.GetTimestamp() - sent);
-                    Record(e.GetType().Name, $"GET {uri}: {e.Message}");
+                    Record(e.GetType().Name, $"{uri}: {e.Message}");
                 }
             }
         }

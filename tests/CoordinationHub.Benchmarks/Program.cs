@@ -31,6 +31,7 @@ try
 
     var workload = await Workload.FetchAsync(api, apiProcess.AdminKey, withCatalogue: !options.BaselineOnly, ct);
     Console.WriteLine($"Referential: {workload.Communes.Count:N0} current communes; catalogue: {workload.Catalogue.Count} competences ({workload.Legal.Count} legal).");
+    if (options.Referrals) return await new ReferralBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
 
     // The phases are measured in interleaved rounds (lookup, baseline, ceiling, lookup, …) so that
     // whatever else the machine does during the run weighs on each of them alike: the ratio is the figure.
@@ -156,7 +157,7 @@ sealed record Phase(string Name, Uri[] Requests, string? Key)
 
 public sealed record BenchmarkOptions(
     TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData,
-    int Every = 1, double WritesPerSecond = 5)
+    int Every = 1, double WritesPerSecond = 5, bool Referrals = false)
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
@@ -170,6 +171,7 @@ public sealed record BenchmarkOptions(
           --writes <n>          writes per second in the mixed phase (default 5)
           --baseline-only       skip the map: measure the baseline and /health/live only
           --keep-data           keep the temp folder (SQLite file, admin key) afterwards
+          --referrals           the referral benchmark (issue 13) instead of the map's
         """;
 
     public static BenchmarkOptions Parse(string[] args)
@@ -190,6 +192,7 @@ public sealed record BenchmarkOptions(
                 "--writes" => o with { WritesPerSecond = Positive(Value(), "--writes") },
                 "--baseline-only" => o with { BaselineOnly = true },
                 "--keep-data" => o with { KeepData = true },
+                "--referrals" => o with { Referrals = true },
                 "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };

@@ -33,9 +33,28 @@ public static class Benchmark
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
+
+        // The floor of create-referral: the same single INSERT of a referral row, nothing else.
+        app.MapPost("/bench/baseline/referral", async (BaselineReferral body, Db db, TimeProvider clock, CancellationToken ct) =>
+            {
+                var now = clock.GetUtcNow();
+                var row = new Features.Referrals.ReferralRow
+                {
+                    Id = Guid.CreateVersion7(), SenderId = body.SenderId, ReceiverId = body.ReceiverId, CommuneId = body.CommuneId,
+                    Need = "INCOME", CompetenceCode = "RSA_INSTRUCTION", Urgency = "NORMAL", Status = "SENT", PersonKey = body.PersonKey,
+                    SenderAgentReference = "bench", SenderAgentName = "bench", StatutoryBasis = "RSA_ORIENTATION", RoutingMode = "RESOLVED",
+                    DeadlineAt = now.AddDays(10), DeadlineSource = "URGENCY", SentAt = now, Version = 1, UpdatedAt = now,
+                };
+                // The same write path as every command: a transaction (one writer at a time on SQLite).
+                await db.InTransactionAsync(async (c, tx, t) => { await Features.Referrals.ReferralStore.InsertAsync(db, c, tx, row, t); return 0; }, ct);
+                return TypedResults.Created($"/bench/baseline/referral/{row.Id}", new { row.Id });
+            })
+            .AllowAnonymous()
+            .ExcludeFromDescription();
     }
 
     public sealed record MapStats(long Generation, int Keys, int Periods, int Organisations, int Communes);
+    public sealed record BaselineReferral(Guid SenderId, Guid ReceiverId, Guid CommuneId, string PersonKey);
 
     public sealed class BaselineRow
     {

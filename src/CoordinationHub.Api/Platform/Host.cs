@@ -6,6 +6,7 @@ using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Features.Imports;
+using CoordinationHub.Features.Referrals;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -28,6 +29,10 @@ public static class Host
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
         services.AddScoped<ChangeLog>();
+        services.AddSingleton<ReferralPersonData>();
+        services.AddScoped<ReferralWorkflow>();
+        services.AddScoped<ReferralRouter>();
+        services.AddScoped<AssignmentLog>();
         services.AddScoped<ConventionDelegations>();
         services.AddScoped<DelegationRules>();
         services.AddScoped<DelegationWrites>();
@@ -110,6 +115,7 @@ public static class Host
         app.MapConventions();
         app.MapAudit();
         app.MapImports();
+        app.MapReferrals();
         app.MapBenchmarkBaseline();
     }
 }

@@ -83,10 +83,11 @@ public sealed class ContractRulesTests(SqliteFixture fx)
             if (Schemas.TryGetProperty(ContractNameAttribute.SchemaId(t), out var schema)
                 && schema.GetProperty("properties").TryGetProperty(property, out var p))
                 yield return ($"{ContractNameAttribute.SchemaId(t)}.{property}", p);
-        var operationId = type.Name.EndsWith("Query") ? type.Name[..^5] : type.Name.EndsWith("Command") ? type.Name[..^7] : null;
+        var operationIds = ContractOperationsAttribute.Of(type);
         foreach (var path in Contract.GetProperty("paths").EnumerateObject())
         foreach (var op in path.Value.EnumerateObject())
-            if (op.Value.GetProperty("operationId").GetString() == operationId && op.Value.TryGetProperty("parameters", out var parameters))
+            if (op.Value.GetProperty("operationId").GetString() is { } operationId && operationIds.Contains(operationId)
+                && op.Value.TryGetProperty("parameters", out var parameters))
                 foreach (var parameter in parameters.EnumerateArray())
                     if (string.Equals(parameter.GetProperty("name").GetString(), property, StringComparison.OrdinalIgnoreCase))
                         yield return ($"{operationId} parameter {property}", parameter.GetProperty("schema"));

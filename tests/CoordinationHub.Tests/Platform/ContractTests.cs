@@ -135,5 +135,9 @@ internal static class Builders
         yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
             null, null, null, null, null, null, null, null, null), admin: true, paged: false);
         yield return BulkInsert.Sql("convention_commune", CoordinationHub.Features.Conventions.ConventionTerritory.CommuneColumns, 3);
+        foreach (var overdue in new bool?[] { true, false })
+            yield return CoordinationHub.Features.Referrals.ListReferralsHandler.BuildSql(new(CoordinationHub.Features.Referrals.ReferralBox.RECEIVED,
+                CoordinationHub.Features.Referrals.ReferralStatus.SENT, "FOOD", CoordinationHub.Features.Referrals.Urgency.URGENT, overdue,
+                new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 31), "59350", "agent-1", 10, null), paged: true);
     }
 }

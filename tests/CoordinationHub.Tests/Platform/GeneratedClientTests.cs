@@ -74,6 +74,50 @@ public abstract class GeneratedClientTests(ApiFixture fx) : ApiTests(fx)
         Assert.Equal(409, refused.Status);
         Assert.Equal("https://coordinationhub.fr/problems/delegations.overlap", refused.Type);
     }
+
+    [Fact]
+    public async Task An_integrator_drives_a_referral_from_routing_to_completion_with_the_generated_client()
+    {
+        var ccas = await RegisterCcas("28085"); // Chartres
+        var departement = await Departement("28");
+        var scopes = new[] { Scopes.ReferralsRead, Scopes.ReferralsWrite };
+        var sender = Client(await Fx.KeyFor(ccas.Id, scopes));
+        var receiverKey = await Fx.KeyFor(departement.Id, scopes);
+        var receiver = Client(receiverKey);
+        var agent = new Agent { Reference = "agent-1", DisplayName = "Mme Agent" };
+
+        var route = await sender.V1.Referrals.Routing.GetAsync(r => { r.QueryParameters.Commune = "28085"; r.QueryParameters.Need = "INCOME"; });
+        Assert.Equal(departement.Id, route!.Receiver!.Id);
+
+        var referral = await sender.V1.Referrals.PostAsync(new ReferralDraft
+        {
+            Need = "INCOME", Urgency = ReferralDraft_urgency.URGENT, Agent = agent,
+            Person = new Person { FamilyName = "Client-" + Guid.NewGuid().ToString("N")[..6], GivenNames = "Paul", BirthDate = new Date(1970, 1, 2), CommuneInsee = "28085" },
+            LegalBasis = new LegalBasis { Statutory = LegalBasis_statutory.RSA_ORIENTATION },
+        });
+        Assert.Equal(departement.Id, referral!.Receiver!.Id);
+
+        async Task<string> ETag() => (await Fx.Client(receiverKey).GetAsync($"/v1/referrals/{referral.Id}")).Headers.ETag!.Tag;
+        var item = receiver.V1.Referrals[referral.Id!.Value];
+        var tag = await ETag();
+        var accepted = await item.Acceptance.PostAsync(new ReferralAcceptance { Agent = agent }, r => r.Headers.Add("If-Match", tag));
+        Assert.Equal(Referral_status.ACCEPTED, accepted!.Status);
+        tag = await ETag();
+        await item.Start.PostAsync(new ReferralStart { Agent = agent }, r => r.Headers.Add("If-Match", tag));
+        await item.Messages.PostAsync(new ReferralMessageDraft { Agent = agent, Body = "Premier rendez-vous fait." });
+        tag = await ETag();
+        var done = await item.Completion.PostAsync(new ReferralCompletion { Agent = agent, Outcome = ReferralCompletion_outcome.SUPPORT_STARTED },
+            r => r.Headers.Add("If-Match", tag));
+        Assert.Equal(Referral_status.COMPLETED, done!.Status);
+        var thread = await sender.V1.Referrals[referral.Id!.Value].Messages.GetAsync();
+        Assert.Equal(4, thread!.Count);
+
+        // An illegal transition arrives as the contract's ProblemDetails.
+        tag = await ETag();
+        var refused = await Assert.ThrowsAsync<ProblemDetails>(() => item.Start.PostAsync(new ReferralStart { Agent = agent }, r => r.Headers.Add("If-Match", tag)));
+        Assert.Equal(409, refused.Status);
+        Assert.Equal("https://coordinationhub.fr/problems/referrals.illegal-transition", refused.Type);
+    }
 }
 
 [Collection(SqliteCollection.Name)] public sealed class GeneratedClientTests_Sqlite(SqliteFixture f) : GeneratedClientTests(f);

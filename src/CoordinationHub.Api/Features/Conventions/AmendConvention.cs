@@ -21,6 +21,7 @@ public sealed record AmendConventionCommand(
     bool? AllowsSubdelegation, IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes,
     IReadOnlyList<string>? EpciSirens, FinancialTerms? FinancialTerms) : ICommand<ConventionVersionDto>, IConventionTermsInput
 {
+    public IReadOnlyList<ReferralResponseDays>? ReferralResponseDays { get; init; }
     [JsonIgnore] public Guid Id { get; init; }
     [JsonIgnore] public int ExpectedVersion { get; init; }
 }
@@ -82,7 +83,12 @@ public sealed class AmendConventionHandler(Db db, Caller caller, TimeProvider cl
                 command.RenewalMonths ?? current.RenewalMonths, command.MaxRenewals ?? current.MaxRenewals, command.NoticeDays ?? current.NoticeDays,
                 command.AllowsSubdelegation ?? current.AllowsSubdelegation,
                 financial is null ? current.Amount : financial.Amount, financial is null ? current.Periodicity : financial.Periodicity,
-                financial is null ? current.PayerId : financial.PayerId, command.Summary.Trim(), competences, communes);
+                financial is null ? current.PayerId : financial.PayerId, command.Summary.Trim(), competences, communes)
+            {
+                // Left out: the current days stay for the competences still covered.
+                ReferralResponseDays = ConventionTerritory.ResponseDays(command.ReferralResponseDays, competences)
+                    ?? current.ReferralResponseDays.Where(d => competences.Contains(d.Key)).ToDictionary(),
+            };
             if ((amended.RenewalMonths is null) != (amended.MaxRenewals is null))
                 throw new RuleException("conventions.renewal-incomplete", "Give renewalMonths and maxRenewals together.");
             await ConventionTerritory.InsertVersionAsync(db, c, tx, before.Id, amended, now, t);

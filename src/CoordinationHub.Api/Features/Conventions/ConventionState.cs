@@ -28,6 +28,9 @@ public sealed record ConventionTerms(
 {
     /// <summary>The last day in force if no party terminates it: the end date plus every tacit renewal.</summary>
     public DateOnly LastDay => RenewalMonths is { } months && MaxRenewals is { } times ? EndOn.AddMonths(months * times) : EndOn;
+
+    /// <summary>Days a receiver has to answer a referral, per covered competence that sets it.</summary>
+    public IReadOnlyDictionary<string, int> ReferralResponseDays { get; init; } = new Dictionary<string, int>();
 }
 
 /// <summary>
@@ -90,7 +93,9 @@ public static class ConventionStore
         if (head is null) return null;
         var parties = (await c.QueryAsync<PartyRow>(db.Command(PartiesSql, new { id }, ct, tx))).Select(p => new ConventionPartyState(p.OrganisationId, p.Role)).ToList();
         var versions = (await c.QueryAsync<VersionRow>(db.Command(VersionsSql, new { id }, ct, tx))).ToList();
-        var competences = (await c.QueryAsync<CompetenceRow>(db.Command(CompetencesSql, new { id }, ct, tx))).ToLookup(r => r.AmendmentNo, r => r.CompetenceCode);
+        var competenceRows = (await c.QueryAsync<CompetenceRow>(db.Command(CompetencesSql, new { id }, ct, tx))).ToList();
+        var competences = competenceRows.ToLookup(r => r.AmendmentNo, r => r.CompetenceCode);
+        var responseDays = competenceRows.Where(r => r.ReferralResponseDays is not null).ToLookup(r => r.AmendmentNo);
         var communes = (await c.QueryAsync<CommuneRow>(db.Command(CommunesSql, new { id }, ct, tx))).ToLookup(r => r.AmendmentNo, r => r.CommuneId);
         var signatures = (await c.QueryAsync<SignatureRow>(db.Command(SignaturesSql, new { id }, ct, tx)))
             .Select(s => new SignatureState(s.AmendmentNo, s.OrganisationId, s.SignerName, s.SignedOn)).ToList();
@@ -102,7 +107,10 @@ public static class ConventionStore
             Versions = versions.Select(v => new ConventionTerms(
                 v.AmendmentNo, v.Status == "SIGNED", v.EffectiveOn, v.Object, v.StartOn, v.EndOn, v.RenewalMonths, v.MaxRenewals, v.NoticeDays,
                 v.AllowsSubdelegation, v.Amount, v.Periodicity is null ? null : Enum.Parse<Periodicity>(v.Periodicity), v.PayerId, v.Summary,
-                competences[v.AmendmentNo].Order(StringComparer.Ordinal).ToList(), communes[v.AmendmentNo].ToList())).ToList(),
+                competences[v.AmendmentNo].Order(StringComparer.Ordinal).ToList(), communes[v.AmendmentNo].ToList())
+            {
+                ReferralResponseDays = responseDays[v.AmendmentNo].ToDictionary(r => r.CompetenceCode, r => r.ReferralResponseDays!.Value),
+            }).ToList(),
         };
     }
 
@@ -121,7 +129,12 @@ public static class ConventionStore
     }
 
     private sealed class PartyRow { public Guid OrganisationId { get; init; } public string Role { get; init; } = ""; }
-    private sealed class CompetenceRow { public int AmendmentNo { get; init; } public string CompetenceCode { get; init; } = ""; }
+    private sealed class CompetenceRow
+    {
+        public int AmendmentNo { get; init; }
+        public string CompetenceCode { get; init; } = "";
+        public int? ReferralResponseDays { get; init; }
+    }
     private sealed class CommuneRow { public int AmendmentNo { get; init; } public Guid CommuneId { get; init; } }
     private sealed class SignatureRow
     {
@@ -159,7 +172,7 @@ public static class ConventionStore
                allows_subdelegation, amount, periodicity, payer_id, summary
         FROM convention_version WHERE convention_id = @id ORDER BY amendment_no
         """;
-    private const string CompetencesSql = "SELECT amendment_no, competence_code FROM convention_competence WHERE convention_id = @id";
+    private const string CompetencesSql = "SELECT amendment_no, competence_code, referral_response_days FROM convention_competence WHERE convention_id = @id";
     private const string CommunesSql = "SELECT amendment_no, commune_id FROM convention_commune WHERE convention_id = @id";
     private const string SignaturesSql = "SELECT amendment_no, organisation_id, signer_name, signed_on FROM convention_signature WHERE convention_id = @id ORDER BY amendment_no, signed_on";
 }

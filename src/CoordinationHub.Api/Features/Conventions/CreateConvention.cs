@@ -24,7 +24,13 @@ public sealed record CreateConventionCommand(
     ConventionType Type, string? Reference, string Object, IReadOnlyList<ConventionPartyInput> Parties,
     IReadOnlyList<string>? Competences, IReadOnlyList<Guid>? CommuneIds, IReadOnlyList<string>? DepartementCodes, IReadOnlyList<string>? EpciSirens,
     DateOnly StartOn, DateOnly EndOn, int? RenewalMonths, int? MaxRenewals, int NoticeDays, bool AllowsSubdelegation,
-    FinancialTerms? FinancialTerms) : ICommand<ConventionDto>, IConventionTermsInput;
+    FinancialTerms? FinancialTerms) : ICommand<ConventionDto>, IConventionTermsInput
+{
+    public IReadOnlyList<ReferralResponseDays>? ReferralResponseDays { get; init; }
+}
+
+/// <summary>Days a receiver has to answer a referral for a covered competence, between the parties.</summary>
+public sealed record ReferralResponseDays(string Competence, int Days);
 
 /// <summary>The terms a convention and an amendment both carry, validated alike.</summary>
 public interface IConventionTermsInput
@@ -36,6 +42,7 @@ public interface IConventionTermsInput
     int? RenewalMonths { get; }
     int? MaxRenewals { get; }
     FinancialTerms? FinancialTerms { get; }
+    IReadOnlyList<ReferralResponseDays>? ReferralResponseDays { get; }
 }
 
 public sealed class ConventionTermsRules : AbstractValidator<IConventionTermsInput>
@@ -54,6 +61,13 @@ public sealed class ConventionTermsRules : AbstractValidator<IConventionTermsInp
         RuleFor(c => c.MaxRenewals).InclusiveBetween(1, 50);
         RuleFor(c => c.FinancialTerms!.Amount).GreaterThanOrEqualTo(0).LessThan(1_000_000_000_000m).When(c => c.FinancialTerms is not null);
         RuleFor(c => c.FinancialTerms!.Periodicity).IsInEnum().When(c => c.FinancialTerms is not null);
+        RuleFor(c => c.ReferralResponseDays).Must(l => l!.Count <= 32).When(c => c.ReferralResponseDays is not null)
+            .WithMessage("At most 32 competences.");
+        RuleForEach(c => c.ReferralResponseDays).ChildRules(r =>
+        {
+            r.RuleFor(x => x.Competence).NotEmpty().MaximumLength(32);
+            r.RuleFor(x => x.Days).InclusiveBetween(1, 365);
+        });
     }
 }
 
@@ -117,7 +131,10 @@ public sealed class CreateConventionHandler(Db db, Caller caller, TimeProvider c
             await ConventionTerritory.InsertVersionAsync(db, c, tx, id, new ConventionTerms(
                 0, false, command.StartOn, command.Object.Trim(), command.StartOn, command.EndOn, command.RenewalMonths, command.MaxRenewals,
                 command.NoticeDays, command.AllowsSubdelegation, command.FinancialTerms?.Amount, command.FinancialTerms?.Periodicity,
-                command.FinancialTerms?.PayerId, null, competences, communes), now, t);
+                command.FinancialTerms?.PayerId, null, competences, communes)
+            {
+                ReferralResponseDays = ConventionTerritory.ResponseDays(command.ReferralResponseDays, competences) ?? new Dictionary<string, int>(),
+            }, now, t);
 
             var state = (await ConventionStore.LoadAsync(db, c, tx, id, t))!;
             await changeLog.RecordAsync(c, tx, "convention", id, "convention.created", null, ConventionAudit.Snapshot(state), t);
@@ -167,8 +184,27 @@ internal static class ConventionTerritory
             v.AllowsSubdelegation, v.Amount, periodicity = v.Periodicity?.ToString(), v.PayerId, v.Summary, now,
         }, ct, tx));
         foreach (var code in v.Competences)
-            await c.ExecuteAsync(db.Command(CompetenceSql, new { conventionId, v.AmendmentNo, code }, ct, tx));
+            await c.ExecuteAsync(db.Command(CompetenceSql, new
+            {
+                conventionId, v.AmendmentNo, code, days = v.ReferralResponseDays.TryGetValue(code, out var d) ? d : (int?)null,
+            }, ct, tx));
         await InsertCommunesAsync(db, c, tx, conventionId, v.AmendmentNo, v.Communes, ct);
+    }
+
+    /// <summary>Response days per competence; each must be a competence the version covers (422).</summary>
+    public static IReadOnlyDictionary<string, int>? ResponseDays(IReadOnlyList<ReferralResponseDays>? given, IReadOnlyList<string> competences)
+    {
+        if (given is null) return null;
+        var days = new Dictionary<string, int>();
+        foreach (var d in given)
+        {
+            var code = d.Competence.Trim().ToUpperInvariant();
+            if (!competences.Contains(code))
+                throw new RuleException("conventions.response-days-not-covered",
+                    $"Referral response days are set for {code}, which the convention does not cover.");
+            days[code] = d.Days;
+        }
+        return days;
     }
 
     internal static readonly string[] CommuneColumns = ["convention_id", "amendment_no", "commune_id"];
@@ -187,7 +223,10 @@ internal static class ConventionTerritory
         VALUES (@conventionId, @amendmentNo, 'DRAFT', @effectiveOn, @object, @startOn, @endOn, @renewalMonths, @maxRenewals,
                 @noticeDays, @allowsSubdelegation, @amount, @periodicity, @payerId, @summary, @now, NULL)
         """;
-    private const string CompetenceSql = "INSERT INTO convention_competence (convention_id, amendment_no, competence_code) VALUES (@conventionId, @amendmentNo, @code)";
+    private const string CompetenceSql = """
+        INSERT INTO convention_competence (convention_id, amendment_no, competence_code, referral_response_days)
+        VALUES (@conventionId, @amendmentNo, @code, @days)
+        """;
 }
 
 /// <summary>
@@ -204,7 +243,8 @@ internal static class ConventionAudit
         Versions = s.Versions.Select(v => new
         {
             v.AmendmentNo, v.Signed, v.EffectiveOn, v.Summary, v.Object, v.StartOn, v.EndOn, v.RenewalMonths, v.MaxRenewals, v.NoticeDays,
-            v.AllowsSubdelegation, v.Amount, v.Periodicity, v.PayerId, v.Competences, CommuneCount = v.Communes.Count,
+            v.AllowsSubdelegation, v.Amount, v.Periodicity, v.PayerId, v.Competences, v.ReferralResponseDays,
+            CommuneCount = v.Communes.Count,
         }),
         Signatures = s.Signatures.Select(x => new { x.AmendmentNo, x.OrganisationId, x.SignerName, x.SignedOn }),
     };

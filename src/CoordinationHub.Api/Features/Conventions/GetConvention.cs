@@ -38,6 +38,8 @@ public sealed class ConventionDto
     public string Object { get; init; } = "";
     public IReadOnlyList<string> Competences { get; init; } = [];
     public IReadOnlyList<Guid> CommuneIds { get; init; } = [];
+    /// <summary>Days a receiver has to answer a referral between the parties, per covered competence that sets it.</summary>
+    public IReadOnlyList<ReferralResponseDays> ReferralResponseDays { get; init; } = [];
     public DateOnly StartOn { get; init; }
     public DateOnly EndOn { get; init; }
     /// <summary>Last day in force: the end date plus every tacit renewal, early termination applied.</summary>
@@ -104,6 +106,8 @@ internal static class ConventionAccess
             AmendmentNo = terms.AmendmentNo,
             PendingAmendmentNo = seesPending && Pending(s) is { AmendmentNo: > 0 } pending ? pending.AmendmentNo : null,
             Object = terms.Object, Competences = terms.Competences, CommuneIds = terms.Communes,
+            ReferralResponseDays = terms.ReferralResponseDays.OrderBy(d => d.Key, StringComparer.Ordinal)
+                .Select(d => new ReferralResponseDays(d.Key, d.Value)).ToList(),
             StartOn = terms.StartOn, EndOn = terms.EndOn, LastDay = s.LastDayOn(asOf),
             RenewalMonths = terms.RenewalMonths, MaxRenewals = terms.MaxRenewals, NoticeDays = terms.NoticeDays,
             AllowsSubdelegation = terms.AllowsSubdelegation,

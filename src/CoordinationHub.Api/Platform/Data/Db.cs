@@ -85,12 +85,26 @@ public sealed class Db
     public ValueTask<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct, IsolationLevel isolation = IsolationLevel.ReadCommitted) =>
         retry.ExecuteAsync(async token =>
         {
-            await using var connection = await OpenAsync(token);
-            await using var tx = await BeginAsync(connection, isolation, token);
-            var result = await work(connection, tx, token);
-            await tx.CommitAsync(token);
-            return result;
+            // SQLite has one writer at a time, and Microsoft.Data.Sqlite waits for a busy file by sleeping
+            // 150 ms between attempts: writers of this process queue here instead (other processes still
+            // meet the busy timeout).
+            var gated = Dialect.Provider == DatabaseProvider.Sqlite;
+            if (gated) await sqliteWriters.WaitAsync(token);
+            try
+            {
+                await using var connection = await OpenAsync(token);
+                await using var tx = await BeginAsync(connection, isolation, token);
+                var result = await work(connection, tx, token);
+                await tx.CommitAsync(token);
+                return result;
+            }
+            finally
+            {
+                if (gated) sqliteWriters.Release();
+            }
         }, ct);
+
+    private readonly SemaphoreSlim sqliteWriters = new(1, 1);
 
     private async Task<DbTransaction> BeginAsync(DbConnection connection, IsolationLevel isolation, CancellationToken ct)
     {

@@ -27,6 +27,7 @@ public static class ContractDocument
         ("Delegations", "Delegations of competence: A delegates competence C to B on communes T from d1 to d2 under convention K, checked against the law and the convention; every version kept."),
         ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
         ("Imports", "Bulk pushes of a département's delegations: upsert or snapshot by the département's own external references, all or nothing, with a report of every refused record."),
+        ("Referrals", "Referrals of a person from one organisation to another for a need: routed through the competence map, with deadlines, receiver capacity, consent as data, a thread and a closed loop. Only the organisations involved see one."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
     ];
 
@@ -181,7 +182,7 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
     private void LimitParameters(OpenApiOperation operation)
     {
         var request = operation.OperationId is { } id
-            ? typeof(ContractDocument).Assembly.GetTypes().FirstOrDefault(t => t.Name == id + "Query" || t.Name == id + "Command")
+            ? typeof(ContractDocument).Assembly.GetTypes().FirstOrDefault(t => t.IsClass && ContractOperationsAttribute.Of(t).Contains(id))
             : null;
         foreach (var parameter in operation.Parameters?.OfType<OpenApiParameter>() ?? [])
         {

@@ -18,3 +18,20 @@ public sealed class ContractNameAttribute(string name) : Attribute
         return string.Concat(type.GetGenericArguments().Select(SchemaId)) + name;
     }
 }
+
+/// <summary>
+/// The operations whose parameters a request type binds, when its name is not theirs (one query for the
+/// "sent" and "received" lists): the contract takes those parameters' limits from its validator.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class ContractOperationsAttribute(params string[] operationIds) : Attribute
+{
+    public IReadOnlyList<string> OperationIds { get; } = operationIds;
+
+    /// <summary>The operations of <paramref name="type"/>: those named on it, else its name without Query/Command.</summary>
+    public static IReadOnlyList<string> Of(Type type) =>
+        type.GetCustomAttributes(typeof(ContractOperationsAttribute), false) is [ContractOperationsAttribute named] ? named.OperationIds
+        : type.Name.EndsWith("Query", StringComparison.Ordinal) ? [type.Name[..^5]]
+        : type.Name.EndsWith("Command", StringComparison.Ordinal) ? [type.Name[..^7]]
+        : [];
+}

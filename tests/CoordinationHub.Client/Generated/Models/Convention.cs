@@ -85,6 +85,14 @@ namespace CoordinationHub.Client.Models
 #else
         public string Reference { get; set; }
 #endif
+        /// <summary>The referralResponseDays property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::CoordinationHub.Client.Models.ReferralResponseDays>? ReferralResponseDays { get; set; }
+#nullable restore
+#else
+        public List<global::CoordinationHub.Client.Models.ReferralResponseDays> ReferralResponseDays { get; set; }
+#endif
         /// <summary>The renewalMonths property</summary>
         public int? RenewalMonths { get; set; }
         /// <summary>The startOn property</summary>
@@ -147,6 +155,7 @@ namespace CoordinationHub.Client.Models
                 { "pendingAmendmentNo", n => { PendingAmendmentNo = n.GetIntValue(); } },
                 { "recordedStatus", n => { RecordedStatus = n.GetEnumValue<global::CoordinationHub.Client.Models.Convention_recordedStatus>(); } },
                 { "reference", n => { Reference = n.GetStringValue(); } },
+                { "referralResponseDays", n => { ReferralResponseDays = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>(global::CoordinationHub.Client.Models.ReferralResponseDays.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "renewalMonths", n => { RenewalMonths = n.GetIntValue(); } },
                 { "startOn", n => { StartOn = n.GetDateValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::CoordinationHub.Client.Models.Convention_status>(); } },
@@ -180,6 +189,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteIntValue("pendingAmendmentNo", PendingAmendmentNo);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Convention_recordedStatus>("recordedStatus", RecordedStatus);
             writer.WriteStringValue("reference", Reference);
+            writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>("referralResponseDays", ReferralResponseDays);
             writer.WriteIntValue("renewalMonths", RenewalMonths);
             writer.WriteDateValue("startOn", StartOn);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Convention_status>("status", Status);

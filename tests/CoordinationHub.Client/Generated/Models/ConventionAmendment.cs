@@ -73,6 +73,14 @@ namespace CoordinationHub.Client.Models
 #else
         public string Object { get; set; }
 #endif
+        /// <summary>The referralResponseDays property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::CoordinationHub.Client.Models.ReferralResponseDays>? ReferralResponseDays { get; set; }
+#nullable restore
+#else
+        public List<global::CoordinationHub.Client.Models.ReferralResponseDays> ReferralResponseDays { get; set; }
+#endif
         /// <summary>The renewalMonths property</summary>
         public int? RenewalMonths { get; set; }
         /// <summary>The summary property</summary>
@@ -119,6 +127,7 @@ namespace CoordinationHub.Client.Models
                 { "maxRenewals", n => { MaxRenewals = n.GetIntValue(); } },
                 { "noticeDays", n => { NoticeDays = n.GetIntValue(); } },
                 { "object", n => { Object = n.GetStringValue(); } },
+                { "referralResponseDays", n => { ReferralResponseDays = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>(global::CoordinationHub.Client.Models.ReferralResponseDays.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "renewalMonths", n => { RenewalMonths = n.GetIntValue(); } },
                 { "summary", n => { Summary = n.GetStringValue(); } },
             };
@@ -141,6 +150,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteIntValue("maxRenewals", MaxRenewals);
             writer.WriteIntValue("noticeDays", NoticeDays);
             writer.WriteStringValue("object", Object);
+            writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>("referralResponseDays", ReferralResponseDays);
             writer.WriteIntValue("renewalMonths", RenewalMonths);
             writer.WriteStringValue("summary", Summary);
             writer.WriteAdditionalData(AdditionalData);

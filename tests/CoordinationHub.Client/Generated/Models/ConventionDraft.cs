@@ -87,6 +87,14 @@ namespace CoordinationHub.Client.Models
 #else
         public string Reference { get; set; }
 #endif
+        /// <summary>The referralResponseDays property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::CoordinationHub.Client.Models.ReferralResponseDays>? ReferralResponseDays { get; set; }
+#nullable restore
+#else
+        public List<global::CoordinationHub.Client.Models.ReferralResponseDays> ReferralResponseDays { get; set; }
+#endif
         /// <summary>The renewalMonths property</summary>
         public int? RenewalMonths { get; set; }
         /// <summary>The startOn property</summary>
@@ -130,6 +138,7 @@ namespace CoordinationHub.Client.Models
                 { "object", n => { Object = n.GetStringValue(); } },
                 { "parties", n => { Parties = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ConventionPartyDraft>(global::CoordinationHub.Client.Models.ConventionPartyDraft.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "reference", n => { Reference = n.GetStringValue(); } },
+                { "referralResponseDays", n => { ReferralResponseDays = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>(global::CoordinationHub.Client.Models.ReferralResponseDays.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "renewalMonths", n => { RenewalMonths = n.GetIntValue(); } },
                 { "startOn", n => { StartOn = n.GetDateValue(); } },
                 { "type", n => { Type = n.GetEnumValue<global::CoordinationHub.Client.Models.ConventionDraft_type>(); } },
@@ -154,6 +163,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteStringValue("object", Object);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ConventionPartyDraft>("parties", Parties);
             writer.WriteStringValue("reference", Reference);
+            writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>("referralResponseDays", ReferralResponseDays);
             writer.WriteIntValue("renewalMonths", RenewalMonths);
             writer.WriteDateValue("startOn", StartOn);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.ConventionDraft_type>("type", Type);

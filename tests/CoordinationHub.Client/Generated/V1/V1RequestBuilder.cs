@@ -8,6 +8,7 @@ using CoordinationHub.Client.V1.Delegations;
 using CoordinationHub.Client.V1.Departements;
 using CoordinationHub.Client.V1.Imports;
 using CoordinationHub.Client.V1.Organisations;
+using CoordinationHub.Client.V1.Referrals;
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions;
 using System.Collections.Generic;
@@ -61,6 +62,11 @@ namespace CoordinationHub.Client.V1
         public global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder Organisations
         {
             get => new global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The referrals property</summary>
+        public global::CoordinationHub.Client.V1.Referrals.ReferralsRequestBuilder Referrals
+        {
+            get => new global::CoordinationHub.Client.V1.Referrals.ReferralsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>
         /// Instantiates a new <see cref="global::CoordinationHub.Client.V1.V1RequestBuilder"/> and sets the default values.

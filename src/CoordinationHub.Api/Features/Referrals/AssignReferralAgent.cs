@@ -1,0 +1,82 @@
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.OpenApi;
+using Dapper;
+using FluentValidation;
+using Mediator;
+
+namespace CoordinationHub.Features.Referrals;
+
+/// <summary>The receiver names (or changes) the agent in charge of the referral (référent); every change is kept.</summary>
+[ContractName("ReferralAssignment")]
+public sealed record AssignReferralAgentCommand(AgentInput AssignedAgent) : ReferralCommand;
+
+public sealed class AssignReferralAgentValidator : AbstractValidator<AssignReferralAgentCommand>
+{
+    public AssignReferralAgentValidator() => ReferralRules.Agent(RuleFor(c => c.AssignedAgent));
+}
+
+public sealed class AssignReferralAgentHandler(ReferralWorkflow workflow, AssignmentLog assignments)
+    : ICommandHandler<AssignReferralAgentCommand, ReferralDto>
+{
+    public async ValueTask<ReferralDto> Handle(AssignReferralAgentCommand command, CancellationToken ct)
+    {
+        NirGuard.Refuse(command);
+        return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.ASSIGN_AGENT, "referral.agent-assigned",
+            s => assignments.AssignAsync(s, command.AssignedAgent), ct);
+    }
+}
+
+/// <summary>An assigned agent, from when.</summary>
+[ContractName("ReferralAssignmentRecord")]
+public sealed record AssignmentDto(Guid OrganisationId, AgentInput Agent, DateTimeOffset AssignedAt);
+
+/// <summary>Every agent the receivers assigned, in order: the referral's assigned-agent history.</summary>
+public sealed record ListReferralAssignmentsQuery(Guid Id) : IQuery<IReadOnlyList<AssignmentDto>>;
+
+public sealed class ListReferralAssignmentsHandler(Db db, Caller caller) : IQueryHandler<ListReferralAssignmentsQuery, IReadOnlyList<AssignmentDto>>
+{
+    public async ValueTask<IReadOnlyList<AssignmentDto>> Handle(ListReferralAssignmentsQuery query, CancellationToken ct) =>
+        await db.RetryAsync(async (c, t) =>
+        {
+            var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
+            var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
+            var rows = await c.QueryAsync<Row>(db.Command(AssignmentLog.ListSql, new { id = query.Id }, t));
+            // An earlier receiver sees only its own assignments.
+            return (IReadOnlyList<AssignmentDto>)rows
+                .Where(r => role != ReferralRole.EARLIER_RECEIVER || r.OrganisationId == caller.OrganisationId)
+                .Select(r => new AssignmentDto(r.OrganisationId, new AgentInput(r.AgentReference, r.AgentName), r.AssignedAt)).ToList();
+        }, ct);
+
+    private sealed class Row
+    {
+        public Guid OrganisationId { get; init; }
+        public string AgentReference { get; init; } = "";
+        public string AgentName { get; init; } = "";
+        public DateTimeOffset AssignedAt { get; init; }
+    }
+}
+
+/// <summary>Sets the assigned agent on the row and keeps the change in its history.</summary>
+public sealed class AssignmentLog(Db db)
+{
+    public async Task AssignAsync(ReferralStep s, AgentInput agent)
+    {
+        s.Row.AssignedAgentReference = agent.Reference.Trim();
+        s.Row.AssignedAgentName = agent.DisplayName.Trim();
+        await s.C.ExecuteAsync(db.Command(InsertSql, new
+        {
+            id = Guid.CreateVersion7(), referralId = s.Row.Id, organisationId = s.Row.ReceiverId, agentReference = s.Row.AssignedAgentReference,
+            agentName = s.Row.AssignedAgentName, s.Now,
+        }, s.Ct, s.Tx));
+    }
+
+    private const string InsertSql = """
+        INSERT INTO referral_assignment (id, referral_id, organisation_id, agent_reference, agent_name, assigned_at)
+        VALUES (@id, @referralId, @organisationId, @agentReference, @agentName, @now)
+        """;
+    internal const string ListSql = """
+        SELECT organisation_id, agent_reference, agent_name, assigned_at FROM referral_assignment
+        WHERE referral_id = @id ORDER BY assigned_at, id
+        """;
+}

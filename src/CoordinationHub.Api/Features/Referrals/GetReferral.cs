@@ -1,0 +1,31 @@
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using Mediator;
+
+namespace CoordinationHub.Features.Referrals;
+
+/// <summary>Reads a referral. The receiver's first read records that it received it (SENT → RECEIVED).</summary>
+public sealed record GetReferralQuery(Guid Id) : IQuery<ReferralDto>;
+
+public sealed class GetReferralHandler(Db db, Caller caller, TimeProvider clock, ReferralPersonData people, ReferralWorkflow workflow)
+    : IQueryHandler<GetReferralQuery, ReferralDto>
+{
+    public async ValueTask<ReferralDto> Handle(GetReferralQuery query, CancellationToken ct)
+    {
+        var (dto, firstRead) = await ReadAsync(query, ct);
+        if (!firstRead) return dto!;
+        try { return await ReceiveReferralHandler.ReceiveAsync(workflow, query.Id, null, ct); }
+        // Two first reads at once: the other one recorded it; this one reads what it recorded.
+        catch (ConflictException) { return (await ReadAsync(query, ct)).Dto!; }
+    }
+
+    private ValueTask<(ReferralDto? Dto, bool FirstRead)> ReadAsync(GetReferralQuery query, CancellationToken ct) =>
+        db.RetryAsync(async (c, t) =>
+        {
+            var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
+            var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
+            if (role == ReferralRole.RECEIVER && row!.State == ReferralStatus.SENT) return ((ReferralDto?)null, true);
+            return ((ReferralDto?)await ReferralStore.ToDtoAsync(db, c, null, row!, role, people, clock.GetUtcNow(), t), false);
+        }, ct);
+}

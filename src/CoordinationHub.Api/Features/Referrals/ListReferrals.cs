@@ -1,0 +1,180 @@
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using CoordinationHub.Platform.Http;
+using CoordinationHub.Platform.OpenApi;
+using Dapper;
+using FluentValidation;
+using Mediator;
+
+namespace CoordinationHub.Features.Referrals;
+
+public enum ReferralBox { SENT, RECEIVED }
+
+/// <summary>A line of a box: ids, statuses and dates; the person is read on the referral itself.</summary>
+[ContractName("ReferralSummary")]
+public sealed class ReferralSummary
+{
+    public Guid Id { get; init; }
+    public ReferralStatus Status { get; init; }
+    public bool Overdue { get; init; }
+    public ReferralOrganisation Sender { get; init; } = null!;
+    public ReferralOrganisation Receiver { get; init; } = null!;
+    public string Need { get; init; } = "";
+    public string Competence { get; init; } = "";
+    public Urgency Urgency { get; init; }
+    public string CommuneInsee { get; init; } = "";
+    public AgentInput? AssignedAgent { get; init; }
+    public DateTimeOffset DeadlineAt { get; init; }
+    public DateTimeOffset SentAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+}
+
+/// <summary>The caller's sent or received referrals, newest first, filtered; keyset pages.</summary>
+[ContractOperations("ListSentReferrals", "ListReceivedReferrals")]
+public sealed record ListReferralsQuery(
+    ReferralBox Box, ReferralStatus? Status, string? Need, Urgency? Urgency, bool? Overdue, DateOnly? SentFrom, DateOnly? SentTo,
+    string? Commune, string? AssignedAgent, int? Limit, string? Cursor) : IQuery<Page<ReferralSummary>>;
+
+public sealed class ListReferralsValidator : AbstractValidator<ListReferralsQuery>
+{
+    public ListReferralsValidator()
+    {
+        RuleFor(q => q.Need).MaximumLength(32).Matches(Needs.NeedPattern);
+        RuleFor(q => q.Commune).Matches("^(\\d{5}|2[AB]\\d{3})$").WithMessage("A commune is its INSEE code (5 characters).");
+        RuleFor(q => q.AssignedAgent).MaximumLength(100);
+        RuleFor(q => q.Limit).InclusiveBetween(1, Cursor.MaxLimit);
+        RuleFor(q => q.Cursor).MaximumLength(200);
+        RuleFor(q => q.SentFrom).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+        RuleFor(q => q.SentTo).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+    }
+}
+
+public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider clock, ReferralRouter router)
+    : IQueryHandler<ListReferralsQuery, Page<ReferralSummary>>
+{
+    public async ValueTask<Page<ReferralSummary>> Handle(ListReferralsQuery q, CancellationToken ct)
+    {
+        var org = caller.OrganisationId ?? throw new ForbiddenException("Referral boxes belong to an organisation's key.");
+        var limit = q.Limit ?? Cursor.DefaultLimit;
+        var after = Cursor.Decode(q.Cursor, 1) is { } parts ? Cursor.Id(parts[0]) : (Guid?)null;
+        var now = clock.GetUtcNow();
+        return await db.RetryAsync(async (c, t) =>
+        {
+            var competence = q.Need is null ? null : await router.CompetenceAsync(c, null, q.Need, t);
+            var rows = (await c.QueryAsync<Row>(db.Command(BuildSql(q, after is not null), new
+            {
+                org, status = q.Status?.ToString(), competence, urgency = q.Urgency?.ToString(), now, awaiting = Awaiting,
+                sentFrom = q.SentFrom is { } f ? new DateTimeOffset(f.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) : (DateTimeOffset?)null,
+                sentBefore = q.SentTo is { } to ? new DateTimeOffset(to.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) : (DateTimeOffset?)null,
+                commune = q.Commune, assignedAgent = q.AssignedAgent, afterId = after ?? Guid.Empty, limit = limit + 1,
+            }, t))).ToList();
+            var items = rows.Select(r => new ReferralSummary
+            {
+                Id = r.Id, Status = Enum.Parse<ReferralStatus>(r.Status),
+                Overdue = Awaiting.Contains(r.Status) && r.DeadlineAt < now,
+                Sender = new ReferralOrganisation(r.SenderId, r.SenderName, r.SenderKind),
+                Receiver = new ReferralOrganisation(r.ReceiverId, r.ReceiverName, r.ReceiverKind),
+                Need = r.Need, Competence = r.CompetenceCode, Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = r.CommuneCode ?? "",
+                AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName ?? ""),
+                DeadlineAt = r.DeadlineAt, SentAt = r.SentAt, UpdatedAt = r.UpdatedAt,
+            }).ToList();
+            return Cursor.ToPage(items, limit, i => [i.Id.ToString()]);
+        }, ct);
+    }
+
+    private static readonly string[] Awaiting = [nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED)];
+
+    /// <summary>
+    /// Only the filters asked for go into the WHERE clause. The page of ids is chosen first, on the box's
+    /// index (receiver_id or sender_id, id) walked backwards from the cursor, and only then joined: the
+    /// planner cannot prefer a scan and a sort, so a page costs the same at 10,000 or 1,000,000 rows.
+    /// </summary>
+    internal static string BuildSql(ListReferralsQuery q, bool paged)
+    {
+        var box = q.Box == ReferralBox.RECEIVED ? "p.receiver_id" : "p.sender_id";
+        var where = new List<string> { $"{box} = @org" };
+        if (q.Status is not null) where.Add("p.status = @status");
+        if (q.Need is not null) where.Add("p.competence_code = @competence");
+        if (q.Urgency is not null) where.Add("p.urgency = @urgency");
+        if (q.Overdue == true) where.Add("p.status {in:awaiting} AND p.deadline_at < @now");
+        if (q.Overdue == false) where.Add("NOT (p.status {in:awaiting} AND p.deadline_at < @now)");
+        if (q.SentFrom is not null) where.Add("p.sent_at >= @sentFrom");
+        if (q.SentTo is not null) where.Add("p.sent_at < @sentBefore");
+        if (q.Commune is not null) where.Add("p.commune_id IN (SELECT pc.id FROM organisation pc WHERE pc.kind = 'COMMUNE' AND pc.code = @commune)");
+        if (q.AssignedAgent is not null) where.Add("p.assigned_agent_reference = @assignedAgent");
+        if (paged) where.Add("p.id < @afterId");
+        return $"""
+            SELECT r.id, r.status, r.sender_id, s.name AS sender_name, s.kind AS sender_kind, r.receiver_id, v.name AS receiver_name,
+                   v.kind AS receiver_kind, r.need, r.competence_code, r.urgency, cm.code AS commune_code, r.assigned_agent_reference,
+                   r.assigned_agent_name, r.deadline_at, r.sent_at, r.updated_at
+            FROM (SELECT p.id FROM referral p
+                  WHERE {string.Join("\n    AND ", where)}
+                  ORDER BY {box} DESC, p.id DESC
+                  {"{limit}"}) page
+            JOIN referral r ON r.id = page.id
+            JOIN organisation s ON s.id = r.sender_id
+            JOIN organisation v ON v.id = r.receiver_id
+            JOIN organisation cm ON cm.id = r.commune_id
+            ORDER BY r.id DESC
+            """;
+    }
+
+    private sealed class Row
+    {
+        public Guid Id { get; init; }
+        public string Status { get; init; } = "";
+        public Guid SenderId { get; init; }
+        public string SenderName { get; init; } = "";
+        public string SenderKind { get; init; } = "";
+        public Guid ReceiverId { get; init; }
+        public string ReceiverName { get; init; } = "";
+        public string ReceiverKind { get; init; } = "";
+        public string Need { get; init; } = "";
+        public string CompetenceCode { get; init; } = "";
+        public string Urgency { get; init; } = "";
+        public string? CommuneCode { get; init; }
+        public string? AssignedAgentReference { get; init; }
+        public string? AssignedAgentName { get; init; }
+        public DateTimeOffset DeadlineAt { get; init; }
+        public DateTimeOffset SentAt { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
+    }
+}
+
+/// <summary>How many referrals of the caller's box are in each status, and how many are overdue: a dashboard.</summary>
+public sealed record CountReferralsQuery(ReferralBox Box) : IQuery<ReferralCounts>;
+
+[ContractName("ReferralStatusCount")]
+public sealed record StatusCount(ReferralStatus Status, int Count);
+
+public sealed record ReferralCounts(ReferralBox Box, IReadOnlyList<StatusCount> ByStatus, int Overdue, int Total);
+
+public sealed class CountReferralsHandler(Db db, Caller caller, TimeProvider clock) : IQueryHandler<CountReferralsQuery, ReferralCounts>
+{
+    public async ValueTask<ReferralCounts> Handle(CountReferralsQuery q, CancellationToken ct)
+    {
+        var org = caller.OrganisationId ?? throw new ForbiddenException("Referral boxes belong to an organisation's key.");
+        return await db.RetryAsync(async (c, t) =>
+        {
+            var received = q.Box == ReferralBox.RECEIVED;
+            var rows = (await c.QueryAsync<Row>(db.Command(received ? ReceivedSql : SentSql, new { org }, t))).ToList();
+            var overdue = await c.ExecuteScalarAsync<int>(db.Command(received ? ReceivedOverdueSql : SentOverdueSql,
+                new { org, now = clock.GetUtcNow(), awaiting = new[] { nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED) } }, t));
+            var byStatus = Enum.GetValues<ReferralStatus>().Where(s => s != ReferralStatus.TRANSFERRED)
+                .Select(s => new StatusCount(s, rows.Where(r => r.Status == s.ToString()).Sum(r => r.N))).ToList();
+            return new ReferralCounts(q.Box, byStatus, overdue, byStatus.Sum(s => s.Count));
+        }, ct);
+    }
+
+    private sealed class Row { public string Status { get; init; } = ""; public int N { get; init; } }
+
+    private const string ReceivedSql = "SELECT status, COUNT(*) AS n FROM referral WHERE receiver_id = @org GROUP BY status";
+    private const string SentSql = "SELECT status, COUNT(*) AS n FROM referral WHERE sender_id = @org GROUP BY status";
+    private const string ReceivedOverdueSql = """
+        SELECT COUNT(*) FROM referral WHERE receiver_id = @org AND status {in:awaiting} AND deadline_at < @now
+        """;
+    private const string SentOverdueSql = """
+        SELECT COUNT(*) FROM referral WHERE sender_id = @org AND status {in:awaiting} AND deadline_at < @now
+        """;
+}

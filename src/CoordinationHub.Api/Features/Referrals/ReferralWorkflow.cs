@@ -1,0 +1,88 @@
+using System.Data.Common;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using Dapper;
+
+namespace CoordinationHub.Features.Referrals;
+
+public enum MessageKind
+{
+    MESSAGE, QUESTION, ANSWER, ACCEPTANCE, DECLINE, START, OUTCOME, CLOSURE, CANCELLATION, TRANSFER, REORIENTATION, CONSENT_WITHDRAWAL,
+}
+
+/// <summary>One entry of a referral's thread: a message, or the text that went with a transition.</summary>
+[Platform.OpenApi.ContractName("ReferralMessage")]
+public sealed record ThreadMessage(
+    Guid Id, int Seq, MessageKind Kind, ReferralOrganisation AuthorOrganisation, AgentInput AuthorAgent, string? Body, DateTimeOffset CreatedAt);
+
+/// <summary>The state a transition works on, inside its transaction.</summary>
+public sealed record ReferralStep(DbConnection C, DbTransaction Tx, ReferralRow Row, ReferralRole Role, DateTimeOffset Now, CancellationToken Ct);
+
+/// <summary>
+/// Runs every action on an existing referral the same way: lock it, check who acts (404 to a
+/// stranger, 403 to the wrong party), the ETag (412), that the action is allowed now (409 with the
+/// allowed ones); apply; write the row, the audit record and the outbox event in one transaction.
+/// </summary>
+public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralPersonData people)
+{
+    public async Task<ReferralDto> ActAsync(Guid id, int? expectedVersion, ReferralAction action, string eventType,
+        Func<ReferralStep, Task> apply, CancellationToken ct) =>
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var row = await ReferralStore.LoadAsync(db, c, tx, id, t, forUpdate: true);
+            var role = await ReferralStore.RoleAsync(db, c, tx, row, id, caller, t);
+            var now = clock.GetUtcNow();
+            Check(row!, role, action, expectedVersion);
+            var before = ReferralStore.Snapshot(row!);
+            var version = row!.Version;
+            await apply(new ReferralStep(c, tx, row, role, now, t));
+            await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
+            await changeLog.RecordAsync(c, tx, "referral", id, eventType, before, ReferralStore.Snapshot(row), t);
+            return await ReferralStore.ToDtoAsync(db, c, tx, row, role, people, now, t);
+        }, ct);
+
+    /// <summary>Who acts, on which version, and whether the life of the referral allows it now.</summary>
+    public static void Check(ReferralRow row, ReferralRole role, ReferralAction action, int? expectedVersion)
+    {
+        var owner = action is ReferralAction.ANSWER_INFO or ReferralAction.CANCEL or ReferralAction.REORIENT or ReferralAction.WITHDRAW_CONSENT
+            ? ReferralRole.SENDER
+            : action == ReferralAction.POST_MESSAGE ? role : ReferralRole.RECEIVER;
+        if (role != owner || role == ReferralRole.EARLIER_RECEIVER)
+            throw new ForbiddenException(role == ReferralRole.EARLIER_RECEIVER
+                ? "Your organisation transferred this referral; it no longer acts on it."
+                : $"Only the {owner.ToString().ToLowerInvariant()} may {Verb(action)} this referral.");
+        if (expectedVersion is { } expected && expected != row.Version)
+            throw new PreconditionFailedException($"The referral is at version {row.Version}, not {expected}; read it again.");
+        var allowed = ReferralLife.Allowed(row, role);
+        if (!allowed.Contains(action))
+            throw new ConflictException("referrals.illegal-transition",
+                $"A referral that is {row.Status}{(row.ConsentWithdrawn ? " (consent withdrawn)" : "")} cannot {Verb(action)}; "
+                + $"allowed now: {(allowed.Count == 0 ? "none" : string.Join(", ", allowed))}.")
+                { Extensions = { ["referralStatus"] = row.Status, ["allowedActions"] = allowed.Select(a => a.ToString()).ToArray() } };
+    }
+
+    private static string Verb(ReferralAction a) => a.ToString().ToLowerInvariant().Replace('_', ' ');
+
+    /// <summary>Appends to the thread (the referral row is locked, so the next number is ours).</summary>
+    public async Task<ThreadMessage> AppendAsync(ReferralStep s, MessageKind kind, AgentInput agent, string? body, Guid? referralId = null)
+    {
+        var target = referralId ?? s.Row.Id;
+        var seq = await s.C.ExecuteScalarAsync<int>(db.Command(NextSeqSql, new { id = target }, s.Ct, s.Tx));
+        var org = await s.C.QuerySingleAsync<OrgRow>(db.Command(OrgSql, new { id = caller.OrganisationId }, s.Ct, s.Tx));
+        var message = new ThreadMessage(Guid.CreateVersion7(), seq, kind, new ReferralOrganisation(org.Id, org.Name, org.Kind),
+            new AgentInput(agent.Reference.Trim(), agent.DisplayName.Trim()), body?.Trim(), s.Now);
+        await people.WriteMessageAsync(s.C, s.Tx, message, target, s.Ct);
+        return message;
+    }
+
+    private sealed class OrgRow
+    {
+        public Guid Id { get; init; }
+        public string Name { get; init; } = "";
+        public string Kind { get; init; } = "";
+    }
+
+    private const string NextSeqSql = "SELECT COALESCE(MAX(seq), 0) + 1 FROM referral_message WHERE referral_id = @id";
+    private const string OrgSql = "SELECT id, name, kind FROM organisation WHERE id = @id";
+}

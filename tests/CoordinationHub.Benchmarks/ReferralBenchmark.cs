@@ -1,0 +1,159 @@
+using System.Net.Http.Json;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using Dapper;
+
+namespace CoordinationHub.Benchmarks;
+
+/// <summary>
+/// Issue 13: create-referral (routed through the competence map, with its audit, outbox, person and
+/// duplicate guard) against a baseline that does only the same single INSERT with Dapper; then the
+/// received box's first page with 10,000 and with 1,000,000 referrals in the table (seeded by bulk SQL).
+/// </summary>
+public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, LoadGenerator generator, BenchmarkOptions options, Workload workload)
+{
+    private const string Nord = "59";
+
+    public async Task<int> RunAsync(CancellationToken ct)
+    {
+        var nord = (await api.GetAllPagesAsync($"/v1/organisations?kind=DEPARTEMENT&departement={Nord}", apiProcess.AdminKey, ct)).Single();
+        var nordId = nord["id"]!.GetValue<Guid>();
+        var communes = workload.Communes.Where(c => c.DepartementCode == Nord).ToList();
+        var senderId = await api.PostOrExistingAsync("/v1/organisations",
+            new { kind = "PARTNER", name = "Association d'accès aux droits (benchmark)", partnerCategory = "ASSOCIATION", departementCode = Nord },
+            apiProcess.AdminKey, ct);
+        var scopes = new[] { Scopes.ReferralsRead, Scopes.ReferralsWrite };
+        var senderKey = await apiProcess.CreateKeyAsync(senderId, "benchmark sender", scopes, ct);
+        var receiverKey = await apiProcess.CreateKeyAsync(nordId, "benchmark receiver", scopes, ct);
+        Console.WriteLine($"Referrals: sender a partner of Nord, need INCOME in a random commune of Nord ({communes.Count} communes), " +
+                          "resolved through the competence map to the département.");
+
+        // 1. The received box with 10,000, then 1,000,000 referrals in the table.
+        var list = new List<(long Rows, LoadResult Result)>();
+        var listRequest = new Uri(apiProcess.BaseAddress, "/v1/referrals/received?limit=50");
+        foreach (var rows in new long[] { 10_000, 1_000_000 })
+        {
+            var seeded = await SeedAsync(rows, senderId, nordId, communes[0].Id, ct);
+            // The first measurement follows the API's start: a longer warm-up lets tiered JIT settle.
+            var warmup = rows == 10_000 ? options.Warmup * 5 : options.Warmup;
+            Console.WriteLine($"  table at {rows:N0} referrals (seeded {seeded.Count:N0} in {seeded.Elapsed.TotalSeconds:F1} s); " +
+                              $"warming up the list for {warmup.TotalSeconds:F0} s…");
+            await generator.RunAsync("list warm-up", [listRequest], receiverKey, warmup, ct);
+            var result = await generator.RunAsync($"list-received, {rows:N0} rows", [listRequest], receiverKey, options.Duration, ct);
+            result.Print();
+            list.Add((rows, result));
+        }
+
+        // 2. Create vs the baseline INSERT, in interleaved rounds.
+        var n = 0L;
+        HttpRequestMessage Create(Random r)
+        {
+            var commune = communes[r.Next(communes.Count)];
+            var i = Interlocked.Increment(ref n);
+            return new HttpRequestMessage(HttpMethod.Post, "/v1/referrals")
+            {
+                Content = JsonContent.Create(new
+                {
+                    need = "INCOME", urgency = "NORMAL", context = "Benchmark",
+                    person = new { familyName = $"Bench{i}", givenNames = "Camille", birthDate = "1980-01-01", communeInsee = commune.Code },
+                    agent = new { reference = "bench", displayName = "Benchmark" },
+                    legalBasis = new { statutory = "RSA_ORIENTATION" },
+                }),
+            };
+        }
+        HttpRequestMessage Baseline(Random r) => new(HttpMethod.Post, "/bench/baseline/referral")
+        {
+            Content = JsonContent.Create(new
+            {
+                senderId, receiverId = nordId, communeId = communes[r.Next(communes.Count)].Id, personKey = $"BASE|{Interlocked.Increment(ref n)}",
+            }),
+        };
+        var phases = new (string Name, Func<Random, HttpRequestMessage> Next, string? Key, List<LoadResult> Slices, TimeSpan[] Cpu)[]
+        {
+            ("create-referral", Create, senderKey, [], [TimeSpan.Zero]), ("baseline INSERT", Baseline, null, [], [TimeSpan.Zero]),
+        };
+        foreach (var p in phases) await generator.RunAsync(p.Name + " (warm-up)", p.Next, p.Key, options.Warmup, ct);
+        var slice = options.Duration / options.Rounds;
+        for (var round = 0; round < options.Rounds; round++)
+        {
+            foreach (var p in phases)
+            {
+                var cpu = apiProcess.CpuTime;
+                p.Slices.Add(await generator.RunAsync(p.Name, p.Next, p.Key, slice, ct));
+                p.Cpu[0] += apiProcess.CpuTime - cpu;
+            }
+            Console.WriteLine($"  round {round + 1}: {string.Join(", ", phases.Select(p => $"{p.Name} {p.Slices[^1].RequestsPerSecond:N0} req/s"))}");
+        }
+        var create = LoadResult.Combine(phases[0].Slices);
+        var baseline = LoadResult.Combine(phases[1].Slices);
+        create.Print();
+        baseline.Print();
+        // CPU per request does not depend on what else runs on the machine, unlike req/s.
+        var cpuCreate = phases[0].Cpu[0].TotalMicroseconds / create.Requests;
+        var cpuBaseline = phases[1].Cpu[0].TotalMicroseconds / baseline.Requests;
+
+        var ratio = create.RequestsPerSecond / baseline.RequestsPerSecond;
+        var listRatio = list[1].Result.PercentileMs(50) / list[0].Result.PercentileMs(50);
+        Console.WriteLine();
+        Console.WriteLine("| measure                                 |        value | target   | result |");
+        Console.WriteLine("|-----------------------------------------|-------------:|----------|--------|");
+        Row("create-referral throughput", $"{create.RequestsPerSecond:N0} req/s", "", null);
+        Row("baseline INSERT throughput", $"{baseline.RequestsPerSecond:N0} req/s", "", null);
+        Row("create / baseline", $"{ratio:F2}", ">= 0.50", ratio >= 0.5);
+        Row("create p50", $"{create.PercentileMs(50):F2} ms", "", null);
+        Row("create p99", $"{create.PercentileMs(99):F2} ms", "<= 25 ms", create.PercentileMs(99) <= 25);
+        Row("baseline p50 / p99", $"{baseline.PercentileMs(50):F1}/{baseline.PercentileMs(99):F1} ms", "", null);
+        Row("server CPU per request, create / base", $"{cpuCreate:F0}/{cpuBaseline:F0} µs", "", null);
+        Row("list-received p50, 10,000 rows", $"{list[0].Result.PercentileMs(50):F2} ms", "", null);
+        Row("list-received p50, 1,000,000 rows", $"{list[1].Result.PercentileMs(50):F2} ms", "", null);
+        Row("list p50 1M / 10k", $"{listRatio:F2}", "<= 1.30", listRatio <= 1.3);
+        Console.WriteLine();
+        var failed = new[] { create, baseline }.Concat(list.Select(l => l.Result)).Where(r => r.ErrorCount > 0).ToList();
+        foreach (var r in failed) Console.WriteLine($"ERROR: {r.Name}: {r.ErrorCount:N0} failed requests");
+        return failed.Count == 0 ? 0 : 1;
+    }
+
+    private static void Row(string measure, string value, string target, bool? pass) =>
+        Console.WriteLine($"| {measure,-39} | {value,12} | {target,-8} | {(pass is null ? "" : pass.Value ? "PASS" : "FAIL"),-6} |");
+
+    /// <summary>Tops the referral table up to <paramref name="total"/> rows with one INSERT … SELECT per 100,000 rows.</summary>
+    private async Task<(long Count, TimeSpan Elapsed)> SeedAsync(long total, Guid sender, Guid receiver, Guid commune, CancellationToken ct)
+    {
+        var db = apiProcess.Db;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await using var c = await db.OpenAsync(ct);
+        var existing = await c.ExecuteScalarAsync<long>(db.Command("SELECT COUNT(*) FROM referral", null, ct));
+        var first = await c.ExecuteScalarAsync<long>(db.Command("SELECT COUNT(*) FROM referral WHERE person_key LIKE 'SEED|%'", null, ct)) + 1;
+        var last = first + (total - existing) - 1;
+        var now = DateTimeOffset.UtcNow;
+        for (var from = first; from <= last; from += 100_000)
+        {
+            var to = Math.Min(last, from + 99_999);
+            await c.ExecuteAsync(db.Command(db.Dialect.Provider == DatabaseProvider.PostgreSQL ? PostgresSeedSql : SqliteSeedSql,
+                new { from, to, sender, receiver, commune, sent = now.AddDays(-30), deadline = now.AddDays(-20) }, ct));
+        }
+        await c.ExecuteAsync(db.Command("ANALYZE referral", null, ct));
+        return (Math.Max(0, last - first + 1), started.Elapsed);
+    }
+
+    // Ids 00000000-0000-7000-8000-<i>: older than any UUIDv7 of today, so the seeded rows sit behind the live ones.
+    private const string Columns = """
+        id, sender_id, receiver_id, need, competence_code, urgency, status, commune_id, person_key, sender_agent_reference,
+        sender_agent_name, statutory_basis, routing_mode, routing_chain, deadline_at, deadline_source, sent_at, version, updated_at
+        """;
+    private const string SqliteSeedSql = $"""
+        WITH RECURSIVE n(i) AS (SELECT @from UNION ALL SELECT i + 1 FROM n WHERE i < @to)
+        INSERT INTO referral ({Columns})
+        SELECT printf('00000000-0000-7000-8000-%012x', i), @sender, @receiver, 'INCOME', 'RSA_INSTRUCTION', 'NORMAL',
+               CASE i % 5 WHEN 0 THEN 'ACCEPTED' ELSE 'SENT' END, @commune, 'SEED|' || i, 'seed', 'seed', 'RSA_ORIENTATION',
+               'RESOLVED', '[]', @deadline, 'URGENCY', @sent, 1, @sent
+        FROM n
+        """;
+    private const string PostgresSeedSql = $"""
+        INSERT INTO referral ({Columns})
+        SELECT ('00000000-0000-7000-8000-' || lpad(to_hex(i), 12, '0'))::uuid, @sender, @receiver, 'INCOME', 'RSA_INSTRUCTION', 'NORMAL',
+               CASE i % 5 WHEN 0 THEN 'ACCEPTED' ELSE 'SENT' END, @commune, 'SEED|' || i, 'seed', 'seed', 'RSA_ORIENTATION',
+               'RESOLVED', '[]', @deadline, 'URGENCY', @sent, 1, @sent
+        FROM generate_series(@from::bigint, @to::bigint) AS i
+        """;
+}
