@@ -5,6 +5,7 @@ using CoordinationHub.Features.Delegations;
 using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
+using CoordinationHub.Features.Webhooks;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -33,6 +34,7 @@ public static class Host
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
         services.AddSingleton(TimeProvider.System);
+        services.AddWebhooks(builder.Configuration, runningAsServer);
 
         services.AddMediator((Mediator.MediatorOptions o) =>
         {
@@ -94,6 +96,7 @@ public static class Host
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();
+        app.MapWebhooks();
         app.MapBenchmarkBaseline();
     }
 }

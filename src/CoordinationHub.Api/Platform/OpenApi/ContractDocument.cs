@@ -25,6 +25,8 @@ public static class ContractDocument
         ("Delegations", "Delegations of competence: A delegates competence C to B on communes T from d1 to d2 under convention K, checked against the law and the convention; every version kept."),
         ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
+        ("Webhooks", "Signed webhooks (Standard Webhooks) of the events your organisation may see, delivered at least once with retries; attempts, dead letters and redelivery."),
+        ("Events", "The pull feed of the same events, in order, with long polling, for systems that accept no incoming call."),
     ];
 
     public static IServiceCollection AddContractDocument(this IServiceCollection services)

@@ -1,0 +1,92 @@
+using CoordinationHub.Platform.Data;
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace CoordinationHub.Features.Webhooks;
+
+/// <summary>
+/// Gives committed outbox events their position (the feed's order and cursor), records who may see
+/// each one, and creates one delivery per matching subscription. One transaction per batch, holding
+/// the <c>event_sequencer</c> row: sequencers of several instances take turns and never give a
+/// position or a delivery twice. An event committed late (an older transaction) gets a later
+/// position: readers of the feed never skip it. Events of one resource are written by transactions
+/// that lock that resource, so their positions follow their order.
+/// </summary>
+public sealed class EventSequencer(Db db, EventAudience audience, EventSignal signal, TimeProvider clock, IOptions<WebhookOptions> options)
+{
+    public async Task<int> RunOnceAsync(CancellationToken ct)
+    {
+        var count = await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
+            var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
+            var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit = options.Value.SequenceBatch }, t, tx))).ToList();
+            if (events.Count == 0) return 0;
+            var subscriptions = (await c.QueryAsync<SubscriptionRow>(db.Command(ActiveSubscriptionsSql, null, t, tx)))
+                .GroupBy(s => s.OrganisationId)
+                .ToDictionary(g => g.Key, g => g.Select(s => (s.Id, Types: s.EventTypes.Split(' '))).ToList());
+            var now = clock.GetUtcNow();
+            var audienceRows = new List<object>();
+            var deliveries = new List<object>();
+            foreach (var e in events)
+            {
+                var position = ++last;
+                await c.ExecuteAsync(db.Command(SetPositionSql, new { id = e.Id, position }, t, tx));
+                foreach (var organisationId in await audience.ResolveAsync(c, tx, e.ResourceType, e.ResourceId, t))
+                {
+                    audienceRows.Add(new { organisationId, position, eventId = e.Id });
+                    foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
+                        if (EventTypes.Matches(s.Types, e.EventType))
+                            deliveries.Add(new
+                            {
+                                id = Guid.CreateVersion7(), subscriptionId = s.Id, eventId = e.Id, position, resourceId = e.ResourceId, now,
+                            });
+                }
+            }
+            foreach (var row in audienceRows) await c.ExecuteAsync(db.Command(AudienceSql, row, t, tx));
+            foreach (var row in deliveries) await c.ExecuteAsync(db.Command(DeliverySql, row, t, tx));
+            await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
+            return events.Count;
+        }, ct);
+        if (count > 0) signal.Pulse();
+        return count;
+    }
+
+    private sealed class SubscriptionRow
+    {
+        public Guid Id { get; init; }
+        public Guid OrganisationId { get; init; }
+        public string EventTypes { get; init; } = "";
+    }
+
+    // A write first: it takes the row lock (and SQLite's write lock) before anything is read.
+    private const string LockSql = "UPDATE event_sequencer SET last_position = last_position WHERE id = 1";
+    private const string LastPositionSql = "SELECT last_position FROM event_sequencer WHERE id = 1";
+    private const string UnsequencedSql = """
+        SELECT id, occurred_at, event_type, resource_type, resource_id, payload
+        FROM outbox_event
+        WHERE position IS NULL
+        ORDER BY seq
+        {limit}
+        """;
+    private const string ActiveSubscriptionsSql = "SELECT id, organisation_id, event_types FROM webhook_subscription WHERE status = 'ACTIVE'";
+    private const string SetPositionSql = "UPDATE outbox_event SET position = @position WHERE id = @id";
+    private const string AudienceSql = """
+        INSERT INTO event_audience (organisation_id, position, event_id) VALUES (@organisationId, @position, @eventId)
+        """;
+    private const string DeliverySql = """
+        INSERT INTO webhook_delivery (id, subscription_id, event_id, position, resource_id, status, attempts, next_attempt_at, created_at)
+        VALUES (@id, @subscriptionId, @eventId, @position, @resourceId, 'PENDING', 0, @now, @now)
+        """;
+    private const string SaveLastPositionSql = "UPDATE event_sequencer SET last_position = @last WHERE id = 1";
+}
+
+/// <summary>Wakes long-polling feed readers of this process when events were sequenced.</summary>
+public sealed class EventSignal
+{
+    private TaskCompletionSource next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Next => Volatile.Read(ref next).Task;
+
+    public void Pulse() => Interlocked.Exchange(ref next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+}

@@ -1,0 +1,342 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using CoordinationHub.Platform.Data;
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace CoordinationHub.Features.Webhooks;
+
+/// <summary>
+/// Delivers webhooks at least once. Each loop: sequence new outbox events (which creates the
+/// deliveries), lease due deliveries (a lease is a row update: <c>lease_owner</c>, <c>leased_until</c>;
+/// PostgreSQL skips rows another instance is leasing, SQL Server reads past them, SQLite has one
+/// writer), and post each one on its own task. A killed process leaves its leases to expire; another
+/// dispatcher then takes them again, so nothing is lost and a delivery may be repeated (receivers
+/// de-duplicate on <c>webhook-id</c>). Only the oldest pending delivery of a resource is leased for
+/// a subscription, so events of one resource arrive in order. Each subscription has its own slots
+/// and every call a timeout, so a slow receiver delays only itself. Failures are retried on the
+/// persisted schedule (<c>next_attempt_at</c>), not in memory, so retries survive restarts; that is
+/// also why there is no Polly retry around the call: every attempt is recorded and listed.
+/// </summary>
+public sealed class WebhookDispatcher(
+    Db db, EventSequencer sequencer, UrlGuard guard, TimeProvider clock, IOptions<WebhookOptions> options, ILogger<WebhookDispatcher> logger)
+    : BackgroundService
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly string name = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+    private readonly ConcurrentDictionary<Guid, int> perSubscription = new();
+    private readonly ConcurrentDictionary<Task, byte> running = new();
+    private readonly EventSignal freed = new();
+    private readonly HttpClient http = new(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
+    private int inFlight;
+    private long batch;
+    private DateTimeOffset nextPurge;
+
+    private WebhookOptions O => options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        if (!O.Dispatch) return;
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                var sequenced = await sequencer.RunOnceAsync(stopping);
+                var leased = await LeaseAndStartAsync(stopping);
+                await PurgeWhenDueAsync(stopping);
+                if (sequenced == 0 && leased == 0 || Volatile.Read(ref inFlight) >= O.MaxInFlight)
+                    await Task.WhenAny(Task.Delay(O.PollInterval, stopping), freed.Next);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Webhook dispatcher loop failed; trying again");
+                try { await Task.Delay(O.PollInterval, stopping); } catch (OperationCanceledException) { break; }
+            }
+        }
+        // Stopping: calls in flight are cancelled and left leased, as a killed process would leave them.
+        await Task.WhenAll(running.Keys);
+    }
+
+    public override void Dispose()
+    {
+        http.Dispose();
+        base.Dispose();
+    }
+
+    private async Task<int> LeaseAndStartAsync(CancellationToken stopping)
+    {
+        var capacity = O.MaxInFlight - Volatile.Read(ref inFlight);
+        if (capacity <= 0) return 0;
+        var busy = perSubscription.Where(p => p.Value >= O.MaxInFlightPerSubscription).Select(p => p.Key).ToArray();
+        var owner = $"{name}/{Interlocked.Increment(ref batch)}";
+        var now = clock.GetUtcNow();
+        var rows = await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var n = await c.ExecuteAsync(db.Command(LeaseSql, new { owner, until = now + O.Lease, now, busy, limit = capacity }, t, tx));
+            return n == 0 ? [] : (await c.QueryAsync<LeasedDelivery>(db.Command(LeasedSql, new { owner }, t, tx))).ToList();
+        }, stopping);
+        if (rows.Count == 0) return 0;
+
+        // A batch may hold more of one subscription than its free slots: give the extra back at once.
+        var extra = new List<Guid>();
+        foreach (var group in rows.GroupBy(r => r.SubscriptionId))
+        {
+            var free = O.MaxInFlightPerSubscription - perSubscription.GetValueOrDefault(group.Key);
+            foreach (var row in group.OrderBy(r => r.Position).Skip(Math.Max(free, 0))) extra.Add(row.Id);
+        }
+        if (extra.Count > 0)
+            await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(ReleaseSql, new { ids = extra, owner }, t)), stopping);
+
+        var started = 0;
+        foreach (var row in rows.Where(r => !extra.Contains(r.Id)))
+        {
+            Interlocked.Increment(ref inFlight);
+            perSubscription.AddOrUpdate(row.SubscriptionId, 1, (_, v) => v + 1);
+            var task = DeliverAsync(row, owner, stopping);
+            running.TryAdd(task, 0);
+            _ = task.ContinueWith(t =>
+            {
+                running.TryRemove(t, out _);
+                perSubscription.AddOrUpdate(row.SubscriptionId, 0, (_, v) => v - 1);
+                Interlocked.Decrement(ref inFlight);
+                freed.Pulse();
+            }, TaskScheduler.Default);
+            started++;
+        }
+        return started;
+    }
+
+    private async Task DeliverAsync(LeasedDelivery row, string owner, CancellationToken stopping)
+    {
+        try
+        {
+            var body = JsonSerializer.Serialize(row.ToEvent(), Json);
+            var secrets = new List<string> { row.Secret };
+            if (row.PreviousSecret is not null && row.PreviousSecretUntil > clock.GetUtcNow()) secrets.Add(row.PreviousSecret);
+            // The wall clock, not the service clock: receivers compare it with theirs to refuse replays.
+            var timestamp = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+            using var request = new HttpRequestMessage(HttpMethod.Post, row.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Add("webhook-id", row.EventId.ToString());
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", WebhookSigner.Sign(row.EventId.ToString(), timestamp, body, secrets));
+            request.Headers.UserAgent.Add(new ProductInfoHeaderValue("CoordinationHub-Webhooks", "1.0"));
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            timeout.CancelAfter(O.HttpTimeout);
+            var watch = Stopwatch.StartNew();
+            Outcome outcome;
+            try
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var excerpt = await ExcerptAsync(response, timeout.Token);
+                outcome = new Outcome((int)response.StatusCode, null, excerpt, RetryAfter(response));
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return; // shutting down: the lease expires and another dispatcher (or this one, restarted) retries
+            }
+            catch (OperationCanceledException)
+            {
+                outcome = new Outcome(null, $"No answer within {O.HttpTimeout.TotalSeconds:0.#} s.", null, null);
+            }
+            catch (HttpRequestException e)
+            {
+                outcome = new Outcome(null, Truncate(e.InnerException?.Message ?? e.Message), null, null);
+            }
+            await RecordAsync(row, owner, outcome, (int)watch.ElapsedMilliseconds, stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Delivery {Delivery} could not be recorded; its lease will expire and it will be retried", row.Id);
+        }
+    }
+
+    private sealed record Outcome(int? Status, string? Error, string? Excerpt, TimeSpan? RetryAfter)
+    {
+        public bool Succeeded => Status is >= 200 and < 300;
+        /// <summary>Network errors, timeouts, 5xx, 408 and 429 are worth another attempt; another answer will not change.</summary>
+        public bool Retryable => Status is null or >= 500 or 429 or 408;
+    }
+
+    private async Task RecordAsync(LeasedDelivery row, string owner, Outcome outcome, int latencyMs, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var attemptNo = row.Attempts + 1;
+        var attempt = new
+        {
+            id = Guid.CreateVersion7(), deliveryId = row.Id, subscriptionId = row.SubscriptionId, eventId = row.EventId, attemptNo, now,
+            outcome = outcome.Succeeded ? "SUCCEEDED" : "FAILED", statusCode = outcome.Status, latencyMs, error = outcome.Error,
+            responseExcerpt = outcome.Excerpt, dispatcher = name,
+        };
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            if (outcome.Succeeded)
+            {
+                await c.ExecuteAsync(db.Command(DeliveredSql, new { id = row.Id, owner, attemptNo, now, statusCode = outcome.Status }, t, tx));
+                await c.ExecuteAsync(db.Command(HealthySql, new { id = row.SubscriptionId }, t, tx));
+            }
+            else
+            {
+                var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
+                var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
+                await c.ExecuteAsync(db.Command(FailedSql, new
+                {
+                    id = row.Id, owner, attemptNo, next, status = dead ? "DEAD" : "PENDING", statusCode = outcome.Status,
+                    error = Truncate(outcome.Error ?? $"HTTP {outcome.Status}"),
+                }, t, tx));
+                await c.ExecuteAsync(db.Command(FailingSql, new { id = row.SubscriptionId, now }, t, tx));
+                await c.ExecuteAsync(db.Command(DisableSql, new
+                {
+                    id = row.SubscriptionId, now, cutoff = now - O.DisableAfter,
+                    reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
+                }, t, tx));
+            }
+            await c.ExecuteAsync(db.Command(AttemptSql, attempt, t, tx));
+            return 0;
+        }, ct);
+    }
+
+    /// <summary>Deletes what is older than the retention period: events (out of the feed), deliveries and attempts.</summary>
+    public async Task PurgeAsync(CancellationToken ct)
+    {
+        var cutoff = clock.GetUtcNow().AddDays(-O.RetentionDays);
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            foreach (var sql in (string[])[PurgeAttemptsSql, PurgeDeliveriesSql, PurgeAudienceSql, PurgeEventsSql])
+                await c.ExecuteAsync(db.Command(sql, new { cutoff }, t, tx));
+            return 0;
+        }, ct);
+    }
+
+    private async Task PurgeWhenDueAsync(CancellationToken ct)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        if (now < nextPurge) return;
+        nextPurge = now.AddMinutes(10);
+        await PurgeAsync(ct);
+    }
+
+    private TimeSpan Jittered(TimeSpan delay) => delay * (1 - O.Jitter + 2 * O.Jitter * Random.Shared.NextDouble());
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var wait = response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - clock.GetUtcNow(),
+            _ => TimeSpan.Zero,
+        };
+        return wait > TimeSpan.Zero ? wait : null;
+    }
+
+    private static async Task<string?> ExcerptAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var buffer = new byte[500];
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var read = 0;
+        while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), ct) is var n and > 0) read += n;
+        return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
+    }
+
+    private static string? Truncate(string? s) => s is null || s.Length <= 500 ? s : s[..500];
+
+    private sealed class LeasedDelivery
+    {
+        public Guid Id { get; init; }
+        public Guid SubscriptionId { get; init; }
+        public int Attempts { get; init; }
+        public string Url { get; init; } = "";
+        public string Secret { get; init; } = "";
+        public string? PreviousSecret { get; init; }
+        public DateTimeOffset? PreviousSecretUntil { get; init; }
+        public Guid EventId { get; init; }
+        public long Position { get; init; }
+        public DateTimeOffset OccurredAt { get; init; }
+        public string EventType { get; init; } = "";
+        public string ResourceType { get; init; } = "";
+        public Guid ResourceId { get; init; }
+        public string Payload { get; init; } = "";
+
+        public EventDto ToEvent() => new OutboxRow
+        {
+            Id = EventId, Position = Position, OccurredAt = OccurredAt, EventType = EventType, ResourceType = ResourceType,
+            ResourceId = ResourceId, Payload = Payload,
+        }.ToEvent();
+    }
+
+    // Only the oldest pending delivery of a resource per subscription is eligible: per-resource order.
+    private const string LeaseSql = """
+        UPDATE webhook_delivery SET lease_owner = @owner, leased_until = @until
+        WHERE id IN (
+            SELECT d.id FROM webhook_delivery d {skip_locked}
+            WHERE d.status = 'PENDING' AND d.next_attempt_at <= @now
+              AND (d.leased_until IS NULL OR d.leased_until < @now)
+              AND d.subscription_id IN (SELECT s.id FROM webhook_subscription s WHERE s.status = 'ACTIVE')
+              AND NOT (d.subscription_id {in:busy})
+              AND NOT EXISTS (
+                  SELECT 1 FROM webhook_delivery e
+                  WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
+                    AND e.status = 'PENDING' AND e.position < d.position)
+            ORDER BY d.next_attempt_at, d.position
+            {limit}
+            {for_update_skip_locked})
+        """;
+    private const string LeasedSql = """
+        SELECT d.id, d.subscription_id, d.attempts, s.url, s.secret, s.previous_secret, s.previous_secret_until,
+               e.id AS event_id, e.position, e.occurred_at, e.event_type, e.resource_type, e.resource_id, e.payload
+        FROM webhook_delivery d
+        JOIN webhook_subscription s ON s.id = d.subscription_id
+        JOIN outbox_event e ON e.id = d.event_id
+        WHERE d.lease_owner = @owner
+        """;
+    private const string ReleaseSql = """
+        UPDATE webhook_delivery SET lease_owner = NULL, leased_until = NULL WHERE id IN @ids AND lease_owner = @owner
+        """;
+    private const string DeliveredSql = """
+        UPDATE webhook_delivery
+        SET status = 'DELIVERED', attempts = @attemptNo, delivered_at = @now, lease_owner = NULL, leased_until = NULL,
+            last_status_code = @statusCode, last_error = NULL
+        WHERE id = @id AND lease_owner = @owner
+        """;
+    private const string FailedSql = """
+        UPDATE webhook_delivery
+        SET status = @status, attempts = @attemptNo, next_attempt_at = @next, lease_owner = NULL, leased_until = NULL,
+            last_status_code = @statusCode, last_error = @error
+        WHERE id = @id AND lease_owner = @owner
+        """;
+    private const string HealthySql = "UPDATE webhook_subscription SET failing_since = NULL WHERE id = @id AND failing_since IS NOT NULL";
+    private const string FailingSql = "UPDATE webhook_subscription SET failing_since = @now WHERE id = @id AND failing_since IS NULL";
+    private const string DisableSql = """
+        UPDATE webhook_subscription
+        SET status = 'DISABLED', disabled_at = @now, disabled_reason = @reason, version = version + 1, updated_at = @now
+        WHERE id = @id AND status = 'ACTIVE' AND failing_since <= @cutoff
+        """;
+    private const string AttemptSql = """
+        INSERT INTO webhook_attempt (id, delivery_id, subscription_id, event_id, attempt_no, attempted_at, outcome, status_code,
+                                     latency_ms, error, response_excerpt, dispatcher)
+        VALUES (@id, @deliveryId, @subscriptionId, @eventId, @attemptNo, @now, @outcome, @statusCode,
+                @latencyMs, @error, @responseExcerpt, @dispatcher)
+        """;
+    private const string PurgeAttemptsSql = """
+        DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        """;
+    private const string PurgeDeliveriesSql = """
+        DELETE FROM webhook_delivery WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        """;
+    private const string PurgeAudienceSql = """
+        DELETE FROM event_audience WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        """;
+    private const string PurgeEventsSql = "DELETE FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL";
+}
