@@ -49,6 +49,11 @@ public abstract class ApiFixture : IAsyncLifetime
             b.UseSetting("Database:MigrateOnStartup", startupTasks.ToString());
             b.UseSetting("Database:ImportReferentialOnStartup", startupTasks.ToString());
             b.UseSetting("Http:MaxRequestBodyBytes", "65536");
+            // Webhook tests start their own dispatchers (WebhookTestBase), to stop and restart them.
+            b.UseSetting("Webhooks:Dispatch", "false");
+            b.UseSetting("Webhooks:AllowedHosts:0", "127.0.0.1");
+            b.UseSetting("Webhooks:PollInterval", "00:00:00.050");
+            b.UseSetting("Webhooks:HttpTimeout", "00:00:03");
             b.UseEnvironment("Testing");
             b.ConfigureTestServices(s =>
             {
