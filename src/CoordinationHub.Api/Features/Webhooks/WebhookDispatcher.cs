@@ -118,8 +118,10 @@ public sealed class WebhookDispatcher(
         try
         {
             var body = JsonSerializer.Serialize(row.ToEvent(), Json);
+            // During a rotation's overlap the previous secret signs first: receivers not yet switched keep
+            // verifying even with libraries that read only the first signature (StandardWebhooks 1.1.2 for .NET).
             var secrets = new List<string> { row.Secret };
-            if (row.PreviousSecret is not null && row.PreviousSecretUntil > clock.GetUtcNow()) secrets.Add(row.PreviousSecret);
+            if (row.PreviousSecret is not null && row.PreviousSecretUntil > clock.GetUtcNow()) secrets.Insert(0, row.PreviousSecret);
             // The wall clock, not the service clock: receivers compare it with theirs to refuse replays.
             var timestamp = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
             using var request = new HttpRequestMessage(HttpMethod.Post, row.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };

