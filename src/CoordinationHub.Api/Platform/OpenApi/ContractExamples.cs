@@ -125,5 +125,5 @@ public static class ContractExamples
             [new TerritoryCommune(LilleId, "59350", "Lille", "215903501", 236710, MelId)]),
     };
 
-    public static object? For(Type type) => Examples.GetValueOrDefault(type);
+    public static object? For(Type type) => Examples.GetValueOrDefault(type) ?? Features.Webhooks.WebhookExamples.For(type);
 }
