@@ -71,6 +71,7 @@ public sealed class ApiProcess : IAsyncDisposable
             $"--ConnectionStrings:CoordinationHub={connectionString}",
             $"--Database:Provider={options.Provider}",
             "--Logging:LogLevel:Default=Warning",
+            "--Webhooks:AllowedHosts:0=127.0.0.1", // the --webhooks receiver, in this process
         }) start.ArgumentList.Add(a);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
 
