@@ -37,7 +37,7 @@ public static class WebhookBenchmark
             var id = await api.PostOrExistingAsync("/v1/organisations",
                 new { kind = "PARTNER", name = $"Abonné webhook {i + 1} (benchmark)", partnerCategory = "ASSOCIATION", departementCode = "59" }, admin, ct);
             var key = await apiProcess.CreateKeyAsync(id, $"benchmark subscriber {i + 1}", [Scopes.WebhooksManage, Scopes.ConventionsWrite], ct);
-            await api.PostAsync("/v1/webhook-subscriptions", new { url = receiver.Url, eventTypes = new[] { "convention.*" } }, key, ct);
+            await api.PostAsync("/v1/webhook-subscriptions", new { url = $"{receiver.Url}/{i}", eventTypes = new[] { "convention.*" } }, key, ct);
             partners.Add(id);
         }
         // 100 draft conventions with the six of them as parties: the events' resources (100 per convention,
@@ -73,19 +73,28 @@ public static class WebhookBenchmark
         await using (var c = await apiProcess.Db.OpenAsync(ct))
         await using (var tx = await c.BeginTransactionAsync(ct))
         {
-            var rows = Enumerable.Range(0, Events).Select(i => new
-            {
-                id = Guid.CreateVersion7(), now, eventType = "convention.amendment-proposed", resourceType = "convention",
-                resourceId = conventions[i % Conventions], payload = "{\"data\":{\"recordedStatus\":\"SIGNED\"}}",
-            });
-            await c.ExecuteAsync(apiProcess.Db.Command(InsertSql, rows, ct, tx));
+            for (var i = 0; i < Events; i++)
+                await c.ExecuteAsync(apiProcess.Db.Command(InsertSql, new
+                {
+                    id = Guid.CreateVersion7(), now, eventType = "convention.amendment-proposed", resourceType = "convention",
+                    resourceId = conventions[i % Conventions], payload = "{\"data\":{\"recordedStatus\":\"SIGNED\"}}",
+                }, ct, tx));
             await tx.CommitAsync(ct);
         }
         var watch = Stopwatch.StartNew();
         Console.WriteLine($"{Events:N0} events committed; lookups while {expected:N0} deliveries go out…");
         var busy = await generator.RunAsync("lookup, while dispatching", lookups, readerKey, options.Duration, ct);
         var duringLookups = receiver.Count;
-        await WaitAsync(() => Task.FromResult(receiver.Unique >= expected), ct, TimeSpan.FromMinutes(10));
+        var report = Stopwatch.StartNew();
+        await WaitAsync(() =>
+        {
+            if (report.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                Console.WriteLine($"  {watch.Elapsed.TotalSeconds:F0} s: {receiver.Unique:N0} delivered");
+                report.Restart();
+            }
+            return Task.FromResult(receiver.Unique >= expected);
+        }, ct, TimeSpan.FromMinutes(10));
         var elapsed = watch.Elapsed;
 
         idle.Print();
@@ -128,7 +137,7 @@ public static class WebhookBenchmark
         VALUES (@id, @now, @eventType, @resourceType, @resourceId, @payload)
         """;
 
-    /// <summary>A receiver that answers 204 at once and counts deliveries per webhook-id.</summary>
+    /// <summary>A receiver that answers 204 at once and counts deliveries per subscriber and webhook-id.</summary>
     private sealed class CountingReceiver : IAsyncDisposable
     {
         private readonly ConcurrentDictionary<string, int> ids = new();
@@ -151,9 +160,10 @@ public static class WebhookBenchmark
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
             receiver.app = builder.Build();
-            receiver.app.MapPost("/hook", (HttpContext http) =>
+            // One path per subscriber: the webhook-id is the event's, the same for the five of them.
+            receiver.app.MapPost("/hook/{subscriber}", (HttpContext http, string subscriber) =>
             {
-                receiver.ids.AddOrUpdate(http.Request.Headers["webhook-id"].ToString(), 1, (_, n) => n + 1);
+                receiver.ids.AddOrUpdate(subscriber + "/" + http.Request.Headers["webhook-id"].ToString(), 1, (_, n) => n + 1);
                 Interlocked.Increment(ref receiver.count);
                 return Results.NoContent();
             });

@@ -34,7 +34,6 @@ public static class Host
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
         services.AddSingleton(TimeProvider.System);
-        services.AddWebhooks(builder.Configuration, runningAsServer);
 
         services.AddMediator((Mediator.MediatorOptions o) =>
         {
@@ -76,6 +75,8 @@ public static class Host
             services.AddHostedService<StartupTasks>();
             services.AddHostedService(sp => sp.GetRequiredService<CompetenceMapCache>());
         }
+        // After StartupTasks: hosted services start in order, and the dispatcher needs the migrated schema.
+        services.AddWebhooks(builder.Configuration, runningAsServer);
     }
 
     public static void UseCoordinationHub(this WebApplication app)

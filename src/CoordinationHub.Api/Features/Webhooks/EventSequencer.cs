@@ -16,6 +16,9 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
 {
     public async Task<int> RunOnceAsync(CancellationToken ct)
     {
+        // A read first: an idle sequencer takes no lock and commits nothing.
+        var pending = await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct);
+        if (pending is null) return 0;
         var count = await db.InTransactionAsync(async (c, tx, t) =>
         {
             await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
@@ -61,6 +64,7 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
 
     // A write first: it takes the row lock (and SQLite's write lock) before anything is read.
     private const string LockSql = "UPDATE event_sequencer SET last_position = last_position WHERE id = 1";
+    private const string AnyUnsequencedSql = "SELECT id FROM outbox_event WHERE position IS NULL ORDER BY seq {limit}";
     private const string LastPositionSql = "SELECT last_position FROM event_sequencer WHERE id = 1";
     private const string UnsequencedSql = """
         SELECT id, occurred_at, event_type, resource_type, resource_id, payload

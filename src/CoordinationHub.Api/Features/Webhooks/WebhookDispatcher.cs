@@ -30,6 +30,8 @@ public sealed class WebhookDispatcher(
     private readonly ConcurrentDictionary<Guid, int> perSubscription = new();
     private readonly ConcurrentDictionary<Task, byte> running = new();
     private readonly EventSignal freed = new();
+    private readonly System.Threading.Channels.Channel<Result> results =
+        System.Threading.Channels.Channel.CreateUnbounded<Result>(new() { SingleReader = true });
     private readonly HttpClient http = new(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
     private int inFlight;
     private long batch;
@@ -40,6 +42,7 @@ public sealed class WebhookDispatcher(
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         if (!O.Dispatch) return;
+        var recorder = Task.Run(RecordLoopAsync, CancellationToken.None);
         while (!stopping.IsCancellationRequested)
         {
             try
@@ -62,6 +65,8 @@ public sealed class WebhookDispatcher(
         }
         // Stopping: calls in flight are cancelled and left leased, as a killed process would leave them.
         await Task.WhenAll(running.Keys);
+        results.Writer.Complete();
+        await recorder;
     }
 
     public override void Dispose()
@@ -152,7 +157,7 @@ public sealed class WebhookDispatcher(
             {
                 outcome = new Outcome(null, Truncate(e.InnerException?.Message ?? e.Message), null, null);
             }
-            await RecordAsync(row, owner, outcome, (int)watch.ElapsedMilliseconds, stopping);
+            await RecordAsync(row, owner, outcome, (int)watch.ElapsedMilliseconds);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -170,42 +175,77 @@ public sealed class WebhookDispatcher(
         public bool Retryable => Status is null or >= 500 or 429 or 408;
     }
 
-    private async Task RecordAsync(LeasedDelivery row, string owner, Outcome outcome, int latencyMs, CancellationToken ct)
+    private sealed record Result(LeasedDelivery Row, string Owner, Outcome Outcome, int LatencyMs, DateTimeOffset At)
     {
-        var now = clock.GetUtcNow();
+        public TaskCompletionSource Recorded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Queues the outcome for the recorder; done once it is committed (the slot is held until then).</summary>
+    private Task RecordAsync(LeasedDelivery row, string owner, Outcome outcome, int latencyMs)
+    {
+        var result = new Result(row, owner, outcome, latencyMs, clock.GetUtcNow());
+        results.Writer.TryWrite(result);
+        return result.Recorded.Task;
+    }
+
+    /// <summary>
+    /// Writes outcomes in batches, one transaction each: a commit per delivery would cap the rate at
+    /// what the disk syncs per second. Not cancelled by stopping: a call that was answered is recorded.
+    /// </summary>
+    private async Task RecordLoopAsync()
+    {
+        var batch = new List<Result>();
+        while (await results.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < 256 && results.Reader.TryRead(out var r)) batch.Add(r);
+            try
+            {
+                await db.InTransactionAsync(async (c, tx, t) =>
+                {
+                    foreach (var r in batch) await WriteAsync(c, tx, r, t);
+                    return 0;
+                }, CancellationToken.None);
+                foreach (var r in batch) r.Recorded.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var r in batch) r.Recorded.TrySetException(e);
+            }
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, Result r, CancellationToken t)
+    {
+        var (row, owner, outcome, now) = (r.Row, r.Owner, r.Outcome, r.At);
         var attemptNo = row.Attempts + 1;
-        var attempt = new
+        if (outcome.Succeeded)
+        {
+            await c.ExecuteAsync(db.Command(DeliveredSql, new { id = row.Id, owner, attemptNo, now, statusCode = outcome.Status }, t, tx));
+            await c.ExecuteAsync(db.Command(HealthySql, new { id = row.SubscriptionId }, t, tx));
+        }
+        else
+        {
+            var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
+            var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
+            await c.ExecuteAsync(db.Command(FailedSql, new
+            {
+                id = row.Id, owner, attemptNo, next, status = dead ? "DEAD" : "PENDING", statusCode = outcome.Status,
+                error = Truncate(outcome.Error ?? $"HTTP {outcome.Status}"),
+            }, t, tx));
+            await c.ExecuteAsync(db.Command(FailingSql, new { id = row.SubscriptionId, now }, t, tx));
+            await c.ExecuteAsync(db.Command(DisableSql, new
+            {
+                id = row.SubscriptionId, now, cutoff = now - O.DisableAfter,
+                reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
+            }, t, tx));
+        }
+        await c.ExecuteAsync(db.Command(AttemptSql, new
         {
             id = Guid.CreateVersion7(), deliveryId = row.Id, subscriptionId = row.SubscriptionId, eventId = row.EventId, attemptNo, now,
-            outcome = outcome.Succeeded ? "SUCCEEDED" : "FAILED", statusCode = outcome.Status, latencyMs, error = outcome.Error,
+            outcome = outcome.Succeeded ? "SUCCEEDED" : "FAILED", statusCode = outcome.Status, latencyMs = r.LatencyMs, error = outcome.Error,
             responseExcerpt = outcome.Excerpt, dispatcher = name,
-        };
-        await db.InTransactionAsync(async (c, tx, t) =>
-        {
-            if (outcome.Succeeded)
-            {
-                await c.ExecuteAsync(db.Command(DeliveredSql, new { id = row.Id, owner, attemptNo, now, statusCode = outcome.Status }, t, tx));
-                await c.ExecuteAsync(db.Command(HealthySql, new { id = row.SubscriptionId }, t, tx));
-            }
-            else
-            {
-                var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
-                var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
-                await c.ExecuteAsync(db.Command(FailedSql, new
-                {
-                    id = row.Id, owner, attemptNo, next, status = dead ? "DEAD" : "PENDING", statusCode = outcome.Status,
-                    error = Truncate(outcome.Error ?? $"HTTP {outcome.Status}"),
-                }, t, tx));
-                await c.ExecuteAsync(db.Command(FailingSql, new { id = row.SubscriptionId, now }, t, tx));
-                await c.ExecuteAsync(db.Command(DisableSql, new
-                {
-                    id = row.SubscriptionId, now, cutoff = now - O.DisableAfter,
-                    reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
-                }, t, tx));
-            }
-            await c.ExecuteAsync(db.Command(AttemptSql, attempt, t, tx));
-            return 0;
-        }, ct);
+        }, t, tx));
     }
 
     /// <summary>Deletes what is older than the retention period: events (out of the feed), deliveries and attempts.</summary>
