@@ -56,7 +56,9 @@ public static class WebhookBenchmark
             }, nordKey, ct);
             conventions.Add(created["id"]!.GetValue<Guid>());
         }
-        await WaitAsync(async () => await CountAsync(apiProcess, "SELECT COUNT(*) FROM outbox_event WHERE position IS NULL") == 0, ct);
+        // The set-up's own events (convention.created × 100 × 5 subscribers) go out first: the idle phase is idle.
+        await WaitAsync(async () => await CountAsync(apiProcess, "SELECT COUNT(*) FROM outbox_event WHERE position IS NULL") == 0
+            && await CountAsync(apiProcess, "SELECT COUNT(*) FROM webhook_delivery WHERE status <> 'DELIVERED'") == 0, ct);
         var setUp = receiver.Count;
         receiver.Reset();
         Console.WriteLine($"Set-up: {Subscribers} subscriptions, {Conventions} conventions ({setUp} set-up deliveries, not counted).");

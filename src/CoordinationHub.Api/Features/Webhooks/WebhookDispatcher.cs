@@ -79,28 +79,26 @@ public sealed class WebhookDispatcher(
     {
         var capacity = O.MaxInFlight - Volatile.Read(ref inFlight);
         if (capacity <= 0) return 0;
-        var busy = perSubscription.Where(p => p.Value >= O.MaxInFlightPerSubscription).Select(p => p.Key).ToArray();
         var owner = $"{name}/{Interlocked.Increment(ref batch)}";
         var now = clock.GetUtcNow();
+        // One lease per subscription with free slots: a query over all subscriptions would walk every
+        // pending row of the busy ones (and of blocked resources) to find nothing.
         var rows = await db.InTransactionAsync(async (c, tx, t) =>
         {
-            var n = await c.ExecuteAsync(db.Command(LeaseSql, new { owner, until = now + O.Lease, now, busy, limit = capacity }, t, tx));
-            return n == 0 ? [] : (await c.QueryAsync<LeasedDelivery>(db.Command(LeasedSql, new { owner }, t, tx))).ToList();
+            var leased = 0;
+            foreach (var subscriptionId in await c.QueryAsync<Guid>(db.Command(ActiveSql, null, t, tx)))
+            {
+                var free = Math.Min(O.MaxInFlightPerSubscription - perSubscription.GetValueOrDefault(subscriptionId), capacity - leased);
+                if (free <= 0) continue;
+                leased += await c.ExecuteAsync(db.Command(LeaseSql, new { owner, until = now + O.Lease, now, subscriptionId, limit = free }, t, tx));
+                if (leased >= capacity) break;
+            }
+            return leased == 0 ? [] : (await c.QueryAsync<LeasedDelivery>(db.Command(LeasedSql, new { owner }, t, tx))).ToList();
         }, stopping);
         if (rows.Count == 0) return 0;
 
-        // A batch may hold more of one subscription than its free slots: give the extra back at once.
-        var extra = new List<Guid>();
-        foreach (var group in rows.GroupBy(r => r.SubscriptionId))
-        {
-            var free = O.MaxInFlightPerSubscription - perSubscription.GetValueOrDefault(group.Key);
-            foreach (var row in group.OrderBy(r => r.Position).Skip(Math.Max(free, 0))) extra.Add(row.Id);
-        }
-        if (extra.Count > 0)
-            await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(ReleaseSql, new { ids = extra, owner }, t)), stopping);
-
         var started = 0;
-        foreach (var row in rows.Where(r => !extra.Contains(r.Id)))
+        foreach (var row in rows)
         {
             Interlocked.Increment(ref inFlight);
             perSubscription.AddOrUpdate(row.SubscriptionId, 1, (_, v) => v + 1);
@@ -318,15 +316,14 @@ public sealed class WebhookDispatcher(
         }.ToEvent();
     }
 
+    private const string ActiveSql = "SELECT id FROM webhook_subscription WHERE status = 'ACTIVE'";
     // Only the oldest pending delivery of a resource per subscription is eligible: per-resource order.
     private const string LeaseSql = """
         UPDATE webhook_delivery SET lease_owner = @owner, leased_until = @until
         WHERE id IN (
             SELECT d.id FROM webhook_delivery d {skip_locked}
-            WHERE d.status = 'PENDING' AND d.next_attempt_at <= @now
+            WHERE d.subscription_id = @subscriptionId AND d.status = 'PENDING' AND d.next_attempt_at <= @now
               AND (d.leased_until IS NULL OR d.leased_until < @now)
-              AND d.subscription_id IN (SELECT s.id FROM webhook_subscription s WHERE s.status = 'ACTIVE')
-              AND NOT (d.subscription_id {in:busy})
               AND NOT EXISTS (
                   SELECT 1 FROM webhook_delivery e
                   WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
@@ -343,9 +340,7 @@ public sealed class WebhookDispatcher(
         JOIN outbox_event e ON e.id = d.event_id
         WHERE d.lease_owner = @owner
         """;
-    private const string ReleaseSql = """
-        UPDATE webhook_delivery SET lease_owner = NULL, leased_until = NULL WHERE id IN @ids AND lease_owner = @owner
-        """;
+
     private const string DeliveredSql = """
         UPDATE webhook_delivery
         SET status = 'DELIVERED', attempts = @attemptNo, delivered_at = @now, lease_owner = NULL, leased_until = NULL,

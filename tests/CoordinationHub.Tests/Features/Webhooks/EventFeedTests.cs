@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using CoordinationHub.Features.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CoordinationHub.Tests.Features.Webhooks;
 
@@ -60,9 +61,13 @@ public abstract class EventFeedTests(ApiFixture fx) : WebhookTestBase(fx)
         Assert.Equal(["convention.signed"], signed.Items.Select(e => e.Type));
         Assert.Empty((await (await Feed(stranger).GetAsync("/v1/events").Ok()).Read<EventFeedPage>()).Items);
 
-        // After the retention period (30 days) the events leave the feed.
+        // After the retention period (30 days) the events leave the feed, and the purge deletes them with their deliveries.
         Fx.Clock.Set(Fx.Clock.GetUtcNow().AddDays(31));
         Assert.Empty((await (await Feed(partner).GetAsync($"/v1/events?after={start.Next}").Ok()).Read<EventFeedPage>()).Items);
+        var dispatcher = host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<WebhookDispatcher>().Single();
+        await dispatcher.PurgeAsync(CancellationToken.None);
+        Assert.Equal(0L, await Sql<long>("SELECT COUNT(*) FROM outbox_event WHERE resource_id = @k", new { k }));
+        Assert.Equal(0L, await Sql<long>("SELECT COUNT(*) FROM event_audience WHERE organisation_id = @id", new { id = partner.Id }));
     }
 
     [Fact]

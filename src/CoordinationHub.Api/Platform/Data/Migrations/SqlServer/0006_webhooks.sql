@@ -58,7 +58,7 @@ CREATE TABLE webhook_delivery (
     delivered_at      datetimeoffset    NULL
 );
 CREATE UNIQUE INDEX ux_webhook_delivery_event ON webhook_delivery (subscription_id, event_id);
-CREATE INDEX ix_webhook_delivery_due ON webhook_delivery (status, next_attempt_at, position);
+CREATE INDEX ix_webhook_delivery_due ON webhook_delivery (subscription_id, status, next_attempt_at, position);
 CREATE INDEX ix_webhook_delivery_order ON webhook_delivery (subscription_id, resource_id, position);
 
 CREATE TABLE webhook_attempt (
