@@ -84,6 +84,7 @@ public static class WebhookBenchmark
             await tx.CommitAsync(ct);
         }
         var watch = Stopwatch.StartNew();
+        var (serverCpu, harnessCpu) = (apiProcess.CpuTime, Environment.CpuUsage.TotalTime);
         Console.WriteLine($"{Events:N0} events committed; lookups while {expected:N0} deliveries go out…");
         var busy = await generator.RunAsync("lookup, while dispatching", lookups, readerKey, options.Duration, ct);
         var duringLookups = receiver.Count;
@@ -98,6 +99,12 @@ public static class WebhookBenchmark
             return Task.FromResult(receiver.Unique >= expected);
         }, ct, TimeSpan.FromMinutes(10));
         var elapsed = watch.Elapsed;
+        // CPU per delivery does not depend on what else the machine runs, unlike deliveries/s. The server's
+        // share includes the lookups of the busy window; the harness's the receiver and the lookup generator.
+        serverCpu = apiProcess.CpuTime - serverCpu;
+        harnessCpu = Environment.CpuUsage.TotalTime - harnessCpu;
+        var perDelivery = serverCpu.TotalMicroseconds / expected;
+        var receiverPerDelivery = harnessCpu.TotalMicroseconds / expected;
 
         idle.Print();
         busy.Print();
@@ -106,6 +113,9 @@ public static class WebhookBenchmark
         var p99Ratio = busy.PercentileMs(99) / idle.PercentileMs(99);
         Console.WriteLine($"  deliveries: {expected:N0} in {elapsed.TotalSeconds:F1} s = {rate:N0}/s ({duringLookups:N0} of them during the lookup window); " +
                           $"duplicates {duplicates}; all signed and answered 204");
+        Console.WriteLine($"  CPU: server {perDelivery:F0} µs per delivery (sequencing, lease, sign, post, record), harness {receiverPerDelivery:F0} µs; " +
+                          $"2 cores would carry {2_000_000 / (perDelivery + receiverPerDelivery):N0} deliveries/s with nothing else running; " +
+                          $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         Console.WriteLine();
         Console.WriteLine("| measure                                   |          value | target            | result |");
         Console.WriteLine("|-------------------------------------------|---------------:|-------------------|--------|");
