@@ -133,6 +133,7 @@ public sealed record BenchmarkOptions(
     public static BenchmarkOptions Parse(string[] args)
     {
         var o = new BenchmarkOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), 5, 32, DatabaseProvider.Sqlite, null, false, false);
+        var concurrencyGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
@@ -141,7 +142,7 @@ public sealed record BenchmarkOptions(
                 "--duration" => o with { Duration = TimeSpan.FromSeconds(Positive(Value(), "--duration")) },
                 "--warmup" => o with { Warmup = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)) },
                 "--rounds" => o with { Rounds = (int)Positive(Value(), "--rounds") },
-                "--concurrency" => o with { Concurrency = (int)Positive(Value(), "--concurrency") },
+                "--concurrency" => (concurrencyGiven = true) ? o with { Concurrency = (int)Positive(Value(), "--concurrency") } : o,
                 "--provider" => o with { Provider = Enum.TryParse<DatabaseProvider>(Value(), ignoreCase: true, out var p) && p != DatabaseProvider.SqlServer ? p : throw new ArgumentException("--provider is Sqlite or PostgreSQL.") },
                 "--connection" => o with { Connection = Value() },
                 "--baseline-only" => o with { BaselineOnly = true },
@@ -151,6 +152,7 @@ public sealed record BenchmarkOptions(
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
         }
+        if (o.Webhooks && !concurrencyGiven) o = o with { Concurrency = 4 };
         if (o.Provider == DatabaseProvider.PostgreSQL && o.Connection is null) throw new ArgumentException("--provider PostgreSQL needs --connection \"Host=…;Database=…\".");
         return o;
     }
