@@ -136,13 +136,14 @@ public sealed record BenchmarkOptions(
         var concurrencyGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--concurrency") concurrencyGiven = true;
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             o = args[i] switch
             {
                 "--duration" => o with { Duration = TimeSpan.FromSeconds(Positive(Value(), "--duration")) },
                 "--warmup" => o with { Warmup = TimeSpan.FromSeconds(double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture)) },
                 "--rounds" => o with { Rounds = (int)Positive(Value(), "--rounds") },
-                "--concurrency" => (concurrencyGiven = true) ? o with { Concurrency = (int)Positive(Value(), "--concurrency") } : o,
+                "--concurrency" => o with { Concurrency = (int)Positive(Value(), "--concurrency") },
                 "--provider" => o with { Provider = Enum.TryParse<DatabaseProvider>(Value(), ignoreCase: true, out var p) && p != DatabaseProvider.SqlServer ? p : throw new ArgumentException("--provider is Sqlite or PostgreSQL.") },
                 "--connection" => o with { Connection = Value() },
                 "--baseline-only" => o with { BaselineOnly = true },
