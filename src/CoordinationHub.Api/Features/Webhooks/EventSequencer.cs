@@ -1,3 +1,4 @@
+using System.Data;
 using CoordinationHub.Platform.Data;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -29,25 +30,26 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
                 .GroupBy(s => s.OrganisationId)
                 .ToDictionary(g => g.Key, g => g.Select(s => (s.Id, Types: s.EventTypes.Split(' '))).ToList());
             var now = clock.GetUtcNow();
-            var audienceRows = new List<object>();
-            var deliveries = new List<object>();
+            var audienceRows = new List<object?[]>();
+            var deliveries = new List<object?[]>();
+            // Many events of one batch concern the same resource: resolve each audience once.
+            var audiences = new Dictionary<(string, Guid), IReadOnlyList<Guid>>();
             foreach (var e in events)
             {
                 var position = ++last;
                 await c.ExecuteAsync(db.Command(SetPositionSql, new { id = e.Id, position }, t, tx));
-                foreach (var organisationId in await audience.ResolveAsync(c, tx, e.ResourceType, e.ResourceId, t))
+                if (!audiences.TryGetValue((e.ResourceType, e.ResourceId), out var organisations))
+                    audiences[(e.ResourceType, e.ResourceId)] = organisations = await audience.ResolveAsync(c, tx, e.ResourceType, e.ResourceId, t);
+                foreach (var organisationId in organisations)
                 {
-                    audienceRows.Add(new { organisationId, position, eventId = e.Id });
+                    audienceRows.Add([organisationId, position, e.Id]);
                     foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
                         if (EventTypes.Matches(s.Types, e.EventType))
-                            deliveries.Add(new
-                            {
-                                id = Guid.CreateVersion7(), subscriptionId = s.Id, eventId = e.Id, position, resourceId = e.ResourceId, now,
-                            });
+                            deliveries.Add([Guid.CreateVersion7(), s.Id, e.Id, position, e.ResourceId, "PENDING", 0, now, now]);
                 }
             }
-            foreach (var row in audienceRows) await c.ExecuteAsync(db.Command(AudienceSql, row, t, tx));
-            foreach (var row in deliveries) await c.ExecuteAsync(db.Command(DeliverySql, row, t, tx));
+            await db.InsertRowsAsync(c, tx, "event_audience", AudienceColumns, AudienceTypes, audienceRows, t);
+            await db.InsertRowsAsync(c, tx, "webhook_delivery", DeliveryColumns, DeliveryTypes, deliveries, t);
             await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
             return events.Count;
         }, ct);
@@ -75,13 +77,12 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
         """;
     private const string ActiveSubscriptionsSql = "SELECT id, organisation_id, event_types FROM webhook_subscription WHERE status = 'ACTIVE'";
     private const string SetPositionSql = "UPDATE outbox_event SET position = @position WHERE id = @id";
-    private const string AudienceSql = """
-        INSERT INTO event_audience (organisation_id, position, event_id) VALUES (@organisationId, @position, @eventId)
-        """;
-    private const string DeliverySql = """
-        INSERT INTO webhook_delivery (id, subscription_id, event_id, position, resource_id, status, attempts, next_attempt_at, created_at)
-        VALUES (@id, @subscriptionId, @eventId, @position, @resourceId, 'PENDING', 0, @now, @now)
-        """;
+    private static readonly string[] AudienceColumns = ["organisation_id", "position", "event_id"];
+    private static readonly DbType[] AudienceTypes = [DbType.Guid, DbType.Int64, DbType.Guid];
+    private static readonly string[] DeliveryColumns =
+        ["id", "subscription_id", "event_id", "position", "resource_id", "status", "attempts", "next_attempt_at", "created_at"];
+    private static readonly DbType[] DeliveryTypes =
+        [DbType.Guid, DbType.Guid, DbType.Guid, DbType.Int64, DbType.Guid, DbType.String, DbType.Int32, DbType.DateTimeOffset, DbType.DateTimeOffset];
     private const string SaveLastPositionSql = "UPDATE event_sequencer SET last_position = @last WHERE id = 1";
 }
 

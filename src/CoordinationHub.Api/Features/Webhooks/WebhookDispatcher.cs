@@ -201,6 +201,13 @@ public sealed class WebhookDispatcher(
                 await db.InTransactionAsync(async (c, tx, t) =>
                 {
                     foreach (var r in batch) await WriteAsync(c, tx, r, t);
+                    foreach (var id in batch.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct())
+                        await c.ExecuteAsync(db.Command(HealthySql, new { id }, t, tx));
+                    await db.InsertRowsAsync(c, tx, "webhook_attempt", AttemptColumns, AttemptTypes, batch.Select(r => new object?[]
+                    {
+                        Guid.CreateVersion7(), r.Row.Id, r.Row.SubscriptionId, r.Row.EventId, r.Row.Attempts + 1, r.At,
+                        r.Outcome.Succeeded ? "SUCCEEDED" : "FAILED", r.Outcome.Status, r.LatencyMs, r.Outcome.Error, r.Outcome.Excerpt, name,
+                    }), t);
                     return 0;
                 }, CancellationToken.None);
                 foreach (var r in batch) r.Recorded.TrySetResult();
@@ -220,7 +227,6 @@ public sealed class WebhookDispatcher(
         if (outcome.Succeeded)
         {
             await c.ExecuteAsync(db.Command(DeliveredSql, new { id = row.Id, owner, attemptNo, now, statusCode = outcome.Status }, t, tx));
-            await c.ExecuteAsync(db.Command(HealthySql, new { id = row.SubscriptionId }, t, tx));
         }
         else
         {
@@ -238,12 +244,6 @@ public sealed class WebhookDispatcher(
                 reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
             }, t, tx));
         }
-        await c.ExecuteAsync(db.Command(AttemptSql, new
-        {
-            id = Guid.CreateVersion7(), deliveryId = row.Id, subscriptionId = row.SubscriptionId, eventId = row.EventId, attemptNo, now,
-            outcome = outcome.Succeeded ? "SUCCEEDED" : "FAILED", statusCode = outcome.Status, latencyMs = r.LatencyMs, error = outcome.Error,
-            responseExcerpt = outcome.Excerpt, dispatcher = name,
-        }, t, tx));
     }
 
     /// <summary>Deletes what is older than the retention period: events (out of the feed), deliveries and attempts.</summary>
@@ -360,12 +360,18 @@ public sealed class WebhookDispatcher(
         SET status = 'DISABLED', disabled_at = @now, disabled_reason = @reason, version = version + 1, updated_at = @now
         WHERE id = @id AND status = 'ACTIVE' AND failing_since <= @cutoff
         """;
-    private const string AttemptSql = """
-        INSERT INTO webhook_attempt (id, delivery_id, subscription_id, event_id, attempt_no, attempted_at, outcome, status_code,
-                                     latency_ms, error, response_excerpt, dispatcher)
-        VALUES (@id, @deliveryId, @subscriptionId, @eventId, @attemptNo, @now, @outcome, @statusCode,
-                @latencyMs, @error, @responseExcerpt, @dispatcher)
-        """;
+    private static readonly string[] AttemptColumns =
+    [
+        "id", "delivery_id", "subscription_id", "event_id", "attempt_no", "attempted_at", "outcome", "status_code",
+        "latency_ms", "error", "response_excerpt", "dispatcher",
+    ];
+    private static readonly System.Data.DbType[] AttemptTypes =
+    [
+        System.Data.DbType.Guid, System.Data.DbType.Guid, System.Data.DbType.Guid, System.Data.DbType.Guid, System.Data.DbType.Int32,
+        System.Data.DbType.DateTimeOffset, System.Data.DbType.String, System.Data.DbType.Int32, System.Data.DbType.Int32,
+        System.Data.DbType.String, System.Data.DbType.String, System.Data.DbType.String,
+    ];
+
     private const string PurgeAttemptsSql = """
         DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
         """;
