@@ -30,6 +30,9 @@ public sealed class WebhookDispatcher(
     private readonly ConcurrentDictionary<Guid, int> perSubscription = new();
     private readonly ConcurrentDictionary<Task, byte> running = new();
     private readonly EventSignal freed = new();
+    // The loop's and the recorder's write transactions take turns in process: on SQLite two writers would
+    // meet SQLITE_BUSY, which Microsoft.Data.Sqlite answers by waiting and trying again.
+    private readonly SemaphoreSlim writes = new(1, 1);
     private readonly System.Threading.Channels.Channel<Result> results =
         System.Threading.Channels.Channel.CreateUnbounded<Result>(new() { SingleReader = true });
     private readonly HttpClient http = new(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
@@ -47,8 +50,17 @@ public sealed class WebhookDispatcher(
         {
             try
             {
-                var sequenced = await sequencer.RunOnceAsync(stopping);
-                var leased = await LeaseAndStartAsync(stopping);
+                int sequenced, leased;
+                await writes.WaitAsync(stopping);
+                try
+                {
+                    sequenced = await sequencer.RunOnceAsync(stopping);
+                    leased = await LeaseAndStartAsync(stopping);
+                }
+                finally
+                {
+                    writes.Release();
+                }
                 await PurgeWhenDueAsync(stopping);
                 if (sequenced == 0 && leased == 0 || Volatile.Read(ref inFlight) >= O.MaxInFlight)
                     await Task.WhenAny(Task.Delay(O.PollInterval, stopping), freed.Next);
@@ -196,6 +208,7 @@ public sealed class WebhookDispatcher(
         while (await results.Reader.WaitToReadAsync())
         {
             while (batch.Count < 256 && results.Reader.TryRead(out var r)) batch.Add(r);
+            await writes.WaitAsync();
             try
             {
                 await db.InTransactionAsync(async (c, tx, t) =>
@@ -215,6 +228,10 @@ public sealed class WebhookDispatcher(
             catch (Exception e)
             {
                 foreach (var r in batch) r.Recorded.TrySetException(e);
+            }
+            finally
+            {
+                writes.Release();
             }
             batch.Clear();
         }
