@@ -139,6 +139,7 @@ public sealed class ApiProcess : IAsyncDisposable
             // The load generator is one key sending thousands of requests a second: no rate limit on it.
             "--RateLimiting:PerKey:TokenLimit=1000000", "--RateLimiting:PerKey:TokensPerPeriod=1000000",
             "--RateLimiting:PlatformAdmin:TokenLimit=1000000", "--RateLimiting:PlatformAdmin:TokensPerPeriod=1000000",
+            "--Webhooks:AllowedHosts:0=127.0.0.1", // the --webhooks receiver, in the harness's process
         }) start.ArgumentList.Add(a);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
 

@@ -18,6 +18,7 @@ catch (ArgumentException e)
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
 var ct = cancel.Token;
+if (options.Webhooks) return await WebhookBenchmark.RunAsync(options, ct);
 
 Console.WriteLine($"CoordinationHub benchmark: {options.Provider}, concurrency {options.Concurrency}, {options.Duration.TotalSeconds:F0} s per phase " +
                   $"(+{options.Warmup.TotalSeconds:F0} s warm-up), {Environment.ProcessorCount} cores, .NET {Environment.Version}" +
@@ -157,7 +158,7 @@ sealed record Phase(string Name, Uri[] Requests, string? Key)
 
 public sealed record BenchmarkOptions(
     TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData,
-    int Every = 1, double WritesPerSecond = 5, bool Referrals = false)
+    int Every = 1, double WritesPerSecond = 5, bool Referrals = false, bool Webhooks = false)
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
@@ -172,13 +173,16 @@ public sealed record BenchmarkOptions(
           --baseline-only       skip the map: measure the baseline and /health/live only
           --keep-data           keep the temp folder (SQLite file, admin key) afterwards
           --referrals           the referral benchmark (issue 13) instead of the map's
+          --webhooks            issue 15: deliveries/s (10,000 events × 5 subscribers) and lookup p99 while dispatching vs idle
         """;
 
     public static BenchmarkOptions Parse(string[] args)
     {
         var o = new BenchmarkOptions(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3), 5, 32, DatabaseProvider.Sqlite, null, false, false);
+        var concurrencyGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
+            if (args[i] == "--concurrency") concurrencyGiven = true;
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
             o = args[i] switch
             {
@@ -193,10 +197,12 @@ public sealed record BenchmarkOptions(
                 "--baseline-only" => o with { BaselineOnly = true },
                 "--keep-data" => o with { KeepData = true },
                 "--referrals" => o with { Referrals = true },
+                "--webhooks" => o with { Webhooks = true },
                 "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
         }
+        if (o.Webhooks && !concurrencyGiven) o = o with { Concurrency = 4 };
         if (o.Provider == DatabaseProvider.PostgreSQL && o.Connection is null) throw new ArgumentException("--provider PostgreSQL needs --connection \"Host=…;Database=…\".");
         return o;
     }

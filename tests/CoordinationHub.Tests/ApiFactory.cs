@@ -57,6 +57,11 @@ public abstract class ApiFixture : IAsyncLifetime
                 b.UseSetting($"RateLimiting:{bucket}:TokenLimit", "1000000");
                 b.UseSetting($"RateLimiting:{bucket}:TokensPerPeriod", "1000000");
             }
+            // Webhook tests start their own dispatchers (WebhookTestBase), to stop and restart them.
+            b.UseSetting("Webhooks:Dispatch", "false");
+            b.UseSetting("Webhooks:AllowedHosts:0", "127.0.0.1");
+            b.UseSetting("Webhooks:PollInterval", "00:00:00.050");
+            b.UseSetting("Webhooks:HttpTimeout", "00:00:03");
             foreach (var (key, value) in settings ?? new Dictionary<string, string>()) b.UseSetting(key, value);
             b.UseEnvironment("Testing");
             b.ConfigureTestServices(s =>

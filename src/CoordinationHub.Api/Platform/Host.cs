@@ -7,6 +7,7 @@ using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Features.Imports;
 using CoordinationHub.Features.Referrals;
+using CoordinationHub.Features.Webhooks;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -90,6 +91,8 @@ public static class Host
             services.AddHostedService(sp => sp.GetRequiredService<CompetenceMapCache>());
             services.AddHostedService(sp => sp.GetRequiredService<ImportWorker>());
         }
+        // After StartupTasks: hosted services start in order, and the dispatcher needs the migrated schema.
+        services.AddWebhooks(builder.Configuration, runningAsServer);
     }
 
     public static void UseCoordinationHub(this WebApplication app)
@@ -116,6 +119,7 @@ public static class Host
         app.MapAudit();
         app.MapImports();
         app.MapReferrals();
+        app.MapWebhooks();
         app.MapBenchmarkBaseline();
     }
 }

@@ -84,6 +84,15 @@ public sealed class PushDelegationsHandler(
 
         var id = command.JobId ?? Guid.CreateVersion7();
         var started = clock.GetUtcNow();
+        var row = new
+        {
+            id, key.delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
+            format = command.Format.ToString(), key.mode, key.competences, key.effectiveOn, dryRun = command.DryRun, key.sha, createdAt = started,
+        };
+        // The job exists before its transaction commits: its import.completed event names it, and subscribers to it are its audience.
+        if (command.JobId is null)
+            await using (var c = await db.OpenAsync(ct))
+                await c.ExecuteAsync(db.Command(InsertJobSql, row, ct));
         var run = new Run(db, writes, id, delegatorId, effectiveOn, read => progress.Report(id, read));
         ImportReport report;
         try
@@ -113,11 +122,9 @@ public sealed class PushDelegationsHandler(
 
         progress.Forget(id);
         await using (var c = await db.OpenAsync(ct))
-            await c.ExecuteAsync(db.Command(command.JobId is null ? InsertJobSql : FinishJobSql, new
+            await c.ExecuteAsync(db.Command(FinishJobSql, new
             {
-                id, key.delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
-                format = command.Format.ToString(), key.mode, key.competences, key.effectiveOn, dryRun = command.DryRun, key.sha,
-                status = report.Status.ToString(), report = JsonSerializer.Serialize(report, ReportJson), createdAt = started, finishedAt = report.FinishedAt,
+                id, status = report.Status.ToString(), report = JsonSerializer.Serialize(report, ReportJson), finishedAt = report.FinishedAt,
             }, ct));
         return report;
     }
@@ -327,7 +334,7 @@ public sealed class PushDelegationsHandler(
         INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
                                 content_sha256, status, report, created_at, finished_at)
         VALUES (@id, @delegatorId, @organisationId, @apiKeyId, @isAdmin, @format, @mode, @competences, @effectiveOn, @dryRun,
-                @sha, @status, @report, @createdAt, @finishedAt)
+                @sha, 'RUNNING', NULL, @createdAt, NULL)
         """;
     private const string FinishJobSql = """
         UPDATE import_job SET status = @status, report = @report, finished_at = @finishedAt, body_file = NULL, lease_until = NULL

@@ -12,12 +12,16 @@ public static class Scopes
     public const string DelegationsImport = "delegations:import";
     public const string ReferralsRead = "referrals:read";
     public const string ReferralsWrite = "referrals:write";
+    /// <summary>Webhook subscriptions of the key's organisation: create, rotate, list attempts, redeliver.</summary>
+    public const string WebhooksManage = "webhooks:manage";
+    /// <summary>The pull feed of the events the key's organisation is entitled to see.</summary>
+    public const string EventsRead = "events:read";
     /// <summary>Platform administration: directory management and every other scope.</summary>
     public const string PlatformAdmin = "platform:admin";
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         DirectoryRead, DirectoryWrite, ConventionsRead, ConventionsWrite,
-        DelegationsRead, DelegationsWrite, DelegationsImport, ReferralsRead, ReferralsWrite, PlatformAdmin,
+        DelegationsRead, DelegationsWrite, DelegationsImport, ReferralsRead, ReferralsWrite, WebhooksManage, EventsRead, PlatformAdmin,
     };
 }

@@ -15,7 +15,10 @@ public enum DatabaseProvider { Sqlite, PostgreSQL, SqlServer }
 /// <c>{lock}</c> (row-lock hint after a table name, SQL Server),
 /// <c>{for_update}</c> (row lock at the end of a SELECT, PostgreSQL),
 /// <c>{in:ids}</c> (membership in the list parameter <c>@ids</c>: Dapper expands <c>IN @ids</c>,
-/// but hands PostgreSQL an array, which takes <c>= ANY(@ids)</c>).
+/// but hands PostgreSQL an array, which takes <c>= ANY(@ids)</c>),
+/// <c>{skip_locked}</c> (after a table name: lock the rows read and skip those another transaction
+/// holds, SQL Server) and <c>{for_update_skip_locked}</c> (the same at the end of a SELECT, PostgreSQL);
+/// SQLite has one writer at a time, so a leasing transaction never meets another.
 /// </summary>
 public abstract class SqlDialect
 {
@@ -28,6 +31,8 @@ public abstract class SqlDialect
     protected abstract string Limit { get; }
     protected virtual string Lock => "";
     protected virtual string ForUpdate => "";
+    protected virtual string SkipLocked => "";
+    protected virtual string ForUpdateSkipLocked => "";
     /// <summary>Whether a failure is worth retrying: the same statement may succeed a moment later.</summary>
     public abstract bool IsTransient(Exception exception);
     /// <summary>Whether the database is unreachable (answered as 503, not 500).</summary>
@@ -54,7 +59,9 @@ public abstract class SqlDialect
     public string Render(string sql) => rendered.GetOrAdd(sql, s => InToken.Replace(s, m => In(m.Groups[1].Value))
         .Replace("{limit}", Limit)
         .Replace("{lock}", Lock)
-        .Replace("{for_update}", ForUpdate));
+        .Replace("{for_update}", ForUpdate)
+        .Replace("{skip_locked}", SkipLocked)
+        .Replace("{for_update_skip_locked}", ForUpdateSkipLocked));
 
     public static SqlDialect For(DatabaseProvider provider) => provider switch
     {
@@ -95,6 +102,7 @@ public sealed class PostgresDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
     protected override string Limit => "LIMIT @limit";
     protected override string ForUpdate => "FOR UPDATE";
+    protected override string ForUpdateSkipLocked => "FOR UPDATE SKIP LOCKED";
     protected override string In(string list) => $"= ANY(@{list})";
     public override bool IsTransient(Exception e) => e switch
     {
@@ -122,6 +130,7 @@ public sealed class SqlServerDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new SqlConnection(connectionString);
     protected override string Limit => "OFFSET 0 ROWS FETCH NEXT @limit ROWS ONLY";
     protected override string Lock => "WITH (UPDLOCK, ROWLOCK)";
+    protected override string SkipLocked => "WITH (UPDLOCK, READPAST, ROWLOCK)";
     public override bool IsTransient(Exception e) => e is SqlException s && s.Errors.Cast<SqlError>().Any(err => TransientNumbers.Contains(err.Number));
     public override bool IsUnavailable(Exception e) => e is SqlException s && s.Errors.Cast<SqlError>().Any(err => err.Number is 4060 or 40613 or 233 or 64 or 10053 or 10054 or 10060 or -2 or 53);
     // 2627 unique constraint, 2601 unique index

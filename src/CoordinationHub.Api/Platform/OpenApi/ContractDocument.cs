@@ -29,6 +29,8 @@ public static class ContractDocument
         ("Imports", "Bulk pushes of a département's delegations: upsert or snapshot by the département's own external references, all or nothing, with a report of every refused record."),
         ("Referrals", "Referrals of a person from one organisation to another for a need: routed through the competence map, with deadlines, receiver capacity, consent as data, a thread and a closed loop. Only the organisations involved see one."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
+        ("Webhooks", "Signed webhooks (Standard Webhooks) of the events your organisation may see, delivered at least once with retries; attempts, dead letters and redelivery."),
+        ("Events", "The pull feed of the same events, in order, with long polling, for systems that accept no incoming call."),
     ];
 
     public static IServiceCollection AddContractDocument(this IServiceCollection services)

@@ -155,5 +155,6 @@ public static class ContractExamples
             [new TerritoryCommune(LilleId, "59350", "Lille", "215903501", 236710, MelId)]),
     };
 
-    public static object? For(Type type) => Examples.GetValueOrDefault(type) ?? Features.Referrals.ReferralExamples.For(type);
+    public static object? For(Type type) =>
+        Examples.GetValueOrDefault(type) ?? Features.Referrals.ReferralExamples.For(type) ?? Features.Webhooks.WebhookExamples.For(type);
 }

@@ -6,9 +6,11 @@ using CoordinationHub.Client.V1.Competences;
 using CoordinationHub.Client.V1.Conventions;
 using CoordinationHub.Client.V1.Delegations;
 using CoordinationHub.Client.V1.Departements;
+using CoordinationHub.Client.V1.Events;
 using CoordinationHub.Client.V1.Imports;
 using CoordinationHub.Client.V1.Organisations;
 using CoordinationHub.Client.V1.Referrals;
+using CoordinationHub.Client.V1.WebhookSubscriptions;
 using Microsoft.Kiota.Abstractions.Extensions;
 using Microsoft.Kiota.Abstractions;
 using System.Collections.Generic;
@@ -53,6 +55,11 @@ namespace CoordinationHub.Client.V1
         {
             get => new global::CoordinationHub.Client.V1.Departements.DepartementsRequestBuilder(PathParameters, RequestAdapter);
         }
+        /// <summary>The events property</summary>
+        public global::CoordinationHub.Client.V1.Events.EventsRequestBuilder Events
+        {
+            get => new global::CoordinationHub.Client.V1.Events.EventsRequestBuilder(PathParameters, RequestAdapter);
+        }
         /// <summary>The imports property</summary>
         public global::CoordinationHub.Client.V1.Imports.ImportsRequestBuilder Imports
         {
@@ -67,6 +74,11 @@ namespace CoordinationHub.Client.V1
         public global::CoordinationHub.Client.V1.Referrals.ReferralsRequestBuilder Referrals
         {
             get => new global::CoordinationHub.Client.V1.Referrals.ReferralsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The webhookSubscriptions property</summary>
+        public global::CoordinationHub.Client.V1.WebhookSubscriptions.WebhookSubscriptionsRequestBuilder WebhookSubscriptions
+        {
+            get => new global::CoordinationHub.Client.V1.WebhookSubscriptions.WebhookSubscriptionsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>
         /// Instantiates a new <see cref="global::CoordinationHub.Client.V1.V1RequestBuilder"/> and sets the default values.

@@ -1,0 +1,97 @@
+using System.Data;
+using CoordinationHub.Platform.Data;
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace CoordinationHub.Features.Webhooks;
+
+/// <summary>
+/// Gives committed outbox events their position (the feed's order and cursor), records who may see
+/// each one, and creates one delivery per matching subscription. One transaction per batch, holding
+/// the <c>event_sequencer</c> row: sequencers of several instances take turns and never give a
+/// position or a delivery twice. An event committed late (an older transaction) gets a later
+/// position: readers of the feed never skip it. Events of one resource are written by transactions
+/// that lock that resource, so their positions follow their order.
+/// </summary>
+public sealed class EventSequencer(Db db, EventAudience audience, EventSignal signal, TimeProvider clock, IOptions<WebhookOptions> options)
+{
+    public async Task<int> RunOnceAsync(CancellationToken ct)
+    {
+        // A read first: an idle sequencer takes no lock and commits nothing.
+        var pending = await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct);
+        if (pending is null) return 0;
+        var count = await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
+            var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
+            var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit = options.Value.SequenceBatch }, t, tx))).ToList();
+            if (events.Count == 0) return 0;
+            var subscriptions = (await c.QueryAsync<SubscriptionRow>(db.Command(ActiveSubscriptionsSql, null, t, tx)))
+                .GroupBy(s => s.OrganisationId)
+                .ToDictionary(g => g.Key, g => g.Select(s => (s.Id, Types: s.EventTypes.Split(' '))).ToList());
+            var now = clock.GetUtcNow();
+            var audienceRows = new List<object?[]>();
+            var deliveries = new List<object?[]>();
+            // Many events of one batch concern the same resource: resolve each audience once.
+            var audiences = new Dictionary<(string, Guid), IReadOnlyList<Guid>>();
+            foreach (var e in events)
+            {
+                var position = ++last;
+                await c.ExecuteAsync(db.Command(SetPositionSql, new { id = e.Id, position }, t, tx));
+                if (!audiences.TryGetValue((e.ResourceType, e.ResourceId), out var organisations))
+                    audiences[(e.ResourceType, e.ResourceId)] = organisations = await audience.ResolveAsync(c, tx, e.ResourceType, e.ResourceId, t);
+                foreach (var organisationId in organisations)
+                {
+                    audienceRows.Add([organisationId, position, e.Id]);
+                    foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
+                        if (EventTypes.Matches(s.Types, e.EventType))
+                            deliveries.Add([Guid.CreateVersion7(), s.Id, e.Id, position, e.ResourceId, "PENDING", 0, now, now]);
+                }
+            }
+            await db.InsertRowsAsync(c, tx, "event_audience", AudienceColumns, AudienceTypes, audienceRows, t);
+            await db.InsertRowsAsync(c, tx, "webhook_delivery", DeliveryColumns, DeliveryTypes, deliveries, t);
+            await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
+            return events.Count;
+        }, ct);
+        if (count > 0) signal.Pulse();
+        return count;
+    }
+
+    private sealed class SubscriptionRow
+    {
+        public Guid Id { get; init; }
+        public Guid OrganisationId { get; init; }
+        public string EventTypes { get; init; } = "";
+    }
+
+    // A write first: it takes the row lock (and SQLite's write lock) before anything is read.
+    private const string LockSql = "UPDATE event_sequencer SET last_position = last_position WHERE id = 1";
+    private const string AnyUnsequencedSql = "SELECT id FROM outbox_event WHERE position IS NULL ORDER BY seq {limit}";
+    private const string LastPositionSql = "SELECT last_position FROM event_sequencer WHERE id = 1";
+    private const string UnsequencedSql = """
+        SELECT id, occurred_at, event_type, resource_type, resource_id, payload
+        FROM outbox_event
+        WHERE position IS NULL
+        ORDER BY seq
+        {limit}
+        """;
+    private const string ActiveSubscriptionsSql = "SELECT id, organisation_id, event_types FROM webhook_subscription WHERE status = 'ACTIVE'";
+    private const string SetPositionSql = "UPDATE outbox_event SET position = @position WHERE id = @id";
+    private static readonly string[] AudienceColumns = ["organisation_id", "position", "event_id"];
+    private static readonly DbType[] AudienceTypes = [DbType.Guid, DbType.Int64, DbType.Guid];
+    private static readonly string[] DeliveryColumns =
+        ["id", "subscription_id", "event_id", "position", "resource_id", "status", "attempts", "next_attempt_at", "created_at"];
+    private static readonly DbType[] DeliveryTypes =
+        [DbType.Guid, DbType.Guid, DbType.Guid, DbType.Int64, DbType.Guid, DbType.String, DbType.Int32, DbType.DateTimeOffset, DbType.DateTimeOffset];
+    private const string SaveLastPositionSql = "UPDATE event_sequencer SET last_position = @last WHERE id = 1";
+}
+
+/// <summary>Wakes long-polling feed readers of this process when events were sequenced.</summary>
+public sealed class EventSignal
+{
+    private TaskCompletionSource next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Next => Volatile.Read(ref next).Task;
+
+    public void Pulse() => Interlocked.Exchange(ref next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+}

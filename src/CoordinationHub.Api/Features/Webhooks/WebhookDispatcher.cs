@@ -1,0 +1,402 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using CoordinationHub.Platform.Data;
+using Dapper;
+using Microsoft.Extensions.Options;
+
+namespace CoordinationHub.Features.Webhooks;
+
+/// <summary>
+/// Delivers webhooks at least once. Each loop: sequence new outbox events (which creates the
+/// deliveries), lease due deliveries (a lease is a row update: <c>lease_owner</c>, <c>leased_until</c>;
+/// PostgreSQL skips rows another instance is leasing, SQL Server reads past them, SQLite has one
+/// writer), and post each one on its own task. A killed process leaves its leases to expire; another
+/// dispatcher then takes them again, so nothing is lost and a delivery may be repeated (receivers
+/// de-duplicate on <c>webhook-id</c>). Only the oldest pending delivery of a resource is leased for
+/// a subscription, so events of one resource arrive in order. Each subscription has its own slots
+/// and every call a timeout, so a slow receiver delays only itself. Failures are retried on the
+/// persisted schedule (<c>next_attempt_at</c>), not in memory, so retries survive restarts; that is
+/// also why there is no Polly retry around the call: every attempt is recorded and listed.
+/// </summary>
+public sealed class WebhookDispatcher(
+    Db db, EventSequencer sequencer, UrlGuard guard, TimeProvider clock, IOptions<WebhookOptions> options, ILogger<WebhookDispatcher> logger)
+    : BackgroundService
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly string name = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
+    private readonly ConcurrentDictionary<Guid, int> perSubscription = new();
+    private readonly ConcurrentDictionary<Task, byte> running = new();
+    private readonly EventSignal freed = new();
+    // The loop's and the recorder's write transactions take turns in process: on SQLite two writers would
+    // meet SQLITE_BUSY, which Microsoft.Data.Sqlite answers by waiting and trying again.
+    private readonly SemaphoreSlim writes = new(1, 1);
+    private readonly System.Threading.Channels.Channel<Result> results =
+        System.Threading.Channels.Channel.CreateUnbounded<Result>(new() { SingleReader = true });
+    private readonly HttpClient http = new(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
+    private int inFlight;
+    private long batch;
+    private DateTimeOffset nextPurge;
+
+    private WebhookOptions O => options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stopping)
+    {
+        if (!O.Dispatch) return;
+        var recorder = Task.Run(RecordLoopAsync, CancellationToken.None);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                int sequenced, leased;
+                await writes.WaitAsync(stopping);
+                try
+                {
+                    sequenced = await sequencer.RunOnceAsync(stopping);
+                    leased = await LeaseAndStartAsync(stopping);
+                }
+                finally
+                {
+                    writes.Release();
+                }
+                await PurgeWhenDueAsync(stopping);
+                if (sequenced == 0 && leased == 0 || Volatile.Read(ref inFlight) >= O.MaxInFlight)
+                    await Task.WhenAny(Task.Delay(O.PollInterval, stopping), freed.Next);
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception e)
+            {
+                logger.LogError(e, "Webhook dispatcher loop failed; trying again");
+                try { await Task.Delay(O.PollInterval, stopping); } catch (OperationCanceledException) { break; }
+            }
+        }
+        // Stopping: calls in flight are cancelled and left leased, as a killed process would leave them.
+        await Task.WhenAll(running.Keys);
+        results.Writer.Complete();
+        await recorder;
+    }
+
+    public override void Dispose()
+    {
+        http.Dispose();
+        base.Dispose();
+    }
+
+    private async Task<int> LeaseAndStartAsync(CancellationToken stopping)
+    {
+        var capacity = O.MaxInFlight - Volatile.Read(ref inFlight);
+        if (capacity <= 0) return 0;
+        var owner = $"{name}/{Interlocked.Increment(ref batch)}";
+        var now = clock.GetUtcNow();
+        // One lease per subscription with free slots: a query over all subscriptions would walk every
+        // pending row of the busy ones (and of blocked resources) to find nothing.
+        var rows = await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var leased = 0;
+            foreach (var subscriptionId in await c.QueryAsync<Guid>(db.Command(ActiveSql, null, t, tx)))
+            {
+                var free = Math.Min(O.MaxInFlightPerSubscription - perSubscription.GetValueOrDefault(subscriptionId), capacity - leased);
+                if (free <= 0) continue;
+                leased += await c.ExecuteAsync(db.Command(LeaseSql, new { owner, until = now + O.Lease, now, subscriptionId, limit = free }, t, tx));
+                if (leased >= capacity) break;
+            }
+            return leased == 0 ? [] : (await c.QueryAsync<LeasedDelivery>(db.Command(LeasedSql, new { owner }, t, tx))).ToList();
+        }, stopping);
+        if (rows.Count == 0) return 0;
+
+        var started = 0;
+        foreach (var row in rows)
+        {
+            Interlocked.Increment(ref inFlight);
+            perSubscription.AddOrUpdate(row.SubscriptionId, 1, (_, v) => v + 1);
+            var task = DeliverAsync(row, owner, stopping);
+            running.TryAdd(task, 0);
+            _ = task.ContinueWith(t =>
+            {
+                running.TryRemove(t, out _);
+                perSubscription.AddOrUpdate(row.SubscriptionId, 0, (_, v) => v - 1);
+                Interlocked.Decrement(ref inFlight);
+                freed.Pulse();
+            }, TaskScheduler.Default);
+            started++;
+        }
+        return started;
+    }
+
+    private async Task DeliverAsync(LeasedDelivery row, string owner, CancellationToken stopping)
+    {
+        try
+        {
+            var body = JsonSerializer.Serialize(row.ToEvent(), Json);
+            // During a rotation's overlap the previous secret signs first: receivers not yet switched keep
+            // verifying even with libraries that read only the first signature (StandardWebhooks 1.1.2 for .NET).
+            var secrets = new List<string> { row.Secret };
+            if (row.PreviousSecret is not null && row.PreviousSecretUntil > clock.GetUtcNow()) secrets.Insert(0, row.PreviousSecret);
+            // The wall clock, not the service clock: receivers compare it with theirs to refuse replays.
+            var timestamp = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
+            using var request = new HttpRequestMessage(HttpMethod.Post, row.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            request.Headers.Add("webhook-id", row.EventId.ToString());
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", WebhookSigner.Sign(row.EventId.ToString(), timestamp, body, secrets));
+            request.Headers.UserAgent.Add(new ProductInfoHeaderValue("CoordinationHub-Webhooks", "1.0"));
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            timeout.CancelAfter(O.HttpTimeout);
+            var watch = Stopwatch.StartNew();
+            Outcome outcome;
+            try
+            {
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+                var excerpt = await ExcerptAsync(response, timeout.Token);
+                outcome = new Outcome((int)response.StatusCode, null, excerpt, RetryAfter(response));
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return; // shutting down: the lease expires and another dispatcher (or this one, restarted) retries
+            }
+            catch (OperationCanceledException)
+            {
+                outcome = new Outcome(null, $"No answer within {O.HttpTimeout.TotalSeconds:0.#} s.", null, null);
+            }
+            catch (HttpRequestException e)
+            {
+                outcome = new Outcome(null, Truncate(e.InnerException?.Message ?? e.Message), null, null);
+            }
+            await RecordAsync(row, owner, outcome, (int)watch.ElapsedMilliseconds);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Delivery {Delivery} could not be recorded; its lease will expire and it will be retried", row.Id);
+        }
+    }
+
+    private sealed record Outcome(int? Status, string? Error, string? Excerpt, TimeSpan? RetryAfter)
+    {
+        public bool Succeeded => Status is >= 200 and < 300;
+        /// <summary>Network errors, timeouts, 5xx, 408 and 429 are worth another attempt; another answer will not change.</summary>
+        public bool Retryable => Status is null or >= 500 or 429 or 408;
+    }
+
+    private sealed record Result(LeasedDelivery Row, string Owner, Outcome Outcome, int LatencyMs, DateTimeOffset At)
+    {
+        public TaskCompletionSource Recorded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Queues the outcome for the recorder; done once it is committed (the slot is held until then).</summary>
+    private Task RecordAsync(LeasedDelivery row, string owner, Outcome outcome, int latencyMs)
+    {
+        var result = new Result(row, owner, outcome, latencyMs, clock.GetUtcNow());
+        results.Writer.TryWrite(result);
+        return result.Recorded.Task;
+    }
+
+    /// <summary>
+    /// Writes outcomes in batches, one transaction each: a commit per delivery would cap the rate at
+    /// what the disk syncs per second. Not cancelled by stopping: a call that was answered is recorded.
+    /// </summary>
+    private async Task RecordLoopAsync()
+    {
+        var batch = new List<Result>();
+        while (await results.Reader.WaitToReadAsync())
+        {
+            while (batch.Count < 256 && results.Reader.TryRead(out var r)) batch.Add(r);
+            await writes.WaitAsync();
+            try
+            {
+                await db.InTransactionAsync(async (c, tx, t) =>
+                {
+                    foreach (var r in batch) await WriteAsync(c, tx, r, t);
+                    foreach (var id in batch.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct())
+                        await c.ExecuteAsync(db.Command(HealthySql, new { id }, t, tx));
+                    await db.InsertRowsAsync(c, tx, "webhook_attempt", AttemptColumns, AttemptTypes, batch.Select(r => new object?[]
+                    {
+                        Guid.CreateVersion7(), r.Row.Id, r.Row.SubscriptionId, r.Row.EventId, r.Row.Attempts + 1, r.At,
+                        r.Outcome.Succeeded ? "SUCCEEDED" : "FAILED", r.Outcome.Status, r.LatencyMs, r.Outcome.Error, r.Outcome.Excerpt, name,
+                    }), t);
+                    return 0;
+                }, CancellationToken.None);
+                foreach (var r in batch) r.Recorded.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var r in batch) r.Recorded.TrySetException(e);
+            }
+            finally
+            {
+                writes.Release();
+            }
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, Result r, CancellationToken t)
+    {
+        var (row, owner, outcome, now) = (r.Row, r.Owner, r.Outcome, r.At);
+        var attemptNo = row.Attempts + 1;
+        if (outcome.Succeeded)
+        {
+            await c.ExecuteAsync(db.Command(DeliveredSql, new { id = row.Id, owner, attemptNo, now, statusCode = outcome.Status }, t, tx));
+        }
+        else
+        {
+            var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
+            var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
+            await c.ExecuteAsync(db.Command(FailedSql, new
+            {
+                id = row.Id, owner, attemptNo, next, status = dead ? "DEAD" : "PENDING", statusCode = outcome.Status,
+                error = Truncate(outcome.Error ?? $"HTTP {outcome.Status}"),
+            }, t, tx));
+            await c.ExecuteAsync(db.Command(FailingSql, new { id = row.SubscriptionId, now }, t, tx));
+            await c.ExecuteAsync(db.Command(DisableSql, new
+            {
+                id = row.SubscriptionId, now, cutoff = now - O.DisableAfter,
+                reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
+            }, t, tx));
+        }
+    }
+
+    /// <summary>Deletes what is older than the retention period: events (out of the feed), deliveries and attempts.</summary>
+    public async Task PurgeAsync(CancellationToken ct)
+    {
+        var cutoff = clock.GetUtcNow().AddDays(-O.RetentionDays);
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            foreach (var sql in (string[])[PurgeAttemptsSql, PurgeDeliveriesSql, PurgeAudienceSql, PurgeEventsSql])
+                await c.ExecuteAsync(db.Command(sql, new { cutoff }, t, tx));
+            return 0;
+        }, ct);
+    }
+
+    private async Task PurgeWhenDueAsync(CancellationToken ct)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        if (now < nextPurge) return;
+        nextPurge = now.AddMinutes(10);
+        await PurgeAsync(ct);
+    }
+
+    private TimeSpan Jittered(TimeSpan delay) => delay * (1 - O.Jitter + 2 * O.Jitter * Random.Shared.NextDouble());
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var wait = response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - clock.GetUtcNow(),
+            _ => TimeSpan.Zero,
+        };
+        return wait > TimeSpan.Zero ? wait : null;
+    }
+
+    private static async Task<string?> ExcerptAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        var buffer = new byte[500];
+        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var read = 0;
+        while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), ct) is var n and > 0) read += n;
+        return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
+    }
+
+    private static string? Truncate(string? s) => s is null || s.Length <= 500 ? s : s[..500];
+
+    private sealed class LeasedDelivery
+    {
+        public Guid Id { get; init; }
+        public Guid SubscriptionId { get; init; }
+        public int Attempts { get; init; }
+        public string Url { get; init; } = "";
+        public string Secret { get; init; } = "";
+        public string? PreviousSecret { get; init; }
+        public DateTimeOffset? PreviousSecretUntil { get; init; }
+        public Guid EventId { get; init; }
+        public long Position { get; init; }
+        public DateTimeOffset OccurredAt { get; init; }
+        public string EventType { get; init; } = "";
+        public string ResourceType { get; init; } = "";
+        public Guid ResourceId { get; init; }
+        public string Payload { get; init; } = "";
+
+        public EventDto ToEvent() => new OutboxRow
+        {
+            Id = EventId, Position = Position, OccurredAt = OccurredAt, EventType = EventType, ResourceType = ResourceType,
+            ResourceId = ResourceId, Payload = Payload,
+        }.ToEvent();
+    }
+
+    private const string ActiveSql = "SELECT id FROM webhook_subscription WHERE status = 'ACTIVE'";
+    // Only the oldest pending delivery of a resource per subscription is eligible: per-resource order.
+    private const string LeaseSql = """
+        UPDATE webhook_delivery SET lease_owner = @owner, leased_until = @until
+        WHERE id IN (
+            SELECT d.id FROM webhook_delivery d {skip_locked}
+            WHERE d.subscription_id = @subscriptionId AND d.status = 'PENDING' AND d.next_attempt_at <= @now
+              AND (d.leased_until IS NULL OR d.leased_until < @now)
+              AND NOT EXISTS (
+                  SELECT 1 FROM webhook_delivery e
+                  WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
+                    AND e.status = 'PENDING' AND e.position < d.position)
+            ORDER BY d.next_attempt_at, d.position
+            {limit}
+            {for_update_skip_locked})
+        """;
+    private const string LeasedSql = """
+        SELECT d.id, d.subscription_id, d.attempts, s.url, s.secret, s.previous_secret, s.previous_secret_until,
+               e.id AS event_id, e.position, e.occurred_at, e.event_type, e.resource_type, e.resource_id, e.payload
+        FROM webhook_delivery d
+        JOIN webhook_subscription s ON s.id = d.subscription_id
+        JOIN outbox_event e ON e.id = d.event_id
+        WHERE d.lease_owner = @owner
+        """;
+
+    private const string DeliveredSql = """
+        UPDATE webhook_delivery
+        SET status = 'DELIVERED', attempts = @attemptNo, delivered_at = @now, lease_owner = NULL, leased_until = NULL,
+            last_status_code = @statusCode, last_error = NULL
+        WHERE id = @id AND lease_owner = @owner
+        """;
+    private const string FailedSql = """
+        UPDATE webhook_delivery
+        SET status = @status, attempts = @attemptNo, next_attempt_at = @next, lease_owner = NULL, leased_until = NULL,
+            last_status_code = @statusCode, last_error = @error
+        WHERE id = @id AND lease_owner = @owner
+        """;
+    private const string HealthySql = "UPDATE webhook_subscription SET failing_since = NULL WHERE id = @id AND failing_since IS NOT NULL";
+    private const string FailingSql = "UPDATE webhook_subscription SET failing_since = @now WHERE id = @id AND failing_since IS NULL";
+    private const string DisableSql = """
+        UPDATE webhook_subscription
+        SET status = 'DISABLED', disabled_at = @now, disabled_reason = @reason, version = version + 1, updated_at = @now
+        WHERE id = @id AND status = 'ACTIVE' AND failing_since <= @cutoff
+        """;
+    private static readonly string[] AttemptColumns =
+    [
+        "id", "delivery_id", "subscription_id", "event_id", "attempt_no", "attempted_at", "outcome", "status_code",
+        "latency_ms", "error", "response_excerpt", "dispatcher",
+    ];
+    private static readonly System.Data.DbType[] AttemptTypes =
+    [
+        System.Data.DbType.Guid, System.Data.DbType.Guid, System.Data.DbType.Guid, System.Data.DbType.Guid, System.Data.DbType.Int32,
+        System.Data.DbType.DateTimeOffset, System.Data.DbType.String, System.Data.DbType.Int32, System.Data.DbType.Int32,
+        System.Data.DbType.String, System.Data.DbType.String, System.Data.DbType.String,
+    ];
+
+    private const string PurgeAttemptsSql = """
+        DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        """;
+    private const string PurgeDeliveriesSql = """
+        DELETE FROM webhook_delivery WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        """;
+    private const string PurgeAudienceSql = """
+        DELETE FROM event_audience WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        """;
+    private const string PurgeEventsSql = "DELETE FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL";
+}

@@ -1,0 +1,189 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using CoordinationHub.Platform.Auth;
+using Dapper;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace CoordinationHub.Benchmarks;
+
+/// <summary>
+/// Issue 15's benchmark (<c>--webhooks</c>): deliveries per second from the outbox to a local receiver
+/// (10,000 events × 5 subscribers), and the competence-map lookup p99 while the dispatcher works
+/// against the same lookups with the dispatcher idle, in one run.
+/// </summary>
+public static class WebhookBenchmark
+{
+    public const int Events = 10_000;
+    public const int Subscribers = 5;
+    private const int Conventions = 100;
+
+    public static async Task<int> RunAsync(BenchmarkOptions options, CancellationToken ct)
+    {
+        await using var receiver = await CountingReceiver.StartAsync();
+        await using var apiProcess = await ApiProcess.StartAsync(options, ct);
+        using var api = new ApiClient(apiProcess.BaseAddress);
+        using var generator = new LoadGenerator(apiProcess.BaseAddress, options.Concurrency);
+        var admin = apiProcess.AdminKey;
+        var workload = await Workload.FetchAsync(api, admin, withCatalogue: true, ct);
+
+        // Five partner organisations of Nord, each subscribed to every convention event.
+        var nord = (await api.GetAsync("/v1/organisations?kind=DEPARTEMENT&departement=59", admin, ct))["items"]!.AsArray()[0]!["id"]!.GetValue<Guid>();
+        var partners = new List<Guid>();
+        for (var i = 0; i < Subscribers; i++)
+        {
+            var id = await api.PostOrExistingAsync("/v1/organisations",
+                new { kind = "PARTNER", name = $"Abonné webhook {i + 1} (benchmark)", partnerCategory = "ASSOCIATION", departementCode = "59" }, admin, ct);
+            var key = await apiProcess.CreateKeyAsync(id, $"benchmark subscriber {i + 1}", [Scopes.WebhooksManage, Scopes.ConventionsWrite], ct);
+            await api.PostAsync("/v1/webhook-subscriptions", new { url = $"{receiver.Url}/{i}", eventTypes = new[] { "convention.*" } }, key, ct);
+            partners.Add(id);
+        }
+        // 100 draft conventions with the six of them as parties: the events' resources (100 per convention,
+        // delivered in order per resource and subscriber).
+        var nordKey = await apiProcess.CreateKeyAsync(nord, "benchmark Nord", [Scopes.ConventionsWrite], ct);
+        var lille = workload.Communes.First(c => c.Code == "59350").Id;
+        var conventions = new List<Guid>();
+        for (var i = 0; i < Conventions; i++)
+        {
+            var created = await api.PostAsync("/v1/conventions", new
+            {
+                type = "PARTNERSHIP", @object = $"Convention de coordination {i + 1} (benchmark)",
+                parties = new[] { new { organisationId = nord, role = "Département" } }.Concat(partners.Select(p => new { organisationId = p, role = "Partenaire" })).ToArray(),
+                competences = new[] { "AIDE_ALIMENTAIRE" }, communeIds = new[] { lille },
+                startOn = "2026-01-01", endOn = "2028-12-31", noticeDays = 90, allowsSubdelegation = false,
+            }, nordKey, ct);
+            conventions.Add(created["id"]!.GetValue<Guid>());
+        }
+        // The set-up's own events (convention.created × 100 × 5 subscribers) go out first: the idle phase is idle.
+        await WaitAsync(async () => await CountAsync(apiProcess, "SELECT COUNT(*) FROM outbox_event WHERE position IS NULL") == 0
+            && await CountAsync(apiProcess, "SELECT COUNT(*) FROM webhook_delivery WHERE status <> 'DELIVERED'") == 0, ct);
+        var setUp = receiver.Count;
+        receiver.Reset();
+        Console.WriteLine($"Set-up: {Subscribers} subscriptions, {Conventions} conventions ({setUp} set-up deliveries, not counted).");
+
+        var lookups = workload.Lookups(apiProcess.BaseAddress, 1 << 16, seed: 1);
+        var readerKey = await MapLoader.ReaderKeyAsync(apiProcess, api, ct);
+        Console.WriteLine($"Lookups with the dispatcher idle, {options.Duration.TotalSeconds:F0} s at concurrency {options.Concurrency}…");
+        await generator.RunAsync("warm-up", lookups, readerKey, options.Warmup, ct);
+        var idle = await generator.RunAsync("lookup, dispatcher idle", lookups, readerKey, options.Duration, ct);
+
+        // The events, committed at once into the outbox as the API's own transactions write them.
+        var expected = Events * Subscribers;
+        var now = DateTimeOffset.UtcNow;
+        await using (var c = await apiProcess.Db.OpenAsync(ct))
+        await using (var tx = await c.BeginTransactionAsync(ct))
+        {
+            for (var i = 0; i < Events; i++)
+                await c.ExecuteAsync(apiProcess.Db.Command(InsertSql, new
+                {
+                    id = Guid.CreateVersion7(), now, eventType = "convention.amendment-proposed", resourceType = "convention",
+                    resourceId = conventions[i % Conventions], payload = "{\"data\":{\"recordedStatus\":\"SIGNED\"}}",
+                }, ct, tx));
+            await tx.CommitAsync(ct);
+        }
+        var watch = Stopwatch.StartNew();
+        var (serverCpu, harnessCpu) = (apiProcess.CpuTime, Environment.CpuUsage.TotalTime);
+        Console.WriteLine($"{Events:N0} events committed; lookups while {expected:N0} deliveries go out…");
+        var busy = await generator.RunAsync("lookup, while dispatching", lookups, readerKey, options.Duration, ct);
+        var duringLookups = receiver.Count;
+        var report = Stopwatch.StartNew();
+        await WaitAsync(() =>
+        {
+            if (report.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                Console.WriteLine($"  {watch.Elapsed.TotalSeconds:F0} s: {receiver.Unique:N0} delivered");
+                report.Restart();
+            }
+            return Task.FromResult(receiver.Unique >= expected);
+        }, ct, TimeSpan.FromMinutes(10));
+        var elapsed = watch.Elapsed;
+        // CPU per delivery does not depend on what else the machine runs, unlike deliveries/s. The server's
+        // share includes the lookups of the busy window; the harness's the receiver and the lookup generator.
+        serverCpu = apiProcess.CpuTime - serverCpu;
+        harnessCpu = Environment.CpuUsage.TotalTime - harnessCpu;
+        var perDelivery = serverCpu.TotalMicroseconds / expected;
+        var receiverPerDelivery = harnessCpu.TotalMicroseconds / expected;
+
+        idle.Print();
+        busy.Print();
+        var rate = expected / elapsed.TotalSeconds;
+        var duplicates = receiver.Count - receiver.Unique;
+        var p99Ratio = busy.PercentileMs(99) / idle.PercentileMs(99);
+        Console.WriteLine($"  deliveries: {expected:N0} in {elapsed.TotalSeconds:F1} s = {rate:N0}/s ({duringLookups:N0} of them during the lookup window); " +
+                          $"duplicates {duplicates}; all signed and answered 204");
+        Console.WriteLine($"  CPU: server {perDelivery:F0} µs per delivery (sequencing, lease, sign, post, record), harness {receiverPerDelivery:F0} µs; " +
+                          $"2 cores would carry {2_000_000 / (perDelivery + receiverPerDelivery):N0} deliveries/s with nothing else running; " +
+                          $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
+        Console.WriteLine();
+        Console.WriteLine("| measure                                   |          value | target            | result |");
+        Console.WriteLine("|-------------------------------------------|---------------:|-------------------|--------|");
+        Console.WriteLine($"| deliveries/s ({Events:N0} events × {Subscribers} subscribers)  | {rate,14:N0} | >= 1,000          | {(rate >= 1000 ? "PASS" : "FAIL"),-6} |");
+        Console.WriteLine($"| lookup p99, dispatcher idle               | {idle.PercentileMs(99),11:F2} ms |                   |        |");
+        Console.WriteLine($"| lookup p99, while dispatching             | {busy.PercentileMs(99),11:F2} ms | <= 1.20 × idle    | {(p99Ratio <= 1.2 ? "PASS" : "FAIL"),-6} |");
+        Console.WriteLine($"| lookup req/s idle / dispatching           | {idle.RequestsPerSecond,6:N0} / {busy.RequestsPerSecond,5:N0} |                   |        |");
+        var errors = idle.ErrorCount + busy.ErrorCount;
+        if (errors > 0) Console.WriteLine($"ERROR: {errors} lookups failed");
+        return errors == 0 ? 0 : 1;
+    }
+
+    private static async Task<long> CountAsync(ApiProcess apiProcess, string sql)
+    {
+        await using var c = await apiProcess.Db.OpenAsync(CancellationToken.None);
+        return await c.ExecuteScalarAsync<long>(sql);
+    }
+
+    private static async Task WaitAsync(Func<Task<bool>> done, CancellationToken ct, TimeSpan? limit = null)
+    {
+        var until = DateTime.UtcNow + (limit ?? TimeSpan.FromMinutes(2));
+        while (!await done())
+        {
+            if (DateTime.UtcNow > until) throw new TimeoutException("The dispatcher did not finish in time.");
+            await Task.Delay(20, ct);
+        }
+    }
+
+    private const string InsertSql = """
+        INSERT INTO outbox_event (id, occurred_at, event_type, resource_type, resource_id, payload)
+        VALUES (@id, @now, @eventType, @resourceType, @resourceId, @payload)
+        """;
+
+    /// <summary>A receiver that answers 204 at once and counts deliveries per subscriber and webhook-id.</summary>
+    private sealed class CountingReceiver : IAsyncDisposable
+    {
+        private readonly ConcurrentDictionary<string, int> ids = new();
+        private WebApplication app = null!;
+        private long count;
+        public string Url { get; private set; } = "";
+        public long Count => Interlocked.Read(ref count);
+        public int Unique => ids.Count;
+
+        public void Reset()
+        {
+            ids.Clear();
+            Interlocked.Exchange(ref count, 0);
+        }
+
+        public static async Task<CountingReceiver> StartAsync()
+        {
+            var receiver = new CountingReceiver();
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Logging.ClearProviders();
+            receiver.app = builder.Build();
+            // One path per subscriber: the webhook-id is the event's, the same for the five of them.
+            receiver.app.MapPost("/hook/{subscriber}", (HttpContext http, string subscriber) =>
+            {
+                receiver.ids.AddOrUpdate(subscriber + "/" + http.Request.Headers["webhook-id"].ToString(), 1, (_, n) => n + 1);
+                Interlocked.Increment(ref receiver.count);
+                return Results.NoContent();
+            });
+            await receiver.app.StartAsync();
+            receiver.Url = receiver.app.Urls.First() + "/hook";
+            return receiver;
+        }
+
+        public async ValueTask DisposeAsync() => await app.DisposeAsync();
+    }
+}
