@@ -48,6 +48,8 @@ public abstract class LiveMapTests(ApiFixture fx) : DelegationTestBase(fx)
             }
         })).ToList();
         started.SignalAndWait();
+        // The writes begin once every commune has been read as it was (the race below is then real, not hoped for).
+        for (var i = 0; i < 600 && communes.Any(code => !readings.Any(r => r.Commune == code)); i++) await Task.Delay(50);
 
         // Each registration of a CCAS makes it the holder of DOMICILIATION: record when it was answered.
         var answered = new Dictionary<string, (long At, Guid Ccas, long Generation)>();
