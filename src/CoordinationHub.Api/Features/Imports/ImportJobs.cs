@@ -89,7 +89,13 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
         var now = clock.GetUtcNow();
         foreach (var job in await c.QueryAsync<JobRow>(db.Command(WaitingSql, new { now }, ct)))
         {
-            if (job.BodyFile is null || !File.Exists(job.BodyFile)) continue; // spooled on another instance
+            // A push the client waited for has no spooled body: past its lease, the process that ran it died.
+            if (job.BodyFile is null)
+            {
+                await c.ExecuteAsync(db.Command(InterruptedSql, new { job.Id, now }, ct));
+                continue;
+            }
+            if (!File.Exists(job.BodyFile)) continue; // spooled on another instance
             if (await c.ExecuteAsync(db.Command(ClaimSql, new { job.Id, now, until = now + Lease }, ct)) == 1) return job;
         }
         return null;
@@ -157,6 +163,10 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
     private const string ClaimSql = """
         UPDATE import_job SET status = 'RUNNING', lease_until = @until
         WHERE id = @id AND status IN ('QUEUED', 'RUNNING') AND (lease_until IS NULL OR lease_until < @now)
+        """;
+    private const string InterruptedSql = """
+        UPDATE import_job SET status = 'INTERRUPTED', finished_at = @now, lease_until = NULL
+        WHERE id = @id AND status = 'RUNNING' AND body_file IS NULL AND lease_until < @now
         """;
     private const string RenewSql = "UPDATE import_job SET lease_until = @until WHERE id = @id AND status = 'RUNNING'";
 }

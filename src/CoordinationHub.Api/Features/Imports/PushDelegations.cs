@@ -14,7 +14,8 @@ namespace CoordinationHub.Features.Imports;
 
 public enum PushMode { UPSERT, SNAPSHOT }
 
-public enum ImportStatus { QUEUED, RUNNING, APPLIED, VALIDATED, REFUSED }
+/// <summary>INTERRUPTED: the process applying a push that the client waited for died; nothing of it was applied, send it again.</summary>
+public enum ImportStatus { QUEUED, RUNNING, APPLIED, VALIDATED, REFUSED, INTERRUPTED }
 
 /// <summary>
 /// A département's delegations, pushed in bulk from a spooled body: created or changed by external
@@ -88,6 +89,7 @@ public sealed class PushDelegationsHandler(
         {
             id, key.delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
             format = command.Format.ToString(), key.mode, key.competences, key.effectiveOn, dryRun = command.DryRun, key.sha, createdAt = started,
+            leaseUntil = started + ImportWorker.Lease,
         };
         // The job exists before its transaction commits: its import.completed event names it, and subscribers to it are its audience.
         if (command.JobId is null)
@@ -332,9 +334,9 @@ public sealed class PushDelegationsHandler(
         """;
     private const string InsertJobSql = """
         INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
-                                content_sha256, status, report, created_at, finished_at)
+                                content_sha256, status, report, lease_until, created_at, finished_at)
         VALUES (@id, @delegatorId, @organisationId, @apiKeyId, @isAdmin, @format, @mode, @competences, @effectiveOn, @dryRun,
-                @sha, 'RUNNING', NULL, @createdAt, NULL)
+                @sha, 'RUNNING', NULL, @leaseUntil, @createdAt, NULL)
         """;
     private const string FinishJobSql = """
         UPDATE import_job SET status = @status, report = @report, finished_at = @finishedAt, body_file = NULL, lease_until = NULL

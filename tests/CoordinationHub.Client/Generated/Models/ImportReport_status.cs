@@ -28,5 +28,9 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         REFUSED,
         #pragma warning restore CS1591
+        [EnumMember(Value = "INTERRUPTED")]
+        #pragma warning disable CS1591
+        INTERRUPTED,
+        #pragma warning restore CS1591
     }
 }

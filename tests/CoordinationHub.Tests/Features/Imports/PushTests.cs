@@ -225,8 +225,22 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
                 lease = TestClock.Today.AddMinutes(-1), now = TestClock.Today.AddMinutes(-5),
             }, default));
 
+        // And a push the client was waiting for, whose process died: past its lease it reads INTERRUPTED.
+        var waited = Guid.CreateVersion7();
+        await using (var c = await Fx.Db.OpenAsync(default))
+            await c.ExecuteAsync(Fx.Db.Command("""
+                INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
+                                        content_sha256, status, lease_until, created_at)
+                VALUES (@id, @delegator, @delegator, @key, @admin, 'NDJSON', 'UPSERT', '', @on, @dry, @sha, 'RUNNING', @lease, @now)
+                """, new
+            {
+                id = waited, delegator = s.Departement.Id, key = Guid.CreateVersion7(), admin = false, on = new DateOnly(2026, 11, 25), dry = false,
+                sha, lease = TestClock.Today.AddMinutes(-1), now = TestClock.Today.AddMinutes(-5),
+            }, default));
+
         var report = await FinishedAsync(s.Client, id);
         Assert.Equal((ImportStatus.APPLIED, 400), (report.Status, report.Counts.Created));
+        Assert.Equal(ImportStatus.INTERRUPTED, (await FinishedAsync(s.Client, waited)).Status);
         for (var i = 0; i < 100 && File.Exists(file); i++) await Task.Delay(50); // removed once the job is recorded
         Assert.False(File.Exists(file));
         // The client, unsure, sends the same push again: it applies once.
