@@ -40,7 +40,6 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         public long Generation { get; init; }
         public required ImmutableDictionary<Guid, Organisation> Organisations { get; init; }
         public required FrozenDictionary<string, Commune> CommunesByCode { get; init; }
-        public required FrozenDictionary<Guid, Commune> CommunesById { get; init; }
         public required FrozenDictionary<string, CompetenceDto> Competences { get; init; }
         public required IReadOnlyList<CompetenceDto> Catalogue { get; init; }
         /// <summary>The CCAS tenures of each commune that has had one.</summary>
@@ -93,6 +92,12 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         await CatchUpAsync(minGeneration, ct);
         return current!;
     }
+
+    /// <summary>
+    /// After a commit that wrote <paramref name="generation"/>: a server's map, loaded or loading, includes
+    /// it before the writer answers. A CLI verb keeps no map, and loads none for this.
+    /// </summary>
+    public Task IncludeAsync(long generation) => IsLoaded || Hosted ? CatchUpAsync(generation, CancellationToken.None) : Task.CompletedTask;
 
     /// <summary>Applies the feed up to (at least) <paramref name="generation"/>; loads the map if it never was.</summary>
     public async Task CatchUpAsync(long generation, CancellationToken ct)
@@ -175,7 +180,6 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             Generation = generation,
             Organisations = organisations.ToImmutableDictionary(o => o.Id, ToOrganisation),
             CommunesByCode = communes.ToFrozenDictionary(x => x.Code, StringComparer.Ordinal),
-            CommunesById = communes.ToFrozenDictionary(x => x.Id),
             Competences = catalogue.ToFrozenDictionary(x => x.Code, StringComparer.Ordinal),
             Catalogue = catalogue,
             Ccas = organisations.Where(o => o.Tenure is not null).GroupBy(o => o.CommuneId!.Value)
@@ -234,7 +238,6 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             Generation = rows.Count > 0 ? rows[^1].Generation : snapshot.Generation,
             Organisations = organisations.ToImmutable(),
             CommunesByCode = snapshot.CommunesByCode,
-            CommunesById = snapshot.CommunesById,
             Competences = snapshot.Competences,
             Catalogue = snapshot.Catalogue,
             Ccas = ccas.ToImmutable(),

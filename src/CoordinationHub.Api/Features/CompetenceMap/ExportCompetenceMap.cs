@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using System.Text;
 using CoordinationHub.Platform.Errors;
 using FluentValidation;
@@ -55,15 +56,13 @@ public sealed class ExportCompetenceMapHandler(CompetenceMapCache cache, MapChan
         var sb = new StringBuilder(rows.Count * 220).Append(CsvHeader).Append('\n');
         foreach (var r in rows)
         {
-            sb.Append(r.Commune.Code).Append(';').Append(Quote(r.Commune.Name)).Append(';').Append(r.Competence).Append(';')
+            sb.Append(r.Commune.Code).Append(';').Append(Csv.Quote(r.Commune.Name)).Append(';').Append(r.Competence).Append(';')
               .Append(r.IsLegal ? "true" : "false").Append(';').Append(r.Date.ToString("yyyy-MM-dd")).Append(';')
-              .Append(r.Responsible.Id).Append(';').Append(Quote(r.Responsible.Name)).Append(';').Append(r.Responsible.Kind).Append(';')
+              .Append(r.Responsible.Id).Append(';').Append(Csv.Quote(r.Responsible.Name)).Append(';').Append(r.Responsible.Kind).Append(';')
               .AppendJoin('>', r.Chain.Select(s => s.OrganisationId)).Append(';')
               .AppendJoin('>', r.Chain.Where(s => s.DelegationId is not null).Select(s => s.DelegationId)).Append(';')
               .AppendJoin('>', r.Chain.Where(s => s.ConventionId is not null).Select(s => s.ConventionId)).Append('\n');
         }
         return sb.ToString();
     }
-
-    private static string Quote(string value) => value.IndexOfAny([';', '"', '\n']) < 0 ? value : $"\"{value.Replace("\"", "\"\"")}\"";
 }

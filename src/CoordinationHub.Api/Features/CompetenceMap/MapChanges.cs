@@ -46,9 +46,8 @@ public sealed class MapRefreshBehavior<TMessage, TResponse>(MapChanges changes, 
         var response = await next(message, ct);
         if (changes.Generation is { } generation)
         {
-            // Committed: apply it here even if the client has gone, so later readers see it at once.
-            // A CLI verb keeps no map; a server's map, loaded or loading, must include it.
-            if (cache.IsLoaded || cache.Hosted) await cache.CatchUpAsync(generation, CancellationToken.None);
+            // Committed: applied here even if the client has gone, so later readers see it at once.
+            await cache.IncludeAsync(generation);
             changes.Written = generation;
         }
         return response;

@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using System.Text;
 using CoordinationHub.Platform.Data;
 using Dapper;
@@ -23,15 +24,13 @@ public sealed class ExportPushLayoutHandler(Db db) : IQueryHandler<ExportPushLay
         foreach (var d in rows.GroupBy(r => r.Id))
         {
             var r = d.First();
-            sb.Append(Quote(r.ExternalRef ?? "")).Append(';').Append(r.CompetenceCode).Append(';').Append(r.DelegateId).Append(";;;")
+            sb.Append(Csv.Quote(r.ExternalRef ?? "")).Append(';').Append(r.CompetenceCode).Append(';').Append(r.DelegateId).Append(";;;")
               .AppendJoin(',', d.Select(x => x.CommuneCode)).Append(';')
               .Append(r.StartOn.ToString("yyyy-MM-dd")).Append(';').Append(r.EndOn.ToString("yyyy-MM-dd")).Append(';')
-              .Append(r.ConventionId).Append(';').Append(Quote(r.ConventionReference)).Append('\n');
+              .Append(r.ConventionId).Append(';').Append(Csv.Quote(r.ConventionReference)).Append('\n');
         }
         return sb.ToString();
     }
-
-    private static string Quote(string value) => value.IndexOfAny([';', '"', '\n']) < 0 ? value : $"\"{value.Replace("\"", "\"\"")}\"";
 
     private sealed class Row
     {

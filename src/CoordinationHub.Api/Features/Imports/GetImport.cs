@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Http;
 using System.Text;
 using System.Text.Json;
 using CoordinationHub.Platform.Auth;
@@ -28,11 +29,9 @@ public sealed class GetImportHandler(Db db, Caller caller, ImportProgress progre
     {
         var sb = new StringBuilder("line;external_ref;type;message\n");
         foreach (var e in report.Errors)
-            sb.Append(e.Line).Append(';').Append(Quote(e.ExternalRef ?? "")).Append(';').Append(e.Type).Append(';').Append(Quote(e.Message)).Append('\n');
+            sb.Append(e.Line).Append(';').Append(Csv.Quote(e.ExternalRef ?? "")).Append(';').Append(e.Type).Append(';').Append(Csv.Quote(e.Message)).Append('\n');
         return sb.ToString();
     }
-
-    private static string Quote(string value) => value.IndexOfAny([';', '"', '\n']) < 0 ? value : $"\"{value.Replace("\"", "\"\"")}\"";
 
     private sealed class JobRow
     {

@@ -113,7 +113,7 @@ public sealed class PushDelegationsHandler(
             }, ct);
             report = run.Report(id, command, ImportStatus.APPLIED, started, clock.GetUtcNow());
             // The map includes the push before anyone can read that it was applied (a job's status is read by polling).
-            if (mapChanges.Generation is { } generation && (cache.IsLoaded || cache.Hosted)) await cache.CatchUpAsync(generation, CancellationToken.None);
+            if (mapChanges.Generation is { } generation) await cache.IncludeAsync(generation);
         }
         catch (Rollback)
         {

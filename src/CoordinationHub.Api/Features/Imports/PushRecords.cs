@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CoordinationHub.Platform.Http;
 using CoordinationHub.Platform.OpenApi;
 using FluentValidation;
 
@@ -143,7 +144,7 @@ public static class PushRecords
 
     private static PushLine CsvRecord(int line, string text)
     {
-        var fields = Split(text);
+        var fields = Csv.Split(text);
         if (fields.Count != CsvColumns.Length)
             return new PushLine(line, null, $"{fields.Count} fields where the header has {CsvColumns.Length} (the separator is ';').");
         string? F(int i) => fields[i].Length == 0 ? null : fields[i];
@@ -163,28 +164,5 @@ public static class PushRecords
         {
             return new PushLine(line, null, "A field is not well formed (ids are UUIDs, dates yyyy-MM-dd): " + e.Message);
         }
-    }
-
-    /// <summary>Semicolon-separated fields; a field in double quotes may hold ';' and doubled quotes.</summary>
-    internal static List<string> Split(string line)
-    {
-        var fields = new List<string>();
-        var sb = new StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"') { sb.Append('"'); i++; }
-                else if (ch == '"') quoted = false;
-                else sb.Append(ch);
-            }
-            else if (ch == '"') quoted = true;
-            else if (ch == ';') { fields.Add(sb.ToString()); sb.Clear(); }
-            else sb.Append(ch);
-        }
-        fields.Add(sb.ToString());
-        return fields;
     }
 }
