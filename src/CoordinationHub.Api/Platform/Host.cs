@@ -6,6 +6,7 @@ using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Features.Imports;
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Features.Referrals;
 using CoordinationHub.Features.Webhooks;
 using CoordinationHub.Platform.Auth;
@@ -14,6 +15,7 @@ using CoordinationHub.Platform.Errors;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Platform.OpenApi;
 using CoordinationHub.Platform.Pipeline;
+using CoordinationHub.Platform.Security;
 using FluentValidation;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
@@ -30,7 +32,14 @@ public static class Host
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
         services.AddScoped<ChangeLog>();
+        services.AddSingleton(sp => new KeyRing(builder.Configuration["PersonalData:KeyRingPath"] is { Length: > 0 } path
+            ? path : Path.Combine(sp.GetRequiredService<Db>().DataDirectory, "keyring.json")));
+        services.AddSingleton<PersonCipher>();
         services.AddSingleton<ReferralPersonData>();
+        services.AddScoped<AccessContext>();
+        services.AddScoped<PersonAccess>();
+        services.AddSingleton<AccessLogWriter>();
+        services.AddScoped<PersonDataPurge>();
         services.AddScoped<ReferralWorkflow>();
         services.AddScoped<ReferralRouter>();
         services.AddScoped<AssignmentLog>();
@@ -90,6 +99,7 @@ public static class Host
             services.AddHostedService<StartupTasks>();
             services.AddHostedService(sp => sp.GetRequiredService<CompetenceMapCache>());
             services.AddHostedService(sp => sp.GetRequiredService<ImportWorker>());
+            if (builder.Configuration.GetValue("PersonalData:PurgeOnSchedule", true)) services.AddHostedService<PurgeJob>();
         }
         // After StartupTasks: hosted services start in order, and the dispatcher needs the migrated schema.
         services.AddWebhooks(builder.Configuration, runningAsServer);
@@ -106,6 +116,7 @@ public static class Host
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.Use(AccessContext.Middleware);
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();
 
@@ -119,6 +130,7 @@ public static class Host
         app.MapAudit();
         app.MapImports();
         app.MapReferrals();
+        app.MapPersonalData();
         app.MapWebhooks();
         app.MapBenchmarkBaseline();
     }

@@ -138,6 +138,6 @@ internal static class Builders
         foreach (var overdue in new bool?[] { true, false })
             yield return CoordinationHub.Features.Referrals.ListReferralsHandler.BuildSql(new(CoordinationHub.Features.Referrals.ReferralBox.RECEIVED,
                 CoordinationHub.Features.Referrals.ReferralStatus.SENT, "FOOD", CoordinationHub.Features.Referrals.Urgency.URGENT, overdue,
-                new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 31), "59350", "agent-1", 10, null), paged: true);
+                new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 31), "59350", "agent-1", "Martin", "Léa", new DateOnly(1980, 1, 1), 10, null), paged: true);
     }
 }

@@ -48,6 +48,8 @@ public sealed class ConventionState
     public DateOnly? TerminatedOn { get; init; }
     public string? TerminationReason { get; init; }
     public Guid CreatedBy { get; init; }
+    /// <summary>Days the person's data of a referral between the parties is kept after it closes (else configuration).</summary>
+    public int? PersonDataRetentionDays { get; init; }
     public int Version { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
@@ -103,6 +105,7 @@ public static class ConventionStore
         {
             Id = head.Id, Reference = head.Reference, Type = Enum.Parse<ConventionType>(head.Type), Recorded = Enum.Parse<ConventionStatus>(head.Status),
             TerminatedOn = head.TerminatedOn, TerminationReason = head.TerminationReason, CreatedBy = head.CreatedBy, Version = head.Version,
+            PersonDataRetentionDays = head.PersonDataRetentionDays,
             CreatedAt = head.CreatedAt, UpdatedAt = head.UpdatedAt, Parties = parties, Signatures = signatures,
             Versions = versions.Select(v => new ConventionTerms(
                 v.AmendmentNo, v.Status == "SIGNED", v.EffectiveOn, v.Object, v.StartOn, v.EndOn, v.RenewalMonths, v.MaxRenewals, v.NoticeDays,
@@ -123,6 +126,7 @@ public static class ConventionStore
         public DateOnly? TerminatedOn { get; init; }
         public string? TerminationReason { get; init; }
         public Guid CreatedBy { get; init; }
+        public int? PersonDataRetentionDays { get; init; }
         public int Version { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
@@ -162,7 +166,7 @@ public static class ConventionStore
         public string? Summary { get; init; }
     }
 
-    private const string HeadColumns = "id, reference, type, status, terminated_on, termination_reason, created_by, version, created_at, updated_at";
+    private const string HeadColumns = "id, reference, type, status, terminated_on, termination_reason, created_by, person_data_retention_days, version, created_at, updated_at";
     private const string HeadSql = $"SELECT {HeadColumns} FROM convention WHERE id = @id";
     // Locks the convention row: signatures, amendments, terminations and delegations under it serialise on it.
     private const string HeadForUpdateSql = $"SELECT {HeadColumns} FROM convention {{lock}} WHERE id = @id {{for_update}}";

@@ -27,6 +27,8 @@ public sealed record CreateConventionCommand(
     FinancialTerms? FinancialTerms) : ICommand<ConventionDto>, IConventionTermsInput
 {
     public IReadOnlyList<ReferralResponseDays>? ReferralResponseDays { get; init; }
+    /// <summary>Days the person's data of a referral between the parties is kept once it closes (else the platform's setting).</summary>
+    public int? PersonDataRetentionDays { get; init; }
 }
 
 /// <summary>Days a receiver has to answer a referral for a covered competence, between the parties.</summary>
@@ -78,6 +80,7 @@ public sealed class CreateConventionValidator : AbstractValidator<CreateConventi
         RuleFor(c => c.Reference).MaximumLength(40).Matches("^[A-Za-z0-9][A-Za-z0-9._/-]*$").When(c => c.Reference is not null)
             .WithMessage("A reference is up to 40 letters, digits, '.', '_', '/' or '-'.");
         RuleFor(c => c.Object).NotEmpty().MaximumLength(4000);
+        RuleFor(c => c.PersonDataRetentionDays).InclusiveBetween(1, 3650);
         RuleFor(c => c.Parties).NotNull().MaxItems(100).Must(p => p.Count >= 2).WithMessage("A convention binds at least two parties.")
             .Must(p => p.Select(x => x.OrganisationId).Distinct().Count() == p.Count).WithMessage("Each party appears once.");
         RuleForEach(c => c.Parties).ChildRules(p =>
@@ -124,7 +127,7 @@ public sealed class CreateConventionHandler(Db db, Caller caller, TimeProvider c
 
             await c.ExecuteAsync(db.Command(InsertSql, new
             {
-                id, reference, type = command.Type.ToString(), createdBy = caller.OrganisationId ?? partyIds[0], now,
+                id, reference, type = command.Type.ToString(), createdBy = caller.OrganisationId ?? partyIds[0], command.PersonDataRetentionDays, now,
             }, t, tx));
             foreach (var party in command.Parties)
                 await c.ExecuteAsync(db.Command(PartySql, new { conventionId = id, party.OrganisationId, role = party.Role.Trim() }, t, tx));
@@ -144,8 +147,9 @@ public sealed class CreateConventionHandler(Db db, Caller caller, TimeProvider c
 
     private const string ReferenceSql = "SELECT id FROM convention WHERE reference = @reference";
     private const string InsertSql = """
-        INSERT INTO convention (id, reference, type, status, created_by, signed_at, terminated_on, termination_reason, terminated_by, version, created_at, updated_at)
-        VALUES (@id, @reference, @type, 'DRAFT', @createdBy, NULL, NULL, NULL, NULL, 1, @now, @now)
+        INSERT INTO convention (id, reference, type, status, created_by, signed_at, terminated_on, termination_reason, terminated_by,
+                                person_data_retention_days, version, created_at, updated_at)
+        VALUES (@id, @reference, @type, 'DRAFT', @createdBy, NULL, NULL, NULL, NULL, @personDataRetentionDays, 1, @now, @now)
         """;
     private const string PartySql = "INSERT INTO convention_party (convention_id, organisation_id, role) VALUES (@conventionId, @organisationId, @role)";
 }

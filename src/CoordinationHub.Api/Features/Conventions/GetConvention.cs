@@ -40,6 +40,8 @@ public sealed class ConventionDto
     public IReadOnlyList<Guid> CommuneIds { get; init; } = [];
     /// <summary>Days a receiver has to answer a referral between the parties, per covered competence that sets it.</summary>
     public IReadOnlyList<ReferralResponseDays> ReferralResponseDays { get; init; } = [];
+    /// <summary>Days the person's data of a referral between the parties is kept once it closes; null: the platform's setting.</summary>
+    public int? PersonDataRetentionDays { get; init; }
     public DateOnly StartOn { get; init; }
     public DateOnly EndOn { get; init; }
     /// <summary>Last day in force: the end date plus every tacit renewal, early termination applied.</summary>
@@ -96,7 +98,7 @@ internal static class ConventionAccess
         var seesPending = caller.IsPlatformAdmin || s.IsParty(caller.OrganisationId);
         return new ConventionDto
         {
-            Id = s.Id, Reference = s.Reference, Type = s.Type, Status = s.StatusOn(asOf), AsOf = asOf, RecordedStatus = s.Recorded,
+            Id = s.Id, Reference = s.Reference, Type = s.Type, Status = s.StatusOn(asOf), AsOf = asOf, RecordedStatus = s.Recorded, PersonDataRetentionDays = s.PersonDataRetentionDays,
             Parties = s.Parties.Select(p =>
             {
                 var name = names.GetValueOrDefault(p.OrganisationId);

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.OpenApi;
@@ -34,27 +35,18 @@ public sealed record AssignmentDto(Guid OrganisationId, AgentInput Agent, DateTi
 /// <summary>Every agent the receivers assigned, in order: the referral's assigned-agent history.</summary>
 public sealed record ListReferralAssignmentsQuery(Guid Id) : IQuery<IReadOnlyList<AssignmentDto>>;
 
-public sealed class ListReferralAssignmentsHandler(Db db, Caller caller) : IQueryHandler<ListReferralAssignmentsQuery, IReadOnlyList<AssignmentDto>>
+public sealed class ListReferralAssignmentsHandler(Db db, Caller caller, AssignmentLog assignments)
+    : IQueryHandler<ListReferralAssignmentsQuery, IReadOnlyList<AssignmentDto>>
 {
     public async ValueTask<IReadOnlyList<AssignmentDto>> Handle(ListReferralAssignmentsQuery query, CancellationToken ct) =>
         await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
             var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
-            var rows = await c.QueryAsync<Row>(db.Command(AssignmentLog.ListSql, new { id = query.Id }, t));
             // An earlier receiver sees only its own assignments.
-            return (IReadOnlyList<AssignmentDto>)rows
-                .Where(r => role != ReferralRole.EARLIER_RECEIVER || r.OrganisationId == caller.OrganisationId)
-                .Select(r => new AssignmentDto(r.OrganisationId, new AgentInput(r.AgentReference, r.AgentName), r.AssignedAt)).ToList();
+            return (IReadOnlyList<AssignmentDto>)(await assignments.ListAsync(c, null, query.Id, t))
+                .Where(a => role != ReferralRole.EARLIER_RECEIVER || a.OrganisationId == caller.OrganisationId).ToList();
         }, ct);
-
-    private sealed class Row
-    {
-        public Guid OrganisationId { get; init; }
-        public string AgentReference { get; init; } = "";
-        public string AgentName { get; init; } = "";
-        public DateTimeOffset AssignedAt { get; init; }
-    }
 }
 
 /// <summary>Sets the assigned agent on the row and keeps the change in its history.</summary>
@@ -71,11 +63,24 @@ public sealed class AssignmentLog(Db db)
         }, s.Ct, s.Tx));
     }
 
+    /// <summary>Every assignment of the referral, in order.</summary>
+    public async Task<IReadOnlyList<AssignmentDto>> ListAsync(DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct) =>
+        (await c.QueryAsync<Row>(db.Command(ListSql, new { id }, ct, tx)))
+            .Select(r => new AssignmentDto(r.OrganisationId, new AgentInput(r.AgentReference, r.AgentName), r.AssignedAt)).ToList();
+
+    private sealed class Row
+    {
+        public Guid OrganisationId { get; init; }
+        public string AgentReference { get; init; } = "";
+        public string AgentName { get; init; } = "";
+        public DateTimeOffset AssignedAt { get; init; }
+    }
+
     private const string InsertSql = """
         INSERT INTO referral_assignment (id, referral_id, organisation_id, agent_reference, agent_name, assigned_at)
         VALUES (@id, @referralId, @organisationId, @agentReference, @agentName, @now)
         """;
-    internal const string ListSql = """
+    private const string ListSql = """
         SELECT organisation_id, agent_reference, agent_name, assigned_at FROM referral_assignment
         WHERE referral_id = @id ORDER BY assigned_at, id
         """;

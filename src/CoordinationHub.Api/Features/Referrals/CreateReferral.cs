@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -84,7 +85,7 @@ public sealed class CreateReferralValidator : AbstractValidator<CreateReferralCo
 }
 
 public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralRouter router,
-    ReferralPersonData people, ReferralWorkflow workflow) : ICommandHandler<CreateReferralCommand, ReferralDto>
+    ReferralPersonData people, ReferralWorkflow workflow, PersonAccess access) : ICommandHandler<CreateReferralCommand, ReferralDto>
 {
     public async ValueTask<ReferralDto> Handle(CreateReferralCommand command, CancellationToken ct)
     {
@@ -100,7 +101,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
             {
                 Id = Guid.CreateVersion7(), SenderId = senderId, Need = command.Need, CompetenceCode = competence,
                 Urgency = command.Urgency.ToString(), Status = nameof(ReferralStatus.SENT),
-                PersonKey = PersonKey.Of(command.Person.FamilyName, command.Person.GivenNames, command.Person.BirthDate),
+                PersonKey = people.KeyOf(command.Person),
                 SenderAgentReference = command.Agent.Reference.Trim(), SenderAgentName = command.Agent.DisplayName.Trim(),
                 StatutoryBasis = command.LegalBasis.Statutory?.ToString(), SentAt = now, Version = 1, UpdatedAt = now,
             };
@@ -123,12 +124,13 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         {
             await ReferralSending.GuardAsync(db, c, tx, row, command.Force ? command.ForceReason : null, t);
             await ReferralStore.InsertAsync(db, c, tx, row, t);
-            await people.WriteAsync(c, tx, row.Id, command.Person, command.Context, t);
+            await people.WriteAsync(c, tx, row.Id, 1, ReferralPersonData.Clean(command.Person, command.Context), [], new PersonAuthor(senderId, command.Agent), now, t);
             await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
             if (command.Force)
                 await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, t), MessageKind.MESSAGE, command.Agent,
                     $"Sent again although referral {row.ForcedDuplicateOf} is open: {command.ForceReason}");
             await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row), t);
+            await access.RecordAsync(c, tx, [row.Id], t);
             return 0;
         }, ct);
         // The answer is built from what is in memory: no read after the commit.
@@ -195,7 +197,7 @@ public static class ReferralSending
                 throw new RuleException("referrals.consent-in-future", "The consent cannot be given after now.");
         }
 
-        var (days, source, conventionId) = await router.ResponseDaysAsync(c, tx, row.SenderId, receiver.Id, row.CompetenceCode,
+        var (days, source, conventionId, retentionDays) = await router.ResponseDaysAsync(c, tx, row.SenderId, receiver.Id, row.CompetenceCode,
             Enum.Parse<Urgency>(row.Urgency), today, ct);
         row.ReceiverId = receiver.Id;
         row.CommuneId = route.Commune.Id;
@@ -204,6 +206,7 @@ public static class ReferralSending
         row.DeadlineAt = now.AddDays(days);
         row.DeadlineSource = source.ToString();
         row.DeadlineConventionId = conventionId;
+        row.RetentionDays = retentionDays;
         return route;
     }
 

@@ -39,7 +39,7 @@ public sealed class GetReferralRoutingHandler(Db db, Caller caller, TimeProvider
         {
             var competence = await router.CompetenceAsync(c, null, query.Need, t);
             var route = await router.RouteAsync(c, null, query.Commune, competence, null, today, t);
-            var (days, source, _) = await router.ResponseDaysAsync(c, null, org, route.Receiver.Id, competence, Urgency.NORMAL, today, t);
+            var (days, source, _, _) = await router.ResponseDaysAsync(c, null, org, route.Receiver.Id, competence, Urgency.NORMAL, today, t);
             return new RoutingDto(route.Commune, query.Need, competence, route.IsLegal, route.Receiver, route.Chain, route.Intake,
                 route.NextReceiver, days, source);
         }, ct);

@@ -1,3 +1,4 @@
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -11,7 +12,11 @@ namespace CoordinationHub.Features.Referrals;
 
 public enum ReferralBox { SENT, RECEIVED }
 
-/// <summary>A line of a box: ids, statuses and dates; the person is read on the referral itself.</summary>
+/// <summary>Who a line of a box is about: enough to recognise the person, the rest is on the referral.</summary>
+[ContractName("PersonSummary")]
+public sealed record PersonSummary(string FamilyName, string GivenNames, DateOnly BirthDate);
+
+/// <summary>A line of a box: the person's name (null once purged), statuses and dates.</summary>
 [ContractName("ReferralSummary")]
 public sealed class ReferralSummary
 {
@@ -24,17 +29,22 @@ public sealed class ReferralSummary
     public string Competence { get; init; } = "";
     public Urgency Urgency { get; init; }
     public string CommuneInsee { get; init; } = "";
+    public PersonSummary? Person { get; init; }
     public AgentInput? AssignedAgent { get; init; }
     public DateTimeOffset DeadlineAt { get; init; }
     public DateTimeOffset SentAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
 }
 
-/// <summary>The caller's sent or received referrals, newest first, filtered; keyset pages.</summary>
+/// <summary>
+/// The caller's sent or received referrals, newest first, filtered; keyset pages. A person is found
+/// by family name, given name and birth date together, through their blind index.
+/// </summary>
 [ContractOperations("ListSentReferrals", "ListReceivedReferrals")]
 public sealed record ListReferralsQuery(
     ReferralBox Box, ReferralStatus? Status, string? Need, Urgency? Urgency, bool? Overdue, DateOnly? SentFrom, DateOnly? SentTo,
-    string? Commune, string? AssignedAgent, int? Limit, string? Cursor) : IQuery<Page<ReferralSummary>>;
+    string? Commune, string? AssignedAgent, string? FamilyName, string? GivenNames, DateOnly? BirthDate, int? Limit, string? Cursor)
+    : IQuery<Page<ReferralSummary>>;
 
 public sealed class ListReferralsValidator : AbstractValidator<ListReferralsQuery>
 {
@@ -43,6 +53,11 @@ public sealed class ListReferralsValidator : AbstractValidator<ListReferralsQuer
         RuleFor(q => q.Need).MaximumLength(32).Matches(Needs.NeedPattern);
         RuleFor(q => q.Commune).Matches("^(\\d{5}|2[AB]\\d{3})$").WithMessage("A commune is its INSEE code (5 characters).");
         RuleFor(q => q.AssignedAgent).MaximumLength(100);
+        RuleFor(q => q.FamilyName).MaximumLength(100);
+        RuleFor(q => q.GivenNames).MaximumLength(100);
+        RuleFor(q => q.BirthDate).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+        RuleFor(q => q).Must(q => (q.FamilyName is null) == (q.GivenNames is null) && (q.FamilyName is null) == (q.BirthDate is null))
+            .OverridePropertyName("familyName").WithMessage("A person is searched by familyName, givenNames and birthDate together.");
         RuleFor(q => q.Limit).InclusiveBetween(1, Cursor.MaxLimit);
         RuleFor(q => q.Cursor).MaximumLength(200);
         RuleFor(q => q.SentFrom).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
@@ -50,7 +65,8 @@ public sealed class ListReferralsValidator : AbstractValidator<ListReferralsQuer
     }
 }
 
-public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider clock, ReferralRouter router)
+public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider clock, ReferralRouter router, ReferralPersonData people,
+    PersonAccess access)
     : IQueryHandler<ListReferralsQuery, Page<ReferralSummary>>
 {
     public async ValueTask<Page<ReferralSummary>> Handle(ListReferralsQuery q, CancellationToken ct)
@@ -59,7 +75,7 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
         var limit = q.Limit ?? Cursor.DefaultLimit;
         var after = Cursor.Decode(q.Cursor, 1) is { } parts ? Cursor.Id(parts[0]) : (Guid?)null;
         var now = clock.GetUtcNow();
-        return await db.RetryAsync(async (c, t) =>
+        var page = await db.RetryAsync(async (c, t) =>
         {
             var competence = q.Need is null ? null : await router.CompetenceAsync(c, null, q.Need, t);
             var rows = (await c.QueryAsync<Row>(db.Command(BuildSql(q, after is not null), new
@@ -68,7 +84,9 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
                 sentFrom = q.SentFrom is { } f ? new DateTimeOffset(f.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) : (DateTimeOffset?)null,
                 sentBefore = q.SentTo is { } to ? new DateTimeOffset(to.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero) : (DateTimeOffset?)null,
                 commune = q.Commune, assignedAgent = q.AssignedAgent, afterId = after ?? Guid.Empty, limit = limit + 1,
+                personKey = q.FamilyName is null ? null : people.KeyOf(q.FamilyName, q.GivenNames!, q.BirthDate!.Value),
             }, t))).ToList();
+            var persons = await people.ReadManyAsync(c, null, rows.Take(limit).Select(r => r.Id).ToList(), t);
             var items = rows.Select(r => new ReferralSummary
             {
                 Id = r.Id, Status = Enum.Parse<ReferralStatus>(r.Status),
@@ -76,11 +94,15 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
                 Sender = new ReferralOrganisation(r.SenderId, r.SenderName, r.SenderKind),
                 Receiver = new ReferralOrganisation(r.ReceiverId, r.ReceiverName, r.ReceiverKind),
                 Need = r.Need, Competence = r.CompetenceCode, Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = r.CommuneCode ?? "",
+                Person = persons.TryGetValue(r.Id, out var p) ? new PersonSummary(p.Person.FamilyName, p.Person.GivenNames, p.Person.BirthDate) : null,
                 AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName ?? ""),
                 DeadlineAt = r.DeadlineAt, SentAt = r.SentAt, UpdatedAt = r.UpdatedAt,
             }).ToList();
             return Cursor.ToPage(items, limit, i => [i.Id.ToString()]);
         }, ct);
+        // One batch of access rows for the page, written before the page is served.
+        await access.RecordAsync(page.Items.Where(i => i.Person is not null).Select(i => i.Id), ct);
+        return page;
     }
 
     private static readonly string[] Awaiting = [nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED)];
@@ -103,6 +125,7 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
         if (q.SentTo is not null) where.Add("p.sent_at < @sentBefore");
         if (q.Commune is not null) where.Add("p.commune_id IN (SELECT pc.id FROM organisation pc WHERE pc.kind = 'COMMUNE' AND pc.code = @commune)");
         if (q.AssignedAgent is not null) where.Add("p.assigned_agent_reference = @assignedAgent");
+        if (q.FamilyName is not null) where.Add("p.person_key = @personKey");
         if (paged) where.Add("p.id < @afterId");
         return $"""
             SELECT r.id, r.status, r.sender_id, s.name AS sender_name, s.kind AS sender_kind, r.receiver_id, v.name AS receiver_name,

@@ -1,3 +1,4 @@
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.OpenApi;
@@ -22,7 +23,7 @@ public sealed class PostReferralMessageValidator : AbstractValidator<PostReferra
     }
 }
 
-public sealed class PostReferralMessageHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralWorkflow workflow)
+public sealed class PostReferralMessageHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralWorkflow workflow, PersonAccess access)
     : ICommandHandler<PostReferralMessageCommand, ThreadMessage>
 {
     public async ValueTask<ThreadMessage> Handle(PostReferralMessageCommand command, CancellationToken ct)
@@ -36,6 +37,7 @@ public sealed class PostReferralMessageHandler(Db db, Caller caller, TimeProvide
             var message = await workflow.AppendAsync(new ReferralStep(c, tx, row!, role, clock.GetUtcNow(), t), MessageKind.MESSAGE, command.Agent, command.Body);
             await changeLog.RecordAsync(c, tx, "referral", command.Id, "referral.message-posted", null,
                 new { referralId = command.Id, messageId = message.Id, message.Seq, authorOrganisationId = message.AuthorOrganisation.Id }, t);
+            await access.RecordAsync(c, tx, [command.Id], t);
             return message;
         }, ct);
     }
@@ -44,11 +46,12 @@ public sealed class PostReferralMessageHandler(Db db, Caller caller, TimeProvide
 /// <summary>The thread in order; an earlier receiver sees it up to when it transferred the referral.</summary>
 public sealed record ListReferralMessagesQuery(Guid Id) : IQuery<IReadOnlyList<ThreadMessage>>;
 
-public sealed class ListReferralMessagesHandler(Db db, Caller caller, ReferralPersonData people)
+public sealed class ListReferralMessagesHandler(Db db, Caller caller, ReferralPersonData people, PersonAccess access)
     : IQueryHandler<ListReferralMessagesQuery, IReadOnlyList<ThreadMessage>>
 {
-    public async ValueTask<IReadOnlyList<ThreadMessage>> Handle(ListReferralMessagesQuery query, CancellationToken ct) =>
-        await db.RetryAsync(async (c, t) =>
+    public async ValueTask<IReadOnlyList<ThreadMessage>> Handle(ListReferralMessagesQuery query, CancellationToken ct)
+    {
+        var thread = await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
             var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
@@ -57,4 +60,7 @@ public sealed class ListReferralMessagesHandler(Db db, Caller caller, ReferralPe
                 : null;
             return await people.ReadThreadAsync(c, null, query.Id, until, t);
         }, ct);
+        if (thread.Any(m => m.Body is not null)) await access.RecordAsync([query.Id], ct);
+        return thread;
+    }
 }

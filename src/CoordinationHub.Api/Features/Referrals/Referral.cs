@@ -23,7 +23,7 @@ public enum Urgency { NORMAL, URGENT, IMMEDIATE }
 public enum ReferralAction
 {
     RECEIVE, REQUEST_INFO, ANSWER_INFO, ACCEPT, DECLINE, START, COMPLETE, CLOSE_WITHOUT_OUTCOME, CANCEL, TRANSFER, REORIENT,
-    WITHDRAW_CONSENT, ASSIGN_AGENT, POST_MESSAGE,
+    WITHDRAW_CONSENT, ASSIGN_AGENT, POST_MESSAGE, RECTIFY_PERSON,
 }
 
 public enum ReferralRole { SENDER, RECEIVER, EARLIER_RECEIVER }
@@ -102,8 +102,11 @@ public sealed class ReferralDto
     public string Competence { get; init; } = "";
     public Urgency Urgency { get; init; }
     public string CommuneInsee { get; init; } = "";
+    /// <summary>The person, to the sender and the current receiver; null once purged (<c>personPurgedAt</c>).</summary>
     public PersonInput? Person { get; init; }
     public string? Context { get; init; }
+    /// <summary>When the person's data was destroyed (retention period over, or erasure): the referral remains as statistics.</summary>
+    public DateTimeOffset? PersonPurgedAt { get; init; }
     public AgentInput SenderAgent { get; init; } = null!;
     public AgentInput? AssignedAgent { get; init; }
     public ReferralLegalBasis LegalBasis { get; init; } = null!;
@@ -168,6 +171,8 @@ public sealed class ReferralRow
     public DateTimeOffset? ReceivedAt { get; set; }
     public DateTimeOffset? RespondedAt { get; set; }
     public DateTimeOffset? ClosedAt { get; set; }
+    public int? RetentionDays { get; set; }
+    public DateTimeOffset? PersonPurgedAt { get; set; }
     public int Version { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
@@ -214,6 +219,7 @@ public static class ReferralLife
             If(s is ReferralStatus.SENT or ReferralStatus.RECEIVED or ReferralStatus.NEEDS_INFO, ReferralAction.CANCEL);
             If(s == ReferralStatus.DECLINED && r.ReorientedToId is null && !r.ConsentWithdrawn, ReferralAction.REORIENT);
             If(r.HasConsent && !r.ConsentWithdrawn, ReferralAction.WITHDRAW_CONSENT);
+            If(r.PersonPurgedAt is null, ReferralAction.RECTIFY_PERSON);
             actions.Add(ReferralAction.POST_MESSAGE);
         }
         return actions;
@@ -238,7 +244,7 @@ public static class ReferralStore
         row.Version = expected + 1;
         var changed = await c.ExecuteAsync(db.Command(UpdateSql, new
         {
-            row.Id, row.ReceiverId, row.Status, row.AssignedAgentReference, row.AssignedAgentName, row.ConsentWithdrawnAt,
+            row.Id, row.ReceiverId, row.Status, row.PersonKey, row.PersonPurgedAt, row.RetentionDays, row.AssignedAgentReference, row.AssignedAgentName, row.ConsentWithdrawnAt,
             row.DeadlineAt, row.InfoRequestedAt, row.DeclineReason, row.SuggestedReceiverId, row.Outcome, row.CancelReason,
             row.ReorientedToId, row.ReceivedAt, row.RespondedAt, row.ClosedAt, row.Version, row.UpdatedAt, expected,
         }, ct, tx));
@@ -293,6 +299,7 @@ public static class ReferralStore
             Sender = Org(r.SenderId), Receiver = Org(r.ReceiverId), Need = r.Need, Competence = r.CompetenceCode,
             Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = names.GetValueOrDefault(r.CommuneId).Code ?? "",
             Person = person?.Person, Context = person?.Context,
+            PersonPurgedAt = r.PersonPurgedAt,
             SenderAgent = new AgentInput(r.SenderAgentReference, r.SenderAgentName),
             AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName!),
             LegalBasis = new ReferralLegalBasis(statutory, statutory is { } b ? Needs.LegalReference(b) : null, consent, r.ConsentWithdrawnAt),
@@ -334,7 +341,7 @@ public static class ReferralStore
         consent_scope_receiver_id, consent_method, consent_given_at, consent_collected_by_reference, consent_collected_by_name,
         consent_expires_on, consent_withdrawn_at, routing_mode, routing_chain, deadline_at, deadline_source, deadline_convention_id,
         info_requested_at, decline_reason, suggested_receiver_id, outcome, cancel_reason, forced_duplicate_of, reoriented_from_id,
-        reoriented_to_id, sent_at, received_at, responded_at, closed_at, version, updated_at
+        reoriented_to_id, sent_at, received_at, responded_at, closed_at, retention_days, person_purged_at, version, updated_at
         """;
     private const string Sql = $"SELECT {Columns} FROM referral WHERE id = @id";
     private const string InsertSql = $"""
@@ -346,12 +353,14 @@ public static class ReferralStore
                 @consentWithdrawnAt, @routingMode, @routingChain, @deadlineAt, @deadlineSource,
                 @deadlineConventionId, @infoRequestedAt, @declineReason, @suggestedReceiverId, @outcome,
                 @cancelReason, @forcedDuplicateOf, @reorientedFromId, @reorientedToId, @sentAt, @receivedAt,
-                @respondedAt, @closedAt, @version, @updatedAt)
+                @respondedAt, @closedAt, @retentionDays, @personPurgedAt, @version, @updatedAt)
         """;
     // Locks the referral: transitions, messages and transfers of one referral serialise on it.
     private const string ForUpdateSql = $"SELECT {Columns} FROM referral {{lock}} WHERE id = @id {{for_update}}";
     private const string UpdateSql = """
-        UPDATE referral SET receiver_id = @receiverId, status = @status, assigned_agent_reference = @assignedAgentReference,
+        UPDATE referral SET receiver_id = @receiverId, status = @status, person_key = @personKey, person_purged_at = @personPurgedAt,
+               retention_days = @retentionDays,
+               assigned_agent_reference = @assignedAgentReference,
                assigned_agent_name = @assignedAgentName, consent_withdrawn_at = @consentWithdrawnAt, deadline_at = @deadlineAt,
                info_requested_at = @infoRequestedAt, decline_reason = @declineReason, suggested_receiver_id = @suggestedReceiverId,
                outcome = @outcome, cancel_reason = @cancelReason, reoriented_to_id = @reorientedToId, received_at = @receivedAt,

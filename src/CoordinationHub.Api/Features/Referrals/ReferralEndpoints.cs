@@ -1,3 +1,4 @@
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Platform.OpenApi;
@@ -34,6 +35,7 @@ public static class ReferralEndpoints
                 + "`forceReason`. The deadline comes from the convention between sender and receiver that sets one for the competence, "
                 + "else from the urgency. " + Categories + " Honours `Idempotency-Key`.")
             .RequireAuthorization(Scopes.ReferralsWrite)
+            .ServesPersonalData()
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(409).ProducesProblem(422);
 
         group.MapGet("/routing", async ([FromQuery] string? commune, [FromQuery] string? need, ISender sender, CancellationToken ct) =>
@@ -49,13 +51,17 @@ public static class ReferralEndpoints
             var name = box == ReferralBox.SENT ? "Sent" : "Received";
             group.MapGet($"/{name.ToLowerInvariant()}", async ([FromQuery] ReferralStatus? status, [FromQuery] string? need,
                     [FromQuery] Urgency? urgency, [FromQuery] bool? overdue, [FromQuery] DateOnly? sentFrom, [FromQuery] DateOnly? sentTo,
-                    [FromQuery] string? commune, [FromQuery] string? assignedAgent, [FromQuery] int? limit, [FromQuery] string? cursor,
-                    ISender sender, HttpRequest request, CancellationToken ct) =>
+                    [FromQuery] string? commune, [FromQuery] string? assignedAgent, [FromQuery] string? familyName, [FromQuery] string? givenNames,
+                    [FromQuery] DateOnly? birthDate, [FromQuery] int? limit, [FromQuery] string? cursor, ISender sender, HttpRequest request,
+                    CancellationToken ct) =>
                     TypedResults.Ok((await sender.Send(new ListReferralsQuery(box, status, need, urgency, overdue, sentFrom, sentTo, commune,
-                        assignedAgent, limit, cursor), ct)).ToResponse(request)))
+                        assignedAgent, familyName, givenNames, birthDate, limit, cursor), ct)).ToResponse(request)))
                 .WithName($"List{name}Referrals")
                 .WithSummary($"The referrals your organisation {name.ToLowerInvariant()}, newest first, with filters")
+                .WithDescription("Each line names the person (logged as a read of personal data, with X-Agent and X-Purpose). "
+                    + "familyName, givenNames and birthDate together find one person's referrals (matched on a keyed hash, never on plaintext).")
                 .RequireAuthorization(Scopes.ReferralsRead)
+                .ServesPersonalData()
                 .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(422);
         }
 
@@ -83,6 +89,7 @@ public static class ReferralEndpoints
             .WithDescription("Only the sender, the current receiver and earlier receivers read a referral; anyone else gets 404. An earlier "
                 + "receiver sees it as TRANSFERRED, without the person.")
             .RequireAuthorization(Scopes.ReferralsRead)
+            .ServesPersonalData()
             .Produces<ReferralDto>(200).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
         group.MapPost("/{id:guid}/receipt", async (Guid id, ISender sender, HttpContext http, CancellationToken ct) =>
@@ -146,6 +153,7 @@ public static class ReferralEndpoints
             .WithName("ListReferralMessages")
             .WithSummary("The referral's thread in order: messages and the texts of each transition")
             .RequireAuthorization(Scopes.ReferralsRead)
+            .ServesPersonalData()
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
         group.MapPost("/{id:guid}/messages", async Task<Created<ThreadMessage>> (Guid id, PostReferralMessageCommand command, ISender sender,
@@ -157,6 +165,7 @@ public static class ReferralEndpoints
             .WithName("PostReferralMessage")
             .WithSummary("Post a message in the referral's thread (sender or current receiver)")
             .RequireAuthorization(Scopes.ReferralsWrite)
+            .ServesPersonalData()
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409).ProducesProblem(422);
     }
 
@@ -178,6 +187,7 @@ public static class ReferralEndpoints
             + "`allowedActions`; 403 when the other party's action; 404 to anyone who is neither sender nor receiver.")
         .WithMetadata(new RequiresIfMatch())
         .RequireAuthorization(Scopes.ReferralsWrite)
+        .ServesPersonalData()
         .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409)
         .ProducesProblem(412).ProducesProblem(422).ProducesProblem(428);
 }

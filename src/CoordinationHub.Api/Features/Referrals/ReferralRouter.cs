@@ -82,20 +82,28 @@ public sealed class ReferralRouter(Db db, ISender sender, IConfiguration configu
     /// Days to answer: the strictest in-force convention between sender and receiver that sets them
     /// for the competence, else the urgency default of configuration (Referrals:ResponseDays:NORMAL…).
     /// </summary>
-    public async Task<(int Days, DeadlineSource Source, Guid? ConventionId)> ResponseDaysAsync(DbConnection c, DbTransaction? tx,
+    /// <remarks>
+    /// Also the retention of the person's data: the shortest that an in-force convention between them
+    /// covering the competence sets (null: configuration's <c>PersonalData:RetentionDays</c>).
+    /// </remarks>
+    public async Task<(int Days, DeadlineSource Source, Guid? ConventionId, int? RetentionDays)> ResponseDaysAsync(DbConnection c, DbTransaction? tx,
         Guid senderId, Guid receiverId, string competence, Urgency urgency, DateOnly today, CancellationToken ct)
     {
         (int Days, Guid Id)? best = null;
+        int? retention = null;
         foreach (var id in await c.QueryAsync<Guid>(db.Command(ConventionsSql, new { a = senderId, b = receiverId }, ct, tx)))
         {
             var state = await ConventionStore.LoadAsync(db, c, tx, id, ct);
             if (state is null || state.StatusOn(today) != ConventionStatus.IN_FORCE) continue;
-            if (state.TermsOn(today).ReferralResponseDays.TryGetValue(competence, out var days) && (best is null || days < best.Value.Days))
+            var terms = state.TermsOn(today);
+            if (terms.ReferralResponseDays.TryGetValue(competence, out var days) && (best is null || days < best.Value.Days))
                 best = (days, id);
+            if (state.PersonDataRetentionDays is { } keep && terms.Competences.Contains(competence) && (retention is null || keep < retention))
+                retention = keep;
         }
-        if (best is { } b) return (b.Days, DeadlineSource.CONVENTION, b.Id);
+        if (best is { } b) return (b.Days, DeadlineSource.CONVENTION, b.Id, retention);
         var fallback = urgency switch { Urgency.IMMEDIATE => 1, Urgency.URGENT => 3, _ => 10 };
-        return (configuration.GetValue<int?>($"Referrals:ResponseDays:{urgency}") ?? fallback, DeadlineSource.URGENCY, null);
+        return (configuration.GetValue<int?>($"Referrals:ResponseDays:{urgency}") ?? fallback, DeadlineSource.URGENCY, null, retention);
     }
 
     private static HashSet<string>? Catalogue;

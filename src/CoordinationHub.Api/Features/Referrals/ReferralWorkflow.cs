@@ -1,4 +1,5 @@
 using System.Data.Common;
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -9,6 +10,7 @@ namespace CoordinationHub.Features.Referrals;
 public enum MessageKind
 {
     MESSAGE, QUESTION, ANSWER, ACCEPTANCE, DECLINE, START, OUTCOME, CLOSURE, CANCELLATION, TRANSFER, REORIENTATION, CONSENT_WITHDRAWAL,
+    RECTIFICATION, PERSON_REQUEST,
 }
 
 /// <summary>One entry of a referral's thread: a message, or the text that went with a transition.</summary>
@@ -24,7 +26,7 @@ public sealed record ReferralStep(DbConnection C, DbTransaction Tx, ReferralRow 
 /// stranger, 403 to the wrong party), the ETag (412), that the action is allowed now (409 with the
 /// allowed ones); apply; write the row, the audit record and the outbox event in one transaction.
 /// </summary>
-public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralPersonData people)
+public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralPersonData people, PersonAccess access)
 {
     public async Task<ReferralDto> ActAsync(Guid id, int? expectedVersion, ReferralAction action, string eventType,
         Func<ReferralStep, Task> apply, CancellationToken ct) =>
@@ -39,13 +41,16 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
             await apply(new ReferralStep(c, tx, row, role, now, t));
             await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
             await changeLog.RecordAsync(c, tx, "referral", id, eventType, before, ReferralStore.Snapshot(row), t);
-            return await ReferralStore.ToDtoAsync(db, c, tx, row, role, people, now, t);
+            var dto = await ReferralStore.ToDtoAsync(db, c, tx, row, role, people, now, t);
+            if (dto.Person is not null) await access.RecordAsync(c, tx, [id], t);
+            return dto;
         }, ct);
 
     /// <summary>Who acts, on which version, and whether the life of the referral allows it now.</summary>
     public static void Check(ReferralRow row, ReferralRole role, ReferralAction action, int? expectedVersion)
     {
         var owner = action is ReferralAction.ANSWER_INFO or ReferralAction.CANCEL or ReferralAction.REORIENT or ReferralAction.WITHDRAW_CONSENT
+                or ReferralAction.RECTIFY_PERSON
             ? ReferralRole.SENDER
             : action == ReferralAction.POST_MESSAGE ? role : ReferralRole.RECEIVER;
         if (role != owner || role == ReferralRole.EARLIER_RECEIVER)

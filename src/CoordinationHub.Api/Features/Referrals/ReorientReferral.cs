@@ -1,3 +1,4 @@
+using CoordinationHub.Platform.Errors;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.OpenApi;
 using FluentValidation;
@@ -44,12 +45,13 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
                 ConsentCollectedByReference = old.ConsentCollectedByReference, ConsentCollectedByName = old.ConsentCollectedByName,
                 ConsentExpiresOn = old.ConsentExpiresOn, ReorientedFromId = old.Id, SentAt = s.Now, Version = 1, UpdatedAt = s.Now,
             };
-            var person = (await people.ReadAsync(s.C, s.Tx, old.Id, s.Ct))!;
+            var person = await people.ReadAsync(s.C, s.Tx, old.Id, s.Ct)
+                ?? throw new ConflictException("referrals.person-purged", "The person's data of this referral was purged: send a new referral.");
             // A consent that names the declining receiver does not follow the person elsewhere (422 consent-out-of-scope).
             await ReferralSending.SendAsync(db, router, s.C, s.Tx, next, person.Person.CommuneInsee, command.ReceiverId ?? old.SuggestedReceiverId,
                 command.Force ? command.ForceReason : null, s.Now, s.Ct);
             await ReferralStore.InsertAsync(db, s.C, s.Tx, next, s.Ct);
-            await people.CopyAsync(s.C, s.Tx, old.Id, next.Id, s.Ct);
+            await people.CopyAsync(s.C, s.Tx, old.Id, next.Id, new PersonAuthor(old.SenderId, command.Agent), s.Now, s.Ct);
             await ReferralSending.ReceiverSinceAsync(db, s.C, s.Tx, next, s.Now, s.Ct);
             foreach (var m in await people.ReadThreadAsync(s.C, s.Tx, old.Id, null, s.Ct))
                 await people.WriteMessageAsync(s.C, s.Tx, m with { Id = Guid.CreateVersion7() }, next.Id, s.Ct);

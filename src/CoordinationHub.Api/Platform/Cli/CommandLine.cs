@@ -1,4 +1,7 @@
 using CoordinationHub.Features.Directory;
+using CoordinationHub.Features.PersonalData;
+using CoordinationHub.Features.Referrals;
+using CoordinationHub.Platform.Security;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using Dapper;
@@ -12,7 +15,7 @@ namespace CoordinationHub.Platform.Cli;
 /// </summary>
 public static class CommandLine
 {
-    private static readonly string[] Verbs = ["migrate", "import-referential", "apikeys", "openapi", "healthcheck", "help"];
+    private static readonly string[] Verbs = ["migrate", "import-referential", "apikeys", "keys", "purge", "openapi", "healthcheck", "help"];
 
     public const string Usage = """
         Usage: CoordinationHub.Api [verb] [options]
@@ -24,6 +27,11 @@ public static class CommandLine
           apikeys create --platform-admin [--name <label>]
           apikeys list                    list keys (never the keys themselves)
           apikeys revoke <id>             revoke a key
+          keys list                       the keys of the person-data key ring (ids and dates, never the keys)
+          keys rotate [--reencrypt]       add a new key and make it active; old data stays readable;
+                                          --reencrypt then seals everything again with the new key
+          keys reencrypt                  seal again, with the active key, what an older key sealed
+          purge [--dry-run]               purge the person's data past its retention period (prints what it did or would do)
           openapi <file>                  write the OpenAPI contract (as served at /openapi/v1.json)
           healthcheck [--url <u>]         exit 0 when the API answers /health/live (for container health checks)
         Scopes: 
@@ -59,6 +67,29 @@ public static class CommandLine
                     var revoked = await services.GetRequiredService<ApiKeyStore>().RevokeAsync(keyId, ct);
                     Console.WriteLine(revoked ? $"Key {keyId} revoked." : $"No active key {keyId}.");
                     return revoked ? 0 : 1;
+                case ["keys", "list", ..]:
+                    var ring = services.GetRequiredService<KeyRing>();
+                    foreach (var k in ring.Keys.OrderBy(k => k.CreatedAt))
+                        Console.WriteLine($"{k.Id}  created {k.CreatedAt:u}{(k.Id == ring.Active.Id ? "  (active)" : "")}");
+                    Console.WriteLine($"Key ring: {ring.Path}");
+                    return 0;
+                case ["keys", "rotate", ..]:
+                    var added = services.GetRequiredService<KeyRing>().Rotate(DateTimeOffset.UtcNow);
+                    Console.WriteLine($"Key {added.Id} added and active; restart the API instances (or let them read the ring again) and back the ring up.");
+                    return args.Contains("--reencrypt") ? await ReencryptAsync(services, ct) : 0;
+                case ["keys", "reencrypt", ..]:
+                    return await ReencryptAsync(services, ct);
+                case ["purge", ..]:
+                    await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+                    await using (var scope = services.CreateAsyncScope())
+                    {
+                        var dryRun = args.Contains("--dry-run");
+                        var report = await scope.ServiceProvider.GetRequiredService<PersonDataPurge>().RunAsync(dryRun, PurgeTrigger.COMMAND_LINE, ct);
+                        Console.WriteLine($"{(dryRun ? "Would purge" : "Purged")} the person's data of {report.Referrals.Count} referral(s): "
+                            + $"{report.Versions} version(s), {report.Messages} message(s); default retention {report.DefaultRetentionDays} days.");
+                        foreach (var id in report.Referrals) Console.WriteLine($"  {id}");
+                    }
+                    return 0;
                 case ["openapi", var file, ..]:
                     // The endpoints are wired into routing when the host starts: start it on a throwaway port.
                     app.Urls.Clear();
@@ -114,6 +145,15 @@ public static class CommandLine
         var (id, key) = await keys.CreateAsync(matches[0].Id, name ?? $"{matches[0].Kind} {matches[0].Name}", scopes, platformAdmin: false, ct);
         Console.WriteLine($"Created key {id} for {matches[0].Kind} {matches[0].Name} ({matches[0].Id}) with scopes {string.Join(' ', scopes)}. It is shown once:");
         Console.WriteLine(key);
+        return 0;
+    }
+
+    private static async Task<int> ReencryptAsync(IServiceProvider services, CancellationToken ct)
+    {
+        var people = services.GetRequiredService<ReferralPersonData>();
+        var total = 0;
+        for (int done; (done = await people.ReencryptAsync(500, ct)) > 0;) total += done;
+        Console.WriteLine($"Sealed again with key {services.GetRequiredService<KeyRing>().Active.Id}: {total} value(s).");
         return 0;
     }
 

@@ -1,3 +1,6 @@
+using CoordinationHub.Features.PersonalData;
+using CoordinationHub.Features.Referrals;
+using CoordinationHub.Platform.Security;
 using Dapper;
 using DbUp;
 using DbUp.Builder;
@@ -7,7 +10,7 @@ using Microsoft.Data.Sqlite;
 namespace CoordinationHub.Platform.Data;
 
 /// <summary>Numbered scripts per dialect under Migrations/&lt;Provider&gt;/, run by DbUp.</summary>
-public sealed class Migrator(Db db, ILogger<Migrator> logger)
+public sealed class Migrator(Db db, ILogger<Migrator> logger, ReferralPersonData people, PersonCipher cipher)
 {
     public IReadOnlyList<string> Pending() => Builder().Build().GetScriptsToExecute().Select(s => s.Name).ToList();
 
@@ -25,6 +28,7 @@ public sealed class Migrator(Db db, ILogger<Migrator> logger)
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error.Message}", result.Error);
         foreach (var script in result.Scripts) logger.LogInformation("Applied migration {Script}", script.Name);
+        await PlaintextPersonData.SealAsync(db, people, cipher, ct);
 
         if (db.Dialect.Provider == DatabaseProvider.Sqlite)
         {

@@ -11,8 +11,9 @@ namespace CoordinationHub.Platform.Http;
 /// <c>Idempotency-Key</c> on POST: the first response (any status below 500) is stored per
 /// API key; the same key with the same request replays it, with another request answers 422,
 /// and while the first is still running answers 409. Records are kept for <see cref="KeepFor"/>.
+/// A response may carry a person's data: it is stored sealed, and the request is known by a keyed hash.
 /// </summary>
-public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock, ILogger<Idempotency> logger)
+public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock, ILogger<Idempotency> logger, Security.PersonCipher cipher)
 {
     public const string Header = "Idempotency-Key";
     public static readonly TimeSpan KeepFor = TimeSpan.FromHours(24);
@@ -28,7 +29,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         if (key.Length > 100 || key.Any(c => c < 0x21 || c > 0x7e))
             throw new BadRequestException("invalid-idempotency-key", "Idempotency-Key must be 1 to 100 visible ASCII characters (a UUID is a good choice).");
 
-        var hash = await HashAsync(http.Request);
+        var hash = await HashAsync(http.Request, cipher);
         var ct = http.RequestAborted;
         var now = clock.GetUtcNow();
         var record = new { apiKeyId = caller.KeyId, idempotencyKey = key, requestHash = hash, createdAt = now, expiredBefore = now - KeepFor };
@@ -41,7 +42,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                 throw new RuleException("idempotency-key-reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
             if (stored.StatusCode is null)
                 throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
-            await ReplayAsync(http, stored);
+            await ReplayAsync(http, stored, Security.PersonCipher.IsSealed(stored.Body) ? cipher.Open(stored.Body!, Context(caller.KeyId, key)) : stored.Body);
             return;
         }
 
@@ -63,7 +64,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                 {
                     record.apiKeyId, record.idempotencyKey, statusCode = http.Response.StatusCode,
                     contentType = http.Response.ContentType, location = http.Response.Headers.Location.ToString(),
-                    body = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length),
+                    body = cipher.Seal(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), Context(record.apiKeyId, key)),
                 }, t)), CancellationToken.None);
             }
             else
@@ -94,10 +95,12 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         }
     }
 
-    private static async Task<string> HashAsync(HttpRequest request)
+    private static string Context(Guid apiKeyId, string key) => $"idempotency:{apiKeyId}:{key}";
+
+    private static async Task<string> HashAsync(HttpRequest request, Security.PersonCipher cipher)
     {
         request.EnableBuffering();
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using var sha = cipher.KeyedHash();
         sha.AppendData(Encoding.UTF8.GetBytes($"{request.Method} {request.Path}{request.QueryString}\n"));
         var chunk = new byte[16384];
         int n;
@@ -106,13 +109,13 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
-    private static async Task ReplayAsync(HttpContext http, StoredResponse stored)
+    private static async Task ReplayAsync(HttpContext http, StoredResponse stored, string? body)
     {
         http.Response.StatusCode = stored.StatusCode!.Value;
         http.Response.Headers["Idempotent-Replayed"] = "true";
         if (!string.IsNullOrEmpty(stored.Location)) http.Response.Headers.Location = stored.Location;
         if (!string.IsNullOrEmpty(stored.ContentType)) http.Response.ContentType = stored.ContentType;
-        if (!string.IsNullOrEmpty(stored.Body)) await http.Response.WriteAsync(stored.Body, http.RequestAborted);
+        if (!string.IsNullOrEmpty(body)) await http.Response.WriteAsync(body, http.RequestAborted);
     }
 
     private sealed class StoredResponse

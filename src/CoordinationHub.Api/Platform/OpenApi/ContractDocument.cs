@@ -147,6 +147,19 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
         if (method is "PUT" or "PATCH" || metadata.OfType<RequiresIfMatch>().Any())
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
+        if (metadata.OfType<Features.PersonalData.ServesPersonalData>().Any())
+        {
+            AddHeader(operation, Features.PersonalData.AccessContext.AgentHeader, "The agent who reads, as your software knows them (at most "
+                + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data.", required: false);
+            AddHeader(operation, Features.PersonalData.AccessContext.PurposeHeader, "Why the agent reads (at most "
+                + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log.",
+                required: false);
+            operation.Description += "\n\nThe answer may carry a person's data: the read is logged (organisation, key, `X-Agent`, time, operation, "
+                + "`X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.";
+            operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+            operation.Extensions["x-personal-data"] = new JsonNodeExtension(JsonValue.Create(true));
+        }
+
         LimitParameters(operation);
         if (operation.RequestBody?.Content is { } requestContent)
             foreach (var (type, media) in requestContent)

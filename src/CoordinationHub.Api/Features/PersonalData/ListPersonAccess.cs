@@ -1,0 +1,109 @@
+using CoordinationHub.Features.Referrals;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+using CoordinationHub.Platform.Http;
+using CoordinationHub.Platform.OpenApi;
+using Dapper;
+using FluentValidation;
+using Mediator;
+
+namespace CoordinationHub.Features.PersonalData;
+
+/// <summary>One read of a person's data: by which organisation and key, which agent, when, in which operation, why.</summary>
+[ContractName("PersonAccess")]
+public sealed class AccessEntry
+{
+    public Guid Id { get; init; }
+    public Guid ReferralId { get; init; }
+    public DateTimeOffset AccessedAt { get; init; }
+    public Guid? OrganisationId { get; init; }
+    public string? OrganisationName { get; init; }
+    public Guid ApiKeyId { get; init; }
+    /// <summary>The agent as the calling software named it in X-Agent.</summary>
+    public string? AgentReference { get; init; }
+    /// <summary>The operation (operationId of the contract) that served the data.</summary>
+    public string Operation { get; init; } = "";
+    /// <summary>X-Purpose, else the operation's default purpose.</summary>
+    public string Purpose { get; init; } = "";
+}
+
+/// <summary>Who read the person's data of a referral, oldest first: for the organisations involved.</summary>
+public sealed record ListReferralAccessQuery(Guid Id, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
+
+/// <summary>Every read of personal data in a period, oldest first: the platform-wide export for the DPO.</summary>
+public sealed record ExportPersonAccessQuery(DateOnly From, DateOnly To, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
+
+public sealed class ListReferralAccessValidator : AbstractValidator<ListReferralAccessQuery>
+{
+    public ListReferralAccessValidator()
+    {
+        RuleFor(q => q.Limit).InclusiveBetween(1, Cursor.MaxLimit);
+        RuleFor(q => q.Cursor).MaximumLength(200);
+    }
+}
+
+public sealed class ExportPersonAccessValidator : AbstractValidator<ExportPersonAccessQuery>
+{
+    public ExportPersonAccessValidator()
+    {
+        RuleFor(q => q.From).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
+        RuleFor(q => q.To).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange)
+            .GreaterThanOrEqualTo(q => q.From).WithMessage("to is on or after from.");
+        RuleFor(q => q.Limit).InclusiveBetween(1, Cursor.MaxLimit);
+        RuleFor(q => q.Cursor).MaximumLength(200);
+    }
+}
+
+public sealed class ListReferralAccessHandler(Db db, Caller caller) : IQueryHandler<ListReferralAccessQuery, Page<AccessEntry>>
+{
+    public async ValueTask<Page<AccessEntry>> Handle(ListReferralAccessQuery q, CancellationToken ct) =>
+        await db.RetryAsync(async (c, t) =>
+        {
+            var row = await ReferralStore.LoadAsync(db, c, null, q.Id, t);
+            await ReferralStore.RoleAsync(db, c, null, row, q.Id, caller, t);
+            return await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId", new { referralId = q.Id }, q.Limit, q.Cursor, t);
+        }, ct);
+}
+
+public sealed class ExportPersonAccessHandler(Db db, Caller caller) : IQueryHandler<ExportPersonAccessQuery, Page<AccessEntry>>
+{
+    public async ValueTask<Page<AccessEntry>> Handle(ExportPersonAccessQuery q, CancellationToken ct)
+    {
+        if (!caller.IsPlatformAdmin) throw new ForbiddenException("The platform-wide access log is for the platform administrator (the DPO's key).");
+        var from = new DateTimeOffset(q.From.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        var before = new DateTimeOffset(q.To.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
+        return await db.RetryAsync((c, t) =>
+            AccessPages.ReadAsync(db, c, "a.accessed_at >= @from AND a.accessed_at < @before", new { from, before }, q.Limit, q.Cursor, t), ct);
+    }
+}
+
+/// <summary>Keyset pages of access records in id order (UUIDv7: time order).</summary>
+internal static class AccessPages
+{
+    public static async Task<Page<AccessEntry>> ReadAsync(Db db, System.Data.Common.DbConnection c, string where, object filter, int? limit,
+        string? cursor, CancellationToken ct)
+    {
+        var take = limit ?? Cursor.DefaultLimit;
+        var after = Cursor.Decode(cursor, 1) is { } parts ? Cursor.Id(parts[0]) : Guid.Empty;
+        var args = new DynamicParameters(filter);
+        args.Add("afterId", after);
+        args.Add("limit", take + 1);
+        var rows = (await c.QueryAsync<AccessEntry>(db.Command(Sql(where), args, ct))).ToList();
+        return Cursor.ToPage(rows, take, r => [r.Id.ToString()]);
+    }
+
+    /// <summary>Every access record of a referral (the dossier).</summary>
+    public static async Task<IReadOnlyList<AccessEntry>> ReadAllAsync(Db db, System.Data.Common.DbConnection c, Guid referralId, CancellationToken ct) =>
+        (await c.QueryAsync<AccessEntry>(db.Command(Sql("a.referral_id = @referralId"), new { referralId, afterId = Guid.Empty, limit = int.MaxValue }, ct)))
+            .ToList();
+
+    internal static string Sql(string where) => $"""
+        SELECT a.id, a.referral_id, a.accessed_at, a.organisation_id, o.name AS organisation_name, a.api_key_id, a.agent_reference,
+               a.operation, a.purpose
+        FROM person_access a LEFT JOIN organisation o ON o.id = a.organisation_id
+        WHERE {where} AND a.id > @afterId
+        ORDER BY a.id
+        {"{limit}"}
+        """;
+}

@@ -1,0 +1,162 @@
+using System.Data;
+using System.Data.Common;
+using System.Threading.Channels;
+using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
+
+namespace CoordinationHub.Features.PersonalData;
+
+/// <summary>The access log could not be written: the person's data is not served.</summary>
+public sealed class AccessLogUnavailableException(Exception inner)
+    : ProblemException(503, "access-log-unavailable", "The access log is unavailable",
+        "Reads of a person's data are logged before they are served, and the log cannot be written now; try again in a few seconds.")
+{
+    public Exception Cause { get; } = inner;
+}
+
+/// <summary>
+/// What the calling software tells of a request that reads a person's data: its agent (<c>X-Agent</c>)
+/// and why (<c>X-Purpose</c>, else the operation's default), and which operation it is.
+/// </summary>
+public sealed class AccessContext
+{
+    public const string AgentHeader = "X-Agent", PurposeHeader = "X-Purpose";
+    public const int AgentMax = 100, PurposeMax = 200;
+
+    public string? Agent { get; set; }
+    public string? Purpose { get; set; }
+    public string Operation { get; set; } = "";
+    /// <summary>Only the benchmark turns logging off, to measure what it costs (Benchmark:Enabled).</summary>
+    public bool Off { get; set; }
+
+    /// <summary>The purpose of each operation when the caller gives none.</summary>
+    public static string DefaultPurpose(string operation) => operation switch
+    {
+        "CreateReferral" or "ReorientReferral" => "referral: sending",
+        "ListSentReferrals" or "ListReceivedReferrals" => "referral box",
+        "ListReferralMessages" or "PostReferralMessage" => "referral thread",
+        "GetReferralDossier" => "right of access (GDPR art. 15)",
+        "RectifyReferralPerson" or "ListReferralPersonVersions" => "rectification (GDPR art. 16)",
+        _ => "referral follow-up",
+    };
+
+    /// <summary>Reads the headers and the operation (the endpoint's name); 400 when a header is too long.</summary>
+    public static async Task Middleware(HttpContext http, Func<Task> next)
+    {
+        var context = http.RequestServices.GetRequiredService<AccessContext>();
+        context.Agent = Header(http, AgentHeader, AgentMax);
+        context.Purpose = Header(http, PurposeHeader, PurposeMax);
+        context.Operation = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "";
+        context.Off = http.Request.Headers.ContainsKey("X-Benchmark-Access-Log-Off")
+            && http.RequestServices.GetRequiredService<IConfiguration>().GetValue<bool>("Benchmark:Enabled");
+        await next();
+    }
+
+    private static string? Header(HttpContext http, string name, int max)
+    {
+        var value = http.Request.Headers[name].ToString().Trim();
+        if (value.Length > max) throw new BadRequestException("header-too-long", $"{name} is at most {max} characters.");
+        return value.Length == 0 ? null : value;
+    }
+}
+
+public sealed record AccessRecord(
+    Guid Id, DateTimeOffset AccessedAt, Guid ReferralId, Guid? OrganisationId, Guid ApiKeyId, string? AgentReference, string Operation, string Purpose);
+
+/// <summary>
+/// Writes an access record for every referral whose person's data an answer carries, before the answer
+/// leaves. Commands write them in their own transaction; reads hand them to <see cref="AccessLogWriter"/>,
+/// which commits the rows of concurrent requests together and answers each once its rows are durable.
+/// </summary>
+public sealed class PersonAccess(Caller caller, AccessContext context, AccessLogWriter writer, Db db, TimeProvider clock)
+{
+    public async Task RecordAsync(IEnumerable<Guid> referralIds, CancellationToken ct)
+    {
+        var rows = Rows(referralIds);
+        if (rows.Count > 0) await writer.WriteAsync(rows, ct);
+    }
+
+    public async Task RecordAsync(DbConnection c, DbTransaction tx, IEnumerable<Guid> referralIds, CancellationToken ct)
+    {
+        var rows = Rows(referralIds);
+        if (rows.Count == 0) return;
+        try { await AccessLogWriter.InsertAsync(db, c, tx, rows, ct); }
+        catch (DbException e) { throw new AccessLogUnavailableException(e); }
+    }
+
+    private List<AccessRecord> Rows(IEnumerable<Guid> referralIds)
+    {
+        if (context.Off) return [];
+        var now = clock.GetUtcNow();
+        var purpose = context.Purpose ?? AccessContext.DefaultPurpose(context.Operation);
+        return referralIds.Distinct().Select(id => new AccessRecord(Guid.CreateVersion7(), now, id, caller.OrganisationId, caller.KeyId,
+            context.Agent, context.Operation, purpose)).ToList();
+    }
+}
+
+/// <summary>Group commit of access records: one transaction for the rows of every request waiting.</summary>
+public sealed class AccessLogWriter : IAsyncDisposable
+{
+    private sealed record Pending(IReadOnlyList<AccessRecord> Rows, TaskCompletionSource Done);
+
+    private readonly Db db;
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task loop;
+
+    public AccessLogWriter(Db db)
+    {
+        this.db = db;
+        loop = Task.Run(RunAsync);
+    }
+
+    public async Task WriteAsync(IReadOnlyList<AccessRecord> rows, CancellationToken ct)
+    {
+        var pending = new Pending(rows, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        await queue.Writer.WriteAsync(pending, ct);
+        await pending.Done.Task.WaitAsync(ct);
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<Pending>();
+        while (await queue.Reader.WaitToReadAsync())
+        {
+            batch.Clear();
+            var rows = 0;
+            while (rows < 2000 && queue.Reader.TryRead(out var next))
+            {
+                batch.Add(next);
+                rows += next.Rows.Count;
+            }
+            try
+            {
+                await db.InTransactionAsync(async (c, tx, t) =>
+                {
+                    await InsertAsync(db, c, tx, batch.SelectMany(p => p.Rows).ToList(), t);
+                    return 0;
+                }, CancellationToken.None);
+                foreach (var p in batch) p.Done.TrySetResult();
+            }
+            catch (Exception e)
+            {
+                foreach (var p in batch) p.Done.TrySetException(new AccessLogUnavailableException(e));
+            }
+        }
+    }
+
+    internal static Task InsertAsync(Db db, DbConnection c, DbTransaction tx, IReadOnlyList<AccessRecord> rows, CancellationToken ct) =>
+        db.InsertRowsAsync(c, tx, "person_access", Columns, Types,
+            rows.Select(r => new object?[] { r.Id, r.AccessedAt, r.ReferralId, r.OrganisationId, r.ApiKeyId, r.AgentReference, r.Operation, r.Purpose }), ct);
+
+    private static readonly string[] Columns =
+        ["id", "accessed_at", "referral_id", "organisation_id", "api_key_id", "agent_reference", "operation", "purpose"];
+    private static readonly DbType[] Types =
+        [DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.Guid, DbType.String, DbType.String, DbType.String];
+
+    public async ValueTask DisposeAsync()
+    {
+        queue.Writer.TryComplete();
+        await loop;
+    }
+}
