@@ -29,23 +29,23 @@ public sealed class AccessEntry
 }
 
 /// <summary>Who read the person's data of a referral, oldest first: for the organisations involved.</summary>
-public sealed record ListReferralAccessQuery(Guid Id, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
+public sealed record ListReferralAccessLogQuery(Guid Id, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
 
 /// <summary>Every read of personal data in a period, oldest first: the platform-wide export for the DPO.</summary>
-public sealed record ExportPersonAccessQuery(DateOnly From, DateOnly To, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
+public sealed record ExportPersonAccessLogQuery(DateOnly From, DateOnly To, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
 
-public sealed class ListReferralAccessValidator : AbstractValidator<ListReferralAccessQuery>
+public sealed class ListReferralAccessLogValidator : AbstractValidator<ListReferralAccessLogQuery>
 {
-    public ListReferralAccessValidator()
+    public ListReferralAccessLogValidator()
     {
         RuleFor(q => q.Limit).InclusiveBetween(1, Cursor.MaxLimit);
         RuleFor(q => q.Cursor).MaximumLength(200);
     }
 }
 
-public sealed class ExportPersonAccessValidator : AbstractValidator<ExportPersonAccessQuery>
+public sealed class ExportPersonAccessLogValidator : AbstractValidator<ExportPersonAccessLogQuery>
 {
-    public ExportPersonAccessValidator()
+    public ExportPersonAccessLogValidator()
     {
         RuleFor(q => q.From).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
         RuleFor(q => q.To).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange)
@@ -55,9 +55,9 @@ public sealed class ExportPersonAccessValidator : AbstractValidator<ExportPerson
     }
 }
 
-public sealed class ListReferralAccessHandler(Db db, Caller caller) : IQueryHandler<ListReferralAccessQuery, Page<AccessEntry>>
+public sealed class ListReferralAccessLogHandler(Db db, Caller caller) : IQueryHandler<ListReferralAccessLogQuery, Page<AccessEntry>>
 {
-    public async ValueTask<Page<AccessEntry>> Handle(ListReferralAccessQuery q, CancellationToken ct) =>
+    public async ValueTask<Page<AccessEntry>> Handle(ListReferralAccessLogQuery q, CancellationToken ct) =>
         await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, q.Id, t);
@@ -66,9 +66,9 @@ public sealed class ListReferralAccessHandler(Db db, Caller caller) : IQueryHand
         }, ct);
 }
 
-public sealed class ExportPersonAccessHandler(Db db, Caller caller) : IQueryHandler<ExportPersonAccessQuery, Page<AccessEntry>>
+public sealed class ExportPersonAccessLogHandler(Db db, Caller caller) : IQueryHandler<ExportPersonAccessLogQuery, Page<AccessEntry>>
 {
-    public async ValueTask<Page<AccessEntry>> Handle(ExportPersonAccessQuery q, CancellationToken ct)
+    public async ValueTask<Page<AccessEntry>> Handle(ExportPersonAccessLogQuery q, CancellationToken ct)
     {
         if (!caller.IsPlatformAdmin) throw new ForbiddenException("The platform-wide access log is for the platform administrator (the DPO's key).");
         var from = new DateTimeOffset(q.From.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);

@@ -20,7 +20,7 @@ public static class PersonalDataEndpoints
 
         referrals.MapGet("/{id:guid}/access-log", async (Guid id, [FromQuery] int? limit, [FromQuery] string? cursor, ISender sender,
                 HttpRequest request, CancellationToken ct) =>
-                TypedResults.Ok((await sender.Send(new ListReferralAccessQuery(id, limit, cursor), ct)).ToResponse(request)))
+                TypedResults.Ok((await sender.Send(new ListReferralAccessLogQuery(id, limit, cursor), ct)).ToResponse(request)))
             .WithName("ListReferralAccessLog")
             .WithSummary("Who read the person's data of this referral: organisation, key, agent, time, operation, purpose")
             .RequireAuthorization(Scopes.ReferralsRead)
@@ -77,7 +77,7 @@ public static class PersonalDataEndpoints
 
         app.MapGet("/v1/access-log", async ([FromQuery] DateOnly from, [FromQuery] DateOnly to, [FromQuery] int? limit,
                 [FromQuery] string? cursor, ISender sender, HttpRequest request, CancellationToken ct) =>
-                TypedResults.Ok((await sender.Send(new ExportPersonAccessQuery(from, to, limit, cursor), ct))
+                TypedResults.Ok((await sender.Send(new ExportPersonAccessLogQuery(from, to, limit, cursor), ct))
                     .ToResponse(request)))
             .WithTags("Personal data")
             .WithName("ExportPersonAccessLog")

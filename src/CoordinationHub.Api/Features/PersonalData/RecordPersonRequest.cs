@@ -13,7 +13,7 @@ public enum PersonRequestKind { ERASURE, OBJECTION }
 public enum PersonRequestOutcome { ERASED, REFUSED_STATUTORY }
 
 /// <summary>A request of the person, as the organisation that received it recorded it, and the answer.</summary>
-[ContractName("PersonRequest")]
+[ContractName("PersonRequestRecord")]
 public sealed class PersonRequestDto
 {
     public Guid Id { get; init; }

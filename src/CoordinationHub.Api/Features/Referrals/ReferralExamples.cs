@@ -6,23 +6,23 @@ namespace CoordinationHub.Features.Referrals;
 /// <summary>The contract's examples for referral bodies (merged into ContractExamples). Fictitious person.</summary>
 public static class ReferralExamples
 {
-    private static readonly Guid ReferralId = Guid.Parse("019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b");
-    private static readonly Guid CcasId = Guid.Parse("0199a1b3-1a2b-7c3d-9e4f-5a6b7c8d9e0f");
-    private static readonly Guid NordId = Guid.Parse("0199a1b2-0000-7000-8000-000000000059");
+    internal static readonly Guid ReferralId = Guid.Parse("019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b");
+    internal static readonly Guid CcasId = Guid.Parse("0199a1b3-1a2b-7c3d-9e4f-5a6b7c8d9e0f");
+    internal static readonly Guid NordId = Guid.Parse("0199a1b2-0000-7000-8000-000000000059");
     private static readonly Guid LilleId = Guid.Parse("0199a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b");
     private static readonly Guid ConventionId = Guid.Parse("0199b2c3-4d5e-7f60-8a1b-2c3d4e5f6a7b");
-    private static readonly DateTimeOffset At = new(2026, 3, 2, 9, 30, 0, TimeSpan.Zero);
-    private static readonly AgentInput Agent = new("lille-ccas-0042", "Mme A. Bernard, travailleuse sociale");
-    private static readonly AgentInput Referent = new("cd59-rsa-117", "M. K. Haddad, instructeur RSA");
+    internal static readonly DateTimeOffset At = new(2026, 3, 2, 9, 30, 0, TimeSpan.Zero);
+    internal static readonly AgentInput Agent = new("lille-ccas-0042", "Mme A. Bernard, travailleuse sociale");
+    internal static readonly AgentInput Referent = new("cd59-rsa-117", "M. K. Haddad, instructeur RSA");
     private static readonly ReferralOrganisation Ccas = new(CcasId, "CCAS de Lille", "CCAS");
     private static readonly ReferralOrganisation Nord = new(NordId, "Nord", "DEPARTEMENT");
-    private static readonly PersonInput Person = new("Dupont", "Jeanne Marie", new DateOnly(1961, 5, 14), "59350", "12 rue Solférino, 59000 Lille",
+    internal static readonly PersonInput Person = new("Dupont", "Jeanne Marie", new DateOnly(1961, 5, 14), "59350", "12 rue Solférino, 59000 Lille",
         new ContactInput(ContactChannel.PHONE, "06 00 00 00 00"), "1234567");
     private static readonly ConsentInput Consent = new("Instruction d'une demande de RSA", new ConsentScopeInput("INCOME", null), ConsentMethod.WRITTEN,
         At.AddHours(-1), Agent, new DateOnly(2026, 9, 2));
     private static readonly IReadOnlyList<ChainStep> Chain = [new ChainStep(NordId, "Nord", "DEPARTEMENT", "LAW", null, null)];
 
-    private static readonly ReferralDto Referral = new()
+    internal static readonly ReferralDto Referral = new()
     {
         Id = ReferralId, Status = ReferralStatus.ACCEPTED, Overdue = false, YourRole = ReferralRole.SENDER,
         AllowedActions = [ReferralAction.WITHDRAW_CONSENT, ReferralAction.POST_MESSAGE], Sender = Ccas, Receiver = Nord, Need = "INCOME",
@@ -36,10 +36,11 @@ public static class ReferralExamples
     private static readonly ReferralSummary Summary = new()
     {
         Id = ReferralId, Status = ReferralStatus.ACCEPTED, Sender = Ccas, Receiver = Nord, Need = "INCOME", Competence = "RSA_INSTRUCTION",
-        Urgency = Urgency.NORMAL, CommuneInsee = "59350", AssignedAgent = Referent, DeadlineAt = At.AddDays(7), SentAt = At, UpdatedAt = At.AddDays(1),
+        Urgency = Urgency.NORMAL, CommuneInsee = "59350", Person = new PersonSummary(Person.FamilyName, Person.GivenNames, Person.BirthDate),
+        AssignedAgent = Referent, DeadlineAt = At.AddDays(7), SentAt = At, UpdatedAt = At.AddDays(1),
     };
 
-    private static readonly ThreadMessage Message = new(Guid.Parse("019ab3c5-0000-7000-8000-000000000001"), 1, MessageKind.QUESTION, Nord, Referent,
+    internal static readonly ThreadMessage Message = new(Guid.Parse("019ab3c5-0000-7000-8000-000000000001"), 1, MessageKind.QUESTION, Nord, Referent,
         "Pouvez-vous préciser la date de fin des droits ?", At.AddHours(4));
 
     private static readonly IntakeDto Intake = new(IntakeState.OPEN, null, null, 10);

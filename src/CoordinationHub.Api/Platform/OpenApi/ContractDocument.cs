@@ -28,6 +28,7 @@ public static class ContractDocument
         ("Competence map", "Who is responsible for a competence in a commune on a date, and by which chain (law, delegation, sub-delegation); per commune or for a whole département or EPCI, as JSON or CSV."),
         ("Imports", "Bulk pushes of a département's delegations: upsert or snapshot by the département's own external references, all or nothing, with a report of every refused record."),
         ("Referrals", "Referrals of a person from one organisation to another for a need: routed through the competence map, with deadlines, receiver capacity, consent as data, a thread and a closed loop. Only the organisations involved see one."),
+        ("Personal data", "The person's data as the law wants it: sealed at rest, every read logged (X-Agent, X-Purpose) and readable by the organisations involved, the dossier for the right of access, rectification by the sender, erasure and objection requests, and the purge at the end of the retention period."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
         ("Webhooks", "Signed webhooks (Standard Webhooks) of the events your organisation may see, delivered at least once with retries; attempts, dead letters and redelivery."),
         ("Events", "The pull feed of the same events, in order, with long polling, for systems that accept no incoming call."),

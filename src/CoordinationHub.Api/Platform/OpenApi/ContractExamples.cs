@@ -156,5 +156,6 @@ public static class ContractExamples
     };
 
     public static object? For(Type type) =>
-        Examples.GetValueOrDefault(type) ?? Features.Referrals.ReferralExamples.For(type) ?? Features.Webhooks.WebhookExamples.For(type);
+        Examples.GetValueOrDefault(type) ?? Features.Referrals.ReferralExamples.For(type) ?? Features.Webhooks.WebhookExamples.For(type)
+            ?? Features.PersonalData.PersonalDataExamples.For(type);
 }

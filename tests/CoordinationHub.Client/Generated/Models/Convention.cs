@@ -75,6 +75,8 @@ namespace CoordinationHub.Client.Models
 #endif
         /// <summary>The pendingAmendmentNo property</summary>
         public int? PendingAmendmentNo { get; set; }
+        /// <summary>The personDataRetentionDays property</summary>
+        public int? PersonDataRetentionDays { get; set; }
         /// <summary>The recordedStatus property</summary>
         public global::CoordinationHub.Client.Models.Convention_recordedStatus? RecordedStatus { get; set; }
         /// <summary>The reference property</summary>
@@ -153,6 +155,7 @@ namespace CoordinationHub.Client.Models
                 { "object", n => { Object = n.GetStringValue(); } },
                 { "parties", n => { Parties = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ConventionParty>(global::CoordinationHub.Client.Models.ConventionParty.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "pendingAmendmentNo", n => { PendingAmendmentNo = n.GetIntValue(); } },
+                { "personDataRetentionDays", n => { PersonDataRetentionDays = n.GetIntValue(); } },
                 { "recordedStatus", n => { RecordedStatus = n.GetEnumValue<global::CoordinationHub.Client.Models.Convention_recordedStatus>(); } },
                 { "reference", n => { Reference = n.GetStringValue(); } },
                 { "referralResponseDays", n => { ReferralResponseDays = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>(global::CoordinationHub.Client.Models.ReferralResponseDays.CreateFromDiscriminatorValue)?.AsList(); } },
@@ -187,6 +190,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteStringValue("object", Object);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ConventionParty>("parties", Parties);
             writer.WriteIntValue("pendingAmendmentNo", PendingAmendmentNo);
+            writer.WriteIntValue("personDataRetentionDays", PersonDataRetentionDays);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Convention_recordedStatus>("recordedStatus", RecordedStatus);
             writer.WriteStringValue("reference", Reference);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>("referralResponseDays", ReferralResponseDays);

@@ -79,6 +79,8 @@ namespace CoordinationHub.Client.Models
 #else
         public List<global::CoordinationHub.Client.Models.ConventionPartyDraft> Parties { get; set; }
 #endif
+        /// <summary>The personDataRetentionDays property</summary>
+        public int? PersonDataRetentionDays { get; set; }
         /// <summary>The reference property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -137,6 +139,7 @@ namespace CoordinationHub.Client.Models
                 { "noticeDays", n => { NoticeDays = n.GetIntValue(); } },
                 { "object", n => { Object = n.GetStringValue(); } },
                 { "parties", n => { Parties = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ConventionPartyDraft>(global::CoordinationHub.Client.Models.ConventionPartyDraft.CreateFromDiscriminatorValue)?.AsList(); } },
+                { "personDataRetentionDays", n => { PersonDataRetentionDays = n.GetIntValue(); } },
                 { "reference", n => { Reference = n.GetStringValue(); } },
                 { "referralResponseDays", n => { ReferralResponseDays = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>(global::CoordinationHub.Client.Models.ReferralResponseDays.CreateFromDiscriminatorValue)?.AsList(); } },
                 { "renewalMonths", n => { RenewalMonths = n.GetIntValue(); } },
@@ -162,6 +165,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteIntValue("noticeDays", NoticeDays);
             writer.WriteStringValue("object", Object);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ConventionPartyDraft>("parties", Parties);
+            writer.WriteIntValue("personDataRetentionDays", PersonDataRetentionDays);
             writer.WriteStringValue("reference", Reference);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ReferralResponseDays>("referralResponseDays", ReferralResponseDays);
             writer.WriteIntValue("renewalMonths", RenewalMonths);

@@ -102,6 +102,8 @@ namespace CoordinationHub.Client.Models
 #else
         public global::CoordinationHub.Client.Models.Referral_person Person { get; set; }
 #endif
+        /// <summary>The personPurgedAt property</summary>
+        public DateTimeOffset? PersonPurgedAt { get; set; }
         /// <summary>The receivedAt property</summary>
         public DateTimeOffset? ReceivedAt { get; set; }
         /// <summary>The receiver property</summary>
@@ -196,6 +198,7 @@ namespace CoordinationHub.Client.Models
                 { "outcome", n => { Outcome = n.GetEnumValue<global::CoordinationHub.Client.Models.Referral_outcome>(); } },
                 { "overdue", n => { Overdue = n.GetBoolValue(); } },
                 { "person", n => { Person = n.GetObjectValue<global::CoordinationHub.Client.Models.Referral_person>(global::CoordinationHub.Client.Models.Referral_person.CreateFromDiscriminatorValue); } },
+                { "personPurgedAt", n => { PersonPurgedAt = n.GetDateTimeOffsetValue(); } },
                 { "receivedAt", n => { ReceivedAt = n.GetDateTimeOffsetValue(); } },
                 { "receiver", n => { Receiver = n.GetObjectValue<global::CoordinationHub.Client.Models.ReferralOrganisation>(global::CoordinationHub.Client.Models.ReferralOrganisation.CreateFromDiscriminatorValue); } },
                 { "reorientedFromId", n => { ReorientedFromId = n.GetGuidValue(); } },
@@ -236,6 +239,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Referral_outcome>("outcome", Outcome);
             writer.WriteBoolValue("overdue", Overdue);
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.Referral_person>("person", Person);
+            writer.WriteDateTimeOffsetValue("personPurgedAt", PersonPurgedAt);
             writer.WriteDateTimeOffsetValue("receivedAt", ReceivedAt);
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.ReferralOrganisation>("receiver", Receiver);
             writer.WriteGuidValue("reorientedFromId", ReorientedFromId);

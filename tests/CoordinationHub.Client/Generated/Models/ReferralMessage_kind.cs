@@ -56,5 +56,13 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         CONSENT_WITHDRAWAL,
         #pragma warning restore CS1591
+        [EnumMember(Value = "RECTIFICATION")]
+        #pragma warning disable CS1591
+        RECTIFICATION,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "PERSON_REQUEST")]
+        #pragma warning disable CS1591
+        PERSON_REQUEST,
+        #pragma warning restore CS1591
     }
 }

@@ -52,6 +52,14 @@ namespace CoordinationHub.Client.Models
 #endif
         /// <summary>The overdue property</summary>
         public bool? Overdue { get; set; }
+        /// <summary>The person property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::CoordinationHub.Client.Models.ReferralSummary_person? Person { get; set; }
+#nullable restore
+#else
+        public global::CoordinationHub.Client.Models.ReferralSummary_person Person { get; set; }
+#endif
         /// <summary>The receiver property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -108,6 +116,7 @@ namespace CoordinationHub.Client.Models
                 { "id", n => { Id = n.GetGuidValue(); } },
                 { "need", n => { Need = n.GetStringValue(); } },
                 { "overdue", n => { Overdue = n.GetBoolValue(); } },
+                { "person", n => { Person = n.GetObjectValue<global::CoordinationHub.Client.Models.ReferralSummary_person>(global::CoordinationHub.Client.Models.ReferralSummary_person.CreateFromDiscriminatorValue); } },
                 { "receiver", n => { Receiver = n.GetObjectValue<global::CoordinationHub.Client.Models.ReferralOrganisation>(global::CoordinationHub.Client.Models.ReferralOrganisation.CreateFromDiscriminatorValue); } },
                 { "sender", n => { Sender = n.GetObjectValue<global::CoordinationHub.Client.Models.ReferralOrganisation>(global::CoordinationHub.Client.Models.ReferralOrganisation.CreateFromDiscriminatorValue); } },
                 { "sentAt", n => { SentAt = n.GetDateTimeOffsetValue(); } },
@@ -130,6 +139,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteGuidValue("id", Id);
             writer.WriteStringValue("need", Need);
             writer.WriteBoolValue("overdue", Overdue);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.ReferralSummary_person>("person", Person);
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.ReferralOrganisation>("receiver", Receiver);
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.ReferralOrganisation>("sender", Sender);
             writer.WriteDateTimeOffsetValue("sentAt", SentAt);

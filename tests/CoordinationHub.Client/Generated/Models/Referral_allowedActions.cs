@@ -64,5 +64,9 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         POST_MESSAGE,
         #pragma warning restore CS1591
+        [EnumMember(Value = "RECTIFY_PERSON")]
+        #pragma warning disable CS1591
+        RECTIFY_PERSON,
+        #pragma warning restore CS1591
     }
 }

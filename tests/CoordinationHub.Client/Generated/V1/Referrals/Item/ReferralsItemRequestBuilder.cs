@@ -2,6 +2,7 @@
 #pragma warning disable CS0618
 using CoordinationHub.Client.Models;
 using CoordinationHub.Client.V1.Referrals.Item.Acceptance;
+using CoordinationHub.Client.V1.Referrals.Item.AccessLog;
 using CoordinationHub.Client.V1.Referrals.Item.AssignedAgent;
 using CoordinationHub.Client.V1.Referrals.Item.Assignments;
 using CoordinationHub.Client.V1.Referrals.Item.Cancellation;
@@ -9,9 +10,11 @@ using CoordinationHub.Client.V1.Referrals.Item.Closure;
 using CoordinationHub.Client.V1.Referrals.Item.Completion;
 using CoordinationHub.Client.V1.Referrals.Item.Consent;
 using CoordinationHub.Client.V1.Referrals.Item.Decline;
+using CoordinationHub.Client.V1.Referrals.Item.Dossier;
 using CoordinationHub.Client.V1.Referrals.Item.InformationAnswers;
 using CoordinationHub.Client.V1.Referrals.Item.InformationRequests;
 using CoordinationHub.Client.V1.Referrals.Item.Messages;
+using CoordinationHub.Client.V1.Referrals.Item.Person;
 using CoordinationHub.Client.V1.Referrals.Item.Receipt;
 using CoordinationHub.Client.V1.Referrals.Item.Reorientation;
 using CoordinationHub.Client.V1.Referrals.Item.Start;
@@ -36,6 +39,11 @@ namespace CoordinationHub.Client.V1.Referrals.Item
         public global::CoordinationHub.Client.V1.Referrals.Item.Acceptance.AcceptanceRequestBuilder Acceptance
         {
             get => new global::CoordinationHub.Client.V1.Referrals.Item.Acceptance.AcceptanceRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The accessLog property</summary>
+        public global::CoordinationHub.Client.V1.Referrals.Item.AccessLog.AccessLogRequestBuilder AccessLog
+        {
+            get => new global::CoordinationHub.Client.V1.Referrals.Item.AccessLog.AccessLogRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The assignedAgent property</summary>
         public global::CoordinationHub.Client.V1.Referrals.Item.AssignedAgent.AssignedAgentRequestBuilder AssignedAgent
@@ -72,6 +80,11 @@ namespace CoordinationHub.Client.V1.Referrals.Item
         {
             get => new global::CoordinationHub.Client.V1.Referrals.Item.Decline.DeclineRequestBuilder(PathParameters, RequestAdapter);
         }
+        /// <summary>The dossier property</summary>
+        public global::CoordinationHub.Client.V1.Referrals.Item.Dossier.DossierRequestBuilder Dossier
+        {
+            get => new global::CoordinationHub.Client.V1.Referrals.Item.Dossier.DossierRequestBuilder(PathParameters, RequestAdapter);
+        }
         /// <summary>The informationAnswers property</summary>
         public global::CoordinationHub.Client.V1.Referrals.Item.InformationAnswers.InformationAnswersRequestBuilder InformationAnswers
         {
@@ -86,6 +99,11 @@ namespace CoordinationHub.Client.V1.Referrals.Item
         public global::CoordinationHub.Client.V1.Referrals.Item.Messages.MessagesRequestBuilder Messages
         {
             get => new global::CoordinationHub.Client.V1.Referrals.Item.Messages.MessagesRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The person property</summary>
+        public global::CoordinationHub.Client.V1.Referrals.Item.Person.PersonRequestBuilder Person
+        {
+            get => new global::CoordinationHub.Client.V1.Referrals.Item.Person.PersonRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The receipt property</summary>
         public global::CoordinationHub.Client.V1.Referrals.Item.Receipt.ReceiptRequestBuilder Receipt
@@ -124,7 +142,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item
         {
         }
         /// <summary>
-        /// Only the sender, the current receiver and earlier receivers read a referral; anyone else gets 404. An earlier receiver sees it as TRANSFERRED, without the person.Scope: `referrals:read`.
+        /// Only the sender, the current receiver and earlier receivers read a referral; anyone else gets 404. An earlier receiver sees it as TRANSFERRED, without the person.Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.Referral"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -134,6 +152,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.Referral?> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -151,11 +170,12 @@ namespace CoordinationHub.Client.V1.Referrals.Item
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Referral>(requestInfo, global::CoordinationHub.Client.Models.Referral.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Only the sender, the current receiver and earlier receivers read a referral; anyone else gets 404. An earlier receiver sees it as TRANSFERRED, without the person.Scope: `referrals:read`.
+        /// Only the sender, the current receiver and earlier receivers read a referral; anyone else gets 404. An earlier receiver sees it as TRANSFERRED, without the person.Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

@@ -22,7 +22,7 @@ namespace CoordinationHub.Client.V1.Referrals.Received
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public ReceivedRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/received{?assignedAgent*,commune*,cursor*,limit*,need*,overdue*,sentFrom*,sentTo*,status*,urgency*}", pathParameters)
+        public ReceivedRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/received{?assignedAgent*,birthDate*,commune*,cursor*,familyName*,givenNames*,limit*,need*,overdue*,sentFrom*,sentTo*,status*,urgency*}", pathParameters)
         {
         }
         /// <summary>
@@ -30,11 +30,11 @@ namespace CoordinationHub.Client.V1.Referrals.Received
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public ReceivedRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/received{?assignedAgent*,commune*,cursor*,limit*,need*,overdue*,sentFrom*,sentTo*,status*,urgency*}", rawUrl)
+        public ReceivedRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/received{?assignedAgent*,birthDate*,commune*,cursor*,familyName*,givenNames*,limit*,need*,overdue*,sentFrom*,sentTo*,status*,urgency*}", rawUrl)
         {
         }
         /// <summary>
-        /// Scope: `referrals:read`.
+        /// Each line names the person (logged as a read of personal data, with X-Agent and X-Purpose). familyName, givenNames and birthDate together find one person&apos;s referrals (matched on a keyed hash, never on plaintext).Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.ReferralSummaryPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -45,6 +45,7 @@ namespace CoordinationHub.Client.V1.Referrals.Received
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.ReferralSummaryPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Referrals.Received.ReceivedRequestBuilder.ReceivedRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -63,11 +64,12 @@ namespace CoordinationHub.Client.V1.Referrals.Received
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ReferralSummaryPage>(requestInfo, global::CoordinationHub.Client.Models.ReferralSummaryPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Scope: `referrals:read`.
+        /// Each line names the person (logged as a read of personal data, with X-Agent and X-Purpose). familyName, givenNames and birthDate together find one person&apos;s referrals (matched on a keyed hash, never on plaintext).Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -95,7 +97,7 @@ namespace CoordinationHub.Client.V1.Referrals.Received
             return new global::CoordinationHub.Client.V1.Referrals.Received.ReceivedRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Scope: `referrals:read`.
+        /// Each line names the person (logged as a read of personal data, with X-Agent and X-Purpose). familyName, givenNames and birthDate together find one person&apos;s referrals (matched on a keyed hash, never on plaintext).Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ReceivedRequestBuilderGetQueryParameters 
@@ -113,6 +115,10 @@ namespace CoordinationHub.Client.V1.Referrals.Received
             public string AssignedAgent { get; set; }
             #pragma warning restore CS1591
 #endif
+            #pragma warning disable CS1591
+            [QueryParameter("birthDate")]
+            public Date? BirthDate { get; set; }
+            #pragma warning restore CS1591
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
             #pragma warning disable CS1591
@@ -137,6 +143,32 @@ namespace CoordinationHub.Client.V1.Referrals.Received
             #pragma warning disable CS1591
             [QueryParameter("cursor")]
             public string Cursor { get; set; }
+            #pragma warning restore CS1591
+#endif
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            #pragma warning disable CS1591
+            [QueryParameter("familyName")]
+            public string? FamilyName { get; set; }
+            #pragma warning restore CS1591
+#nullable restore
+#else
+            #pragma warning disable CS1591
+            [QueryParameter("familyName")]
+            public string FamilyName { get; set; }
+            #pragma warning restore CS1591
+#endif
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+            #pragma warning disable CS1591
+            [QueryParameter("givenNames")]
+            public string? GivenNames { get; set; }
+            #pragma warning restore CS1591
+#nullable restore
+#else
+            #pragma warning disable CS1591
+            [QueryParameter("givenNames")]
+            public string GivenNames { get; set; }
             #pragma warning restore CS1591
 #endif
             #pragma warning disable CS1591

@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.InformationAnswers
         {
         }
         /// <summary>
-        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.
+        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.Referral"/></returns>
         /// <param name="body">The request body</param>
@@ -52,6 +52,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.InformationAnswers
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 428 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.Referral?> PostAsync(global::CoordinationHub.Client.Models.ReferralAnswer body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -77,11 +78,12 @@ namespace CoordinationHub.Client.V1.Referrals.Item.InformationAnswers
                 { "428", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Referral>(requestInfo, global::CoordinationHub.Client.Models.Referral.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.
+        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
         {
         }
         /// <summary>
-        /// Scope: `referrals:read`.
+        /// Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A List&lt;global::CoordinationHub.Client.Models.ReferralMessage&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -44,6 +44,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<List<global::CoordinationHub.Client.Models.ReferralMessage>?> GetAsync(Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -61,12 +62,13 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::CoordinationHub.Client.Models.ReferralMessage>(requestInfo, global::CoordinationHub.Client.Models.ReferralMessage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Scope: `referrals:write`.
+        /// Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.ReferralMessage"/></returns>
         /// <param name="body">The request body</param>
@@ -82,6 +84,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.ReferralMessage?> PostAsync(global::CoordinationHub.Client.Models.ReferralMessageDraft body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -105,11 +108,12 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ReferralMessage>(requestInfo, global::CoordinationHub.Client.Models.ReferralMessage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Scope: `referrals:read`.
+        /// Scope: `referrals:read`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -128,7 +132,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
             return requestInfo;
         }
         /// <summary>
-        /// Scope: `referrals:write`.
+        /// Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>
