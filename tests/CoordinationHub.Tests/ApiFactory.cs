@@ -25,6 +25,8 @@ public abstract class ApiFixture : IAsyncLifetime
     public string ConnectionString { get; private set; } = "";
     public TestClock Clock { get; } = new();
     public string AdminKey { get; private set; } = "";
+    /// <summary>The person-data key ring of this fixture's database, shared by every host over it.</summary>
+    public string KeyRingPath { get; } = Path.Combine(Path.GetTempPath(), "coordinationhub-tests", "keyrings", Guid.NewGuid().ToString("N") + ".json");
     public IServiceProvider Services => factory!.Services;
     public Db Db => Services.GetRequiredService<Db>();
 
@@ -59,6 +61,9 @@ public abstract class ApiFixture : IAsyncLifetime
             }
             // Webhook tests start their own dispatchers (WebhookTestBase), to stop and restart them.
             b.UseSetting("Webhooks:Dispatch", "false");
+            // Purge tests run the purge themselves, on the frozen clock.
+            b.UseSetting("PersonalData:PurgeOnSchedule", "false");
+            b.UseSetting("PersonalData:KeyRingPath", KeyRingPath);
             b.UseSetting("Webhooks:AllowedHosts:0", "127.0.0.1");
             b.UseSetting("Webhooks:PollInterval", "00:00:00.050");
             b.UseSetting("Webhooks:HttpTimeout", "00:00:03");

@@ -1,0 +1,380 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using CoordinationHub.Features.PersonalData;
+using CoordinationHub.Features.Referrals;
+using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Http;
+using CoordinationHub.Platform.Security;
+using CoordinationHub.Tests.Features.Referrals;
+using CoordinationHub.Tests.Platform;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace CoordinationHub.Tests.Features.PersonalData;
+
+public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
+{
+    /// <summary>The schemas that hold a person's data: the person, a box line's name, a thread message, a version.</summary>
+    private static readonly string[] PersonSchemas = ["Person", "PersonSummary", "ReferralMessage", "PersonVersion"];
+
+    private sealed class AccessRow
+    {
+        public string Operation { get; init; } = "";
+        public string? AgentReference { get; init; }
+        public string Purpose { get; init; } = "";
+        public Guid? OrganisationId { get; init; }
+    }
+
+    private async Task<List<AccessRow>> AccessRows(Guid referralId)
+    {
+        await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
+        return (await c.QueryAsync<AccessRow>(Fx.Db.Command(
+            "SELECT operation, agent_reference, purpose, organisation_id FROM person_access WHERE referral_id = @id ORDER BY id",
+            new { id = referralId }, CancellationToken.None))).ToList();
+    }
+
+    private static HttpClient WithAgent(HttpClient client, string agent, string? purpose = null)
+    {
+        client.DefaultRequestHeaders.Add(AccessContext.AgentHeader, agent);
+        if (purpose is not null) client.DefaultRequestHeaders.Add(AccessContext.PurposeHeader, purpose);
+        return client;
+    }
+
+    [Fact]
+    public void The_contract_marks_every_operation_whose_answer_can_hold_a_person_and_no_other()
+    {
+        // RepoRoot walks up three folders from the calling file: this one sits one deeper than Platform/.
+        var contract = JsonDocument.Parse(File.ReadAllText(Path.Combine(ContractConformance.RepoRoot(), "..", "openapi", "coordinationhub.v1.json"))).RootElement;
+        var schemas = contract.GetProperty("components").GetProperty("schemas");
+        var holding = new Dictionary<string, bool>();
+        bool Holds(JsonElement schema, HashSet<string> seen)
+        {
+            switch (schema.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    foreach (var p in schema.EnumerateObject())
+                    {
+                        if (p.Name == "$ref")
+                        {
+                            var name = p.Value.GetString()!.Split('/')[^1];
+                            if (PersonSchemas.Contains(name)) return true;
+                            if (holding.TryGetValue(name, out var known)) { if (known) return true; continue; }
+                            if (seen.Add(name) && Holds(schemas.GetProperty(name), seen)) return true;
+                        }
+                        else if (p.Name != "example" && Holds(p.Value, seen)) return true;
+                    }
+                    return false;
+                case JsonValueKind.Array:
+                    return schema.EnumerateArray().Any(e => Holds(e, seen));
+                default:
+                    return false;
+            }
+        }
+        var expected = new SortedSet<string>();
+        var marked = new SortedSet<string>();
+        foreach (var path in contract.GetProperty("paths").EnumerateObject())
+        foreach (var op in path.Value.EnumerateObject())
+        {
+            var id = op.Value.GetProperty("operationId").GetString()!;
+            if (op.Value.TryGetProperty("x-personal-data", out _)) marked.Add(id);
+            foreach (var response in op.Value.GetProperty("responses").EnumerateObject().Where(r => r.Name.StartsWith('2')))
+                if (response.Value.TryGetProperty("content", out var content) && Holds(content, []))
+                    expected.Add(id);
+        }
+        Assert.Contains("GetReferral", expected);
+        Assert.Contains("ListReceivedReferrals", expected);
+        Assert.DoesNotContain("CountReferrals", expected);
+        Assert.Equal(expected, marked);
+    }
+
+    [Fact]
+    public async Task Every_answer_that_carries_the_person_writes_an_access_record_and_the_others_do_not()
+    {
+        var ccas = await Ccas("09122"); // Foix
+        var dep = await Dep("09");
+        var sender = WithAgent(ccas.Client(Fx), "ccas-agent-7");
+        var receiver = WithAgent(dep.Client(Fx), "dep-agent-3", "instruction RSA");
+        var person = Person("09122");
+        var created = await (await sender.PostJson("/v1/referrals", Draft("INCOME", person)).Ok(HttpStatusCode.Created)).Read<ReferralDto>();
+        var id = created.Id;
+        await receiver.GetAsync($"/v1/referrals/{id}").Ok(); // first read: RECEIVED
+        var (_, etag) = await Get(dep, id);
+        await (await Post(dep, id, "acceptance", new { agent = Agent }, etag)).Content.ReadAsStringAsync();
+        await sender.PostJson($"/v1/referrals/{id}/messages", new { agent = Agent, body = "Disponible le matin." }).Ok(HttpStatusCode.Created);
+        await receiver.GetAsync($"/v1/referrals/{id}/messages").Ok();
+        await receiver.GetAsync("/v1/referrals/received?limit=5").Ok();
+        await sender.GetAsync("/v1/referrals/sent?limit=5").Ok();
+        var before = (await AccessRows(id)).Count;
+        // Answers without the person: routing, counts, assignments, the access log itself.
+        await receiver.GetAsync("/v1/referrals/routing?commune=09122&need=INCOME").Ok();
+        await receiver.GetAsync("/v1/referrals/counts?box=RECEIVED").Ok();
+        await receiver.GetAsync($"/v1/referrals/{id}/assignments").Ok();
+        await sender.GetAsync($"/v1/referrals/{id}/access-log").Ok();
+        Assert.Equal(before, (await AccessRows(id)).Count);
+
+        var rows = await AccessRows(id);
+        var operations = rows.Select(r => r.Operation).ToHashSet();
+        foreach (var op in new[] { "CreateReferral", "GetReferral", "AcceptReferral", "PostReferralMessage", "ListReferralMessages",
+                     "ListReceivedReferrals", "ListSentReferrals" })
+            Assert.Contains(op, operations);
+        var read = rows.First(r => r.Operation == "ListReferralMessages");
+        Assert.Equal(("dep-agent-3", "instruction RSA", dep.Id), (read.AgentReference, read.Purpose, read.OrganisationId));
+        var create = rows.First(r => r.Operation == "CreateReferral");
+        Assert.Equal(("ccas-agent-7", "referral: sending", ccas.Id), (create.AgentReference, create.Purpose, create.OrganisationId));
+
+        // The organisations involved read the log; anyone else gets the 404 of an unknown id.
+        var log = await (await dep.Client(Fx).GetAsync($"/v1/referrals/{id}/access-log?limit=500").Ok()).Read<PageResponse<AccessEntry>>();
+        Assert.Equal(rows.Count, log.Items.Count);
+        var stranger = await Ccas("46042"); // Cahors
+        await (await stranger.Client(Fx).GetAsync($"/v1/referrals/{id}/access-log")).Problem(HttpStatusCode.NotFound, "not-found");
+        // The platform-wide export for the DPO, by period; an organisation's key is refused.
+        var export = await (await Fx.Admin().GetAsync("/v1/access-log?from=2026-11-25&to=2026-11-25&limit=500").Ok()).Read<PageResponse<AccessEntry>>();
+        Assert.Contains(export.Items, e => e.ReferralId == id && e.Operation == "CreateReferral");
+        Assert.Equal(HttpStatusCode.Forbidden, (await dep.Client(Fx).GetAsync("/v1/access-log?from=2026-11-25&to=2026-11-25")).StatusCode);
+    }
+
+    [Fact]
+    public async Task When_the_access_log_cannot_be_written_the_person_is_not_served()
+    {
+        var ccas = await Ccas("48095"); // Mende
+        var dep = await Dep("48");
+        var person = Person("48095");
+        var (sent, _) = await Send(ccas, Draft("INCOME", person));
+        await Get(dep, sent.Id);
+        var messages = await MessageCount(sent.Id);
+        await Sql("ALTER TABLE person_access RENAME TO person_access_off");
+        try
+        {
+            var read = await dep.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}");
+            var body = await read.Content.ReadAsStringAsync();
+            await read.Problem(HttpStatusCode.ServiceUnavailable, "access-log-unavailable");
+            Assert.DoesNotContain((string)person["familyName"]!, body);
+            await (await ccas.Client(Fx).PostJson($"/v1/referrals/{sent.Id}/messages", new { agent = Agent, body = "Rappel." }))
+                .Problem(HttpStatusCode.ServiceUnavailable, "access-log-unavailable");
+            await (await dep.Client(Fx).GetAsync("/v1/referrals/received?limit=5")).Problem(HttpStatusCode.ServiceUnavailable, "access-log-unavailable");
+        }
+        finally { await Sql("ALTER TABLE person_access_off RENAME TO person_access"); }
+        // The message whose answer could not be logged was not kept either.
+        Assert.Equal(messages, await MessageCount(sent.Id));
+        await dep.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}").Ok();
+    }
+
+    private async Task<int> MessageCount(Guid id)
+    {
+        await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
+        return await c.ExecuteScalarAsync<int>(Fx.Db.Command("SELECT COUNT(*) FROM referral_message WHERE referral_id = @id", new { id }, CancellationToken.None));
+    }
+
+    private async Task Sql(string sql)
+    {
+        await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
+        await c.ExecuteAsync(sql);
+    }
+
+    [Fact]
+    public async Task Neither_the_database_file_nor_a_dump_holds_the_persons_name()
+    {
+        var ccas = await Ccas("09122");
+        var family = "Quenelleau" + Guid.NewGuid().ToString("N")[..6];
+        var person = Person("09122", family);
+        person["address"] = "17 impasse des Glycines";
+        var (sent, _) = await Send(ccas, Draft("INCOME", person));
+        await ccas.Client(Fx).PostJson($"/v1/referrals/{sent.Id}/messages", new { agent = Agent, body = $"Mme {family} rappellera." }).Ok(HttpStatusCode.Created);
+        Assert.Equal(family, (await Get(ccas, sent.Id)).Referral.Person!.FamilyName);
+
+        var copy = await Snapshot();
+        Assert.Contains(sent.Id.ToString(), copy); // the copy holds the referral…
+        Assert.DoesNotContain(family, copy, StringComparison.OrdinalIgnoreCase); // …and no name,
+        Assert.DoesNotContain("Glycines", copy);
+        Assert.DoesNotContain(PersonKey.Of(family, "Jeanne", new DateOnly(1958, 4, 12)), copy, StringComparison.OrdinalIgnoreCase); // nor the plain search key.
+    }
+
+    /// <summary>What an attacker with a copy sees: the SQLite file (with its WAL), or a pg_dump of the database.</summary>
+    private async Task<string> Snapshot()
+    {
+        if (Fx.Provider == DatabaseProvider.Sqlite)
+        {
+            var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(Fx.ConnectionString).DataSource;
+            var bytes = new List<byte>();
+            foreach (var f in new[] { file, file + "-wal" }.Where(File.Exists))
+            {
+                await using var stream = new FileStream(f, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+                using var buffer = new MemoryStream();
+                await stream.CopyToAsync(buffer);
+                bytes.AddRange(buffer.ToArray());
+            }
+            return Encoding.UTF8.GetString(bytes.ToArray()) + Encoding.Unicode.GetString(bytes.ToArray());
+        }
+        var cs = new NpgsqlConnectionStringBuilder(Fx.ConnectionString);
+        var pgDump = new[] { "/usr/lib/postgresql/15/bin/pg_dump", "pg_dump" }.First(p => p == "pg_dump" || File.Exists(p));
+        var start = new ProcessStartInfo(pgDump, ["-h", cs.Host!, "-p", cs.Port.ToString(), "-U", cs.Username!, "-d", cs.Database!, "--data-only"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"pg_dump failed: {error}");
+        return output;
+    }
+
+    [Fact]
+    public async Task A_rotated_key_seals_new_data_old_data_stays_readable_and_the_reencryption_pass_moves_it()
+    {
+        var ccas = await Ccas("46042");
+        var (old, _) = await Send(ccas, Draft("INCOME", Person("46042")));
+        var ring = Fx.Services.GetRequiredService<KeyRing>();
+        var previous = ring.Active.Id;
+        var next = ring.Rotate(DateTimeOffset.UtcNow);
+        Assert.NotEqual(previous, next.Id);
+        var (fresh, _) = await Send(ccas, Draft("INCOME", Person("46042")));
+        Assert.StartsWith(PersonCipher.PrefixOf(previous), await Payload(old.Id));
+        Assert.StartsWith(PersonCipher.PrefixOf(next.Id), await Payload(fresh.Id));
+        Assert.Equal(old.Person, (await Get(ccas, old.Id)).Referral.Person);
+
+        var people = Fx.Services.GetRequiredService<ReferralPersonData>();
+        while (await people.ReencryptAsync(100, CancellationToken.None) > 0) { }
+        Assert.StartsWith(PersonCipher.PrefixOf(next.Id), await Payload(old.Id));
+        Assert.Equal(old.Person, (await Get(ccas, old.Id)).Referral.Person);
+        // The ring on disk has both keys, the new one active: another instance reads the same.
+        var reloaded = new KeyRing(ring.Path);
+        Assert.Equal(next.Id, reloaded.Active.Id);
+        Assert.Contains(reloaded.Keys, k => k.Id == previous);
+    }
+
+    private async Task<string> Payload(Guid referralId)
+    {
+        await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
+        return await c.ExecuteScalarAsync<string>(Fx.Db.Command(
+            "SELECT payload FROM referral_person_version WHERE referral_id = @id AND version = 1", new { id = referralId }, CancellationToken.None)) ?? "";
+    }
+
+    [Fact]
+    public async Task The_purge_destroys_the_person_of_referrals_closed_past_their_retention_and_audits_it()
+    {
+        var ccas = await Ccas("48095");
+        var dep = await Dep("48");
+        var (closed, _) = await Send(ccas, Draft("INCOME", Person("48095")));
+        await Act(ccas, closed.Id, "cancellation", new { agent = Agent, reason = "NO_LONGER_NEEDED", text = "Reprise d'emploi." });
+        var (open, _) = await Send(ccas, Draft("INCOME", Person("48095")));
+        try
+        {
+            // One day before the end of the retention period: nothing to purge yet.
+            Fx.Clock.Set(TestClock.Today.AddDays(364));
+            Assert.DoesNotContain(closed.Id, (await Purge(dryRun: true)).Referrals);
+
+            Fx.Clock.Set(TestClock.Today.AddDays(366));
+            var dry = await Purge(dryRun: true);
+            Assert.Contains(closed.Id, dry.Referrals);
+            Assert.DoesNotContain(open.Id, dry.Referrals);
+            Assert.NotNull((await Get(ccas, closed.Id)).Referral.Person); // a dry run changes nothing
+
+            var report = await Purge(dryRun: false);
+            Assert.Contains(closed.Id, report.Referrals);
+            Assert.True(report.Versions >= 1 && report.Messages >= 1);
+            var (purged, _) = await Get(ccas, closed.Id);
+            Assert.Null(purged.Person);
+            Assert.Null(purged.Context);
+            Assert.Equal(Fx.Clock.GetUtcNow(), purged.PersonPurgedAt);
+            Assert.Equal((ReferralStatus.CANCELLED, "INCOME", "48095"), (purged.Status, purged.Need, purged.CommuneInsee)); // statistics stay
+            var thread = await (await ccas.Client(Fx).GetAsync($"/v1/referrals/{closed.Id}/messages").Ok()).Read<List<ThreadMessage>>();
+            Assert.All(thread, m => Assert.Null(m.Body));
+            Assert.NotNull((await Get(ccas, open.Id)).Referral.Person);
+            Assert.DoesNotContain(closed.Id, (await Purge(dryRun: true)).Referrals);
+
+            await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
+            Assert.Equal(1, await c.ExecuteScalarAsync<int>(Fx.Db.Command(
+                "SELECT COUNT(*) FROM audit_event WHERE resource_id = @id AND action = 'referral.person-purged'", new { id = closed.Id }, CancellationToken.None)));
+            Assert.True(await c.ExecuteScalarAsync<int>(Fx.Db.Command(
+                "SELECT COUNT(*) FROM person_purge WHERE trigger_kind = 'COMMAND_LINE' AND referrals >= 1 AND purged_at = @now",
+                new { now = Fx.Clock.GetUtcNow() }, CancellationToken.None)) == 1);
+            Assert.Equal(0, await c.ExecuteScalarAsync<int>(Fx.Db.Command(
+                "SELECT COUNT(*) FROM referral_person_version WHERE referral_id = @id", new { id = closed.Id }, CancellationToken.None)));
+        }
+        finally { Fx.Clock.Reset(); }
+    }
+
+    private async Task<PurgeReport> Purge(bool dryRun)
+    {
+        await using var scope = Fx.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<PersonDataPurge>().RunAsync(dryRun, PurgeTrigger.COMMAND_LINE, CancellationToken.None);
+    }
+
+    [Fact]
+    public async Task The_sender_rectifies_the_person_and_the_receiver_sees_what_changed()
+    {
+        var ccas = await Ccas("09122");
+        var dep = await Dep("09");
+        var person = Person("09122");
+        var (sent, _) = await Send(ccas, Draft("INCOME", person));
+        var (_, etag) = await Get(ccas, sent.Id);
+        var corrected = new Dictionary<string, object?>(person) { ["address"] = "8 rue du Palais", ["givenNames"] = "Jeanne" };
+        var rectified = await (await ccas.Client(Fx).PutJson($"/v1/referrals/{sent.Id}/person", new { person = corrected, context = "Rencontrée à l'accueil du CCAS ; factures impayées.", agent = Agent }, etag).Ok()).Read<ReferralDto>();
+        Assert.Equal("8 rue du Palais", rectified.Person!.Address);
+
+        var versions = await (await dep.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}/person/versions").Ok()).Read<List<PersonVersion>>();
+        Assert.Equal([1, 2], versions.Select(v => v.Version));
+        Assert.Equal(["givenNames", "address"], versions[1].ChangedFields);
+        Assert.Equal("3 rue des Lilas", versions[0].Person.Address);
+        var thread = await (await dep.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}/messages").Ok()).Read<List<ThreadMessage>>();
+        Assert.Contains(thread, m => m.Kind == MessageKind.RECTIFICATION && m.Body!.Contains("givenNames, address"));
+        // The search by person follows the correction (blind index).
+        var found = await (await ccas.Client(Fx).GetAsync($"/v1/referrals/sent?familyName={person["familyName"]}&givenNames=Jeanne&birthDate=1958-04-12").Ok())
+            .Read<PageResponse<ReferralSummary>>();
+        Assert.Equal(sent.Id, Assert.Single(found.Items).Id);
+        Assert.Equal("Jeanne", found.Items[0].Person!.GivenNames);
+
+        var (_, tag) = await Get(ccas, sent.Id);
+        var moved = new Dictionary<string, object?>(corrected) { ["communeInsee"] = "09225" };
+        await (await ccas.Client(Fx).PutJson($"/v1/referrals/{sent.Id}/person", new { person = moved, agent = Agent }, tag))
+            .Problem(HttpStatusCode.UnprocessableEntity, "referrals.commune-unchanged");
+        await (await ccas.Client(Fx).PutJson($"/v1/referrals/{sent.Id}/person", new { person = corrected, context = "Rencontrée à l'accueil du CCAS ; factures impayées.", agent = Agent }, tag))
+            .Problem(HttpStatusCode.UnprocessableEntity, "referrals.nothing-to-rectify");
+        var (_, depTag) = await Get(dep, sent.Id);
+        await (await dep.Client(Fx).PutJson($"/v1/referrals/{sent.Id}/person", new { person = corrected, agent = Agent }, depTag))
+            .Problem(HttpStatusCode.Forbidden, "forbidden");
+    }
+
+    [Fact]
+    public async Task Erasure_on_consent_purges_at_once_and_on_a_statutory_basis_is_refused_with_its_legal_reference()
+    {
+        var ccas = await Ccas("46042");
+        var dep = await Dep("46");
+        var (consented, _) = await Send(ccas, Draft("INCOME", Person("46042"), consent: Consent("INCOME"), statutory: null));
+        await Get(dep, consented.Id);
+        var erased = await (await ccas.Client(Fx).PostJson($"/v1/referrals/{consented.Id}/person/requests", new { kind = "ERASURE", agent = Agent })
+            .Ok(HttpStatusCode.Created)).Read<PersonRequestDto>();
+        Assert.Equal(PersonRequestOutcome.ERASED, erased.Outcome);
+        var (after, _) = await Get(dep, consented.Id);
+        Assert.Null(after.Person);
+        Assert.NotNull(after.PersonPurgedAt);
+        Assert.Equal((ReferralStatus.CANCELLED, CancelReason.CONSENT_WITHDRAWN), (after.Status, after.CancelReason));
+
+        var (statutory, _) = await Send(ccas, Draft("INCOME", Person("46042"), statutory: "RSA_ORIENTATION"));
+        var refused = await (await dep.Client(Fx).PostJson($"/v1/referrals/{statutory.Id}/person/requests", new { kind = "OBJECTION", agent = Agent })
+            .Ok(HttpStatusCode.Created)).Read<PersonRequestDto>();
+        Assert.Equal((PersonRequestOutcome.REFUSED_STATUTORY, "CASF L262-29 ; L262-40"), (refused.Outcome, refused.LegalReference));
+        Assert.NotNull((await Get(ccas, statutory.Id)).Referral.Person);
+
+        // The dossier: everything held, for the organisation to hand over; its read is logged too.
+        var dossier = await (await ccas.Client(Fx).GetAsync($"/v1/referrals/{statutory.Id}/dossier").Ok()).Read<ReferralDossier>();
+        Assert.Equal(statutory.Id, dossier.Referral.Id);
+        Assert.NotNull(dossier.Referral.Person);
+        Assert.Single(dossier.PersonVersions);
+        Assert.Contains(dossier.History, e => e.Action == "referral.sent");
+        Assert.Contains(dossier.History, e => e.Action == "referral.person-request");
+        Assert.Contains(dossier.Thread, m => m.Kind == MessageKind.PERSON_REQUEST);
+        Assert.Contains(dossier.AccessLog, a => a.Operation == "CreateReferral");
+        Assert.Equal(refused.Id, Assert.Single(dossier.Requests).Id);
+        Assert.Contains(await AccessRows(statutory.Id), r => r.Operation == "GetReferralDossier" && r.Purpose == "right of access (GDPR art. 15)");
+        var stranger = await Ccas("48095");
+        await (await stranger.Client(Fx).GetAsync($"/v1/referrals/{statutory.Id}/dossier")).Problem(HttpStatusCode.NotFound, "not-found");
+    }
+}
+
+[Collection(SqliteCollection.Name)] public sealed class PersonalDataTests_Sqlite(SqliteFixture f) : PersonalDataTests(f);
+[Collection(PostgresCollection.Name)] public sealed class PersonalDataTests_Postgres(PostgresFixture f) : PersonalDataTests(f);
