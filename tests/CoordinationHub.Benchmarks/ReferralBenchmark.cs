@@ -68,29 +68,21 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
                 senderId, receiverId = nordId, communeId = communes[r.Next(communes.Count)].Id, personKey = $"BASE|{Interlocked.Increment(ref n)}",
             }),
         };
-        var phases = new (string Name, Func<Random, HttpRequestMessage> Next, string? Key, List<LoadResult> Slices, TimeSpan[] Cpu)[]
-        {
-            ("create-referral", Create, senderKey, [], [TimeSpan.Zero]), ("baseline INSERT", Baseline, null, [], [TimeSpan.Zero]),
-        };
-        foreach (var p in phases) await generator.RunAsync(p.Name + " (warm-up)", p.Next, p.Key, options.Warmup, ct);
-        var slice = options.Duration / options.Rounds;
-        for (var round = 0; round < options.Rounds; round++)
-        {
-            foreach (var p in phases)
-            {
-                var cpu = apiProcess.CpuTime;
-                p.Slices.Add(await generator.RunAsync(p.Name, p.Next, p.Key, slice, ct));
-                p.Cpu[0] += apiProcess.CpuTime - cpu;
-            }
-            Console.WriteLine($"  round {round + 1}: {string.Join(", ", phases.Select(p => $"{p.Name} {p.Slices[^1].RequestsPerSecond:N0} req/s"))}");
-        }
-        var create = LoadResult.Combine(phases[0].Slices);
-        var baseline = LoadResult.Combine(phases[1].Slices);
-        create.Print();
-        baseline.Print();
-        // CPU per request does not depend on what else runs on the machine, unlike req/s.
-        var cpuCreate = phases[0].Cpu[0].TotalMicroseconds / create.Requests;
-        var cpuBaseline = phases[1].Cpu[0].TotalMicroseconds / baseline.Requests;
+        var ((create, cpuCreate), (baseline, cpuBaseline)) = await InterleavedAsync(
+            ("create-referral", Create, senderKey), ("baseline INSERT", Baseline, null), ct);
+
+        // 3. Issue 14: reading a referral, and a page of the received box (50 persons), with the access log on and off.
+        //    The last 60 referrals sent carry real (sealed) persons: the page is theirs; reads are the sender's
+        //    (the receiver's first read would be a transition).
+        var sent = (await api.GetAsync("/v1/referrals/sent?limit=60", senderKey, ct))["items"]!.AsArray().Select(r => r!["id"]!.GetValue<Guid>()).ToList();
+        HttpRequestMessage Read(Random r, bool off) => WithLog(new HttpRequestMessage(HttpMethod.Get, $"/v1/referrals/{sent[r.Next(sent.Count)]}"), off);
+        HttpRequestMessage Page(bool off) => WithLog(new HttpRequestMessage(HttpMethod.Get, "/v1/referrals/received?limit=50"), off);
+        var ((readOn, cpuReadOn), (readOff, cpuReadOff)) = await InterleavedAsync(
+            ("read, access log on", r => Read(r, false), senderKey), ("read, access log off", r => Read(r, true), senderKey), ct);
+        var ((pageOn, cpuPageOn), (pageOff, cpuPageOff)) = await InterleavedAsync(
+            ("received page, log on", _ => Page(false), receiverKey), ("received page, log off", _ => Page(true), receiverKey), ct);
+        var readRatio = readOn.RequestsPerSecond / readOff.RequestsPerSecond;
+        var pageRatio = pageOn.RequestsPerSecond / pageOff.RequestsPerSecond;
 
         var ratio = create.RequestsPerSecond / baseline.RequestsPerSecond;
         var listRatio = list[1].Result.PercentileMs(50) / list[0].Result.PercentileMs(50);
@@ -107,10 +99,54 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         Row("list-received p50, 10,000 rows", $"{list[0].Result.PercentileMs(50):F2} ms", "", null);
         Row("list-received p50, 1,000,000 rows", $"{list[1].Result.PercentileMs(50):F2} ms", "", null);
         Row("list p50 1M / 10k", $"{listRatio:F2}", "<= 1.30", listRatio <= 1.3);
+        Row("read, log on / off", $"{readOn.RequestsPerSecond:N0}/{readOff.RequestsPerSecond:N0}", "", null);
+        Row("read: log on / log off", $"{readRatio:F2}", ">= 0.70", readRatio >= 0.7);
+        Row("read p99, log on / off", $"{readOn.PercentileMs(99):F1}/{readOff.PercentileMs(99):F1} ms", "", null);
+        Row("server CPU per read, on / off", $"{cpuReadOn:F0}/{cpuReadOff:F0} µs", "", null);
+        Row("page of 50, log on / off", $"{pageOn.RequestsPerSecond:N0}/{pageOff.RequestsPerSecond:N0}", "", null);
+        Row("page: log on / log off", $"{pageRatio:F2}", ">= 0.70", pageRatio >= 0.7);
+        Row("server CPU per page, on / off", $"{cpuPageOn:F0}/{cpuPageOff:F0} µs", "", null);
         Console.WriteLine();
-        var failed = new[] { create, baseline }.Concat(list.Select(l => l.Result)).Where(r => r.ErrorCount > 0).ToList();
+        var failed = new[] { create, baseline, readOn, readOff, pageOn, pageOff }.Concat(list.Select(l => l.Result)).Where(r => r.ErrorCount > 0).ToList();
         foreach (var r in failed) Console.WriteLine($"ERROR: {r.Name}: {r.ErrorCount:N0} failed requests");
         return failed.Count == 0 ? 0 : 1;
+    }
+
+    /// <summary>Benchmark builds only: the API honours this header when Benchmark:Enabled, to measure what logging costs.</summary>
+    private static HttpRequestMessage WithLog(HttpRequestMessage request, bool off)
+    {
+        if (off) request.Headers.Add("X-Benchmark-Access-Log-Off", "1");
+        request.Headers.Add("X-Agent", "bench-agent");
+        return request;
+    }
+
+    /// <summary>
+    /// Two phases, warmed up, then measured in interleaved slices that add up to the duration, so that
+    /// noise from the machine falls on both alike. Returns each phase's result and server CPU µs per request.
+    /// </summary>
+    private async Task<((LoadResult, double), (LoadResult, double))> InterleavedAsync(
+        (string Name, Func<Random, HttpRequestMessage> Next, string? Key) a, (string Name, Func<Random, HttpRequestMessage> Next, string? Key) b,
+        CancellationToken ct)
+    {
+        var phases = new[] { a, b };
+        var slices = new[] { new List<LoadResult>(), new List<LoadResult>() };
+        var cpu = new[] { TimeSpan.Zero, TimeSpan.Zero };
+        foreach (var p in phases) await generator.RunAsync(p.Name + " (warm-up)", p.Next, p.Key, options.Warmup, ct);
+        var slice = options.Duration / options.Rounds;
+        for (var round = 0; round < options.Rounds; round++)
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                var before = apiProcess.CpuTime;
+                slices[i].Add(await generator.RunAsync(phases[i].Name, phases[i].Next, phases[i].Key, slice, ct));
+                cpu[i] += apiProcess.CpuTime - before;
+            }
+            Console.WriteLine($"  round {round + 1}: {a.Name} {slices[0][^1].RequestsPerSecond:N0} req/s, {b.Name} {slices[1][^1].RequestsPerSecond:N0} req/s");
+        }
+        var results = slices.Select(LoadResult.Combine).ToArray();
+        foreach (var r in results) r.Print();
+        // CPU per request does not depend on what else runs on the machine, unlike req/s.
+        return ((results[0], cpu[0].TotalMicroseconds / results[0].Requests), (results[1], cpu[1].TotalMicroseconds / results[1].Requests));
     }
 
     private static void Row(string measure, string value, string target, bool? pass) =>

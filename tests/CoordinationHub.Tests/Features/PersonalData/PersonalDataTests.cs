@@ -98,7 +98,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         var sender = WithAgent(ccas.Client(Fx), "ccas-agent-7");
         var receiver = WithAgent(dep.Client(Fx), "dep-agent-3", "instruction RSA");
         var person = Person("09122");
-        var created = await (await sender.PostJson("/v1/referrals", Draft("INCOME", person)).Ok(HttpStatusCode.Created)).Read<ReferralDto>();
+        var created = await (await sender.PostJson("/v1/referrals", Draft("INCOME", person, receiverId: dep.Id)).Ok(HttpStatusCode.Created)).Read<ReferralDto>();
         var id = created.Id;
         await receiver.GetAsync($"/v1/referrals/{id}").Ok(); // first read: RECEIVED
         var (_, etag) = await Get(dep, id);
@@ -142,7 +142,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         var ccas = await Ccas("48095"); // Mende
         var dep = await Dep("48");
         var person = Person("48095");
-        var (sent, _) = await Send(ccas, Draft("INCOME", person));
+        var (sent, _) = await Send(ccas, Draft("INCOME", person, receiverId: dep.Id));
         await Get(dep, sent.Id);
         var messages = await MessageCount(sent.Id);
         await Sql("ALTER TABLE person_access RENAME TO person_access_off");
@@ -178,10 +178,11 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
     public async Task Neither_the_database_file_nor_a_dump_holds_the_persons_name()
     {
         var ccas = await Ccas("09122");
+        var dep = await Dep("09");
         var family = "Quenelleau" + Guid.NewGuid().ToString("N")[..6];
         var person = Person("09122", family);
         person["address"] = "17 impasse des Glycines";
-        var (sent, _) = await Send(ccas, Draft("INCOME", person));
+        var (sent, _) = await Send(ccas, Draft("INCOME", person, receiverId: dep.Id));
         await ccas.Client(Fx).PostJson($"/v1/referrals/{sent.Id}/messages", new { agent = Agent, body = $"Mme {family} rappellera." }).Ok(HttpStatusCode.Created);
         Assert.Equal(family, (await Get(ccas, sent.Id)).Referral.Person!.FamilyName);
 
@@ -226,12 +227,13 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
     public async Task A_rotated_key_seals_new_data_old_data_stays_readable_and_the_reencryption_pass_moves_it()
     {
         var ccas = await Ccas("46042");
-        var (old, _) = await Send(ccas, Draft("INCOME", Person("46042")));
+        var dep = await Dep("46");
+        var (old, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id));
         var ring = Fx.Services.GetRequiredService<KeyRing>();
         var previous = ring.Active.Id;
         var next = ring.Rotate(DateTimeOffset.UtcNow);
         Assert.NotEqual(previous, next.Id);
-        var (fresh, _) = await Send(ccas, Draft("INCOME", Person("46042")));
+        var (fresh, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id));
         Assert.StartsWith(PersonCipher.PrefixOf(previous), await Payload(old.Id));
         Assert.StartsWith(PersonCipher.PrefixOf(next.Id), await Payload(fresh.Id));
         Assert.Equal(old.Person, (await Get(ccas, old.Id)).Referral.Person);
@@ -258,9 +260,9 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
     {
         var ccas = await Ccas("48095");
         var dep = await Dep("48");
-        var (closed, _) = await Send(ccas, Draft("INCOME", Person("48095")));
+        var (closed, _) = await Send(ccas, Draft("INCOME", Person("48095"), receiverId: dep.Id));
         await Act(ccas, closed.Id, "cancellation", new { agent = Agent, reason = "NO_LONGER_NEEDED", text = "Reprise d'emploi." });
-        var (open, _) = await Send(ccas, Draft("INCOME", Person("48095")));
+        var (open, _) = await Send(ccas, Draft("INCOME", Person("48095"), receiverId: dep.Id));
         try
         {
             // One day before the end of the retention period: nothing to purge yet.
@@ -310,7 +312,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         var ccas = await Ccas("09122");
         var dep = await Dep("09");
         var person = Person("09122");
-        var (sent, _) = await Send(ccas, Draft("INCOME", person));
+        var (sent, _) = await Send(ccas, Draft("INCOME", person, receiverId: dep.Id));
         var (_, etag) = await Get(ccas, sent.Id);
         var corrected = new Dictionary<string, object?>(person) { ["address"] = "8 rue du Palais", ["givenNames"] = "Jeanne" };
         var rectified = await (await ccas.Client(Fx).PutJson($"/v1/referrals/{sent.Id}/person", new { person = corrected, context = "Rencontrée à l'accueil du CCAS ; factures impayées.", agent = Agent }, etag).Ok()).Read<ReferralDto>();
@@ -344,7 +346,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
     {
         var ccas = await Ccas("46042");
         var dep = await Dep("46");
-        var (consented, _) = await Send(ccas, Draft("INCOME", Person("46042"), consent: Consent("INCOME"), statutory: null));
+        var (consented, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id, consent: Consent("INCOME"), statutory: null));
         await Get(dep, consented.Id);
         var erased = await (await ccas.Client(Fx).PostJson($"/v1/referrals/{consented.Id}/person/requests", new { kind = "ERASURE", agent = Agent })
             .Ok(HttpStatusCode.Created)).Read<PersonRequestDto>();
@@ -354,7 +356,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         Assert.NotNull(after.PersonPurgedAt);
         Assert.Equal((ReferralStatus.CANCELLED, CancelReason.CONSENT_WITHDRAWN), (after.Status, after.CancelReason));
 
-        var (statutory, _) = await Send(ccas, Draft("INCOME", Person("46042"), statutory: "RSA_ORIENTATION"));
+        var (statutory, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id, statutory: "RSA_ORIENTATION"));
         var refused = await (await dep.Client(Fx).PostJson($"/v1/referrals/{statutory.Id}/person/requests", new { kind = "OBJECTION", agent = Agent })
             .Ok(HttpStatusCode.Created)).Read<PersonRequestDto>();
         Assert.Equal((PersonRequestOutcome.REFUSED_STATUTORY, "CASF L262-29 ; L262-40"), (refused.Outcome, refused.LegalReference));
