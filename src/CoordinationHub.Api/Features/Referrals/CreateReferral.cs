@@ -213,8 +213,10 @@ public static class ReferralSending
     /// <summary>The duplicate guard, in the writing transaction: one open referral per person, need and receiver unless forced.</summary>
     public static async Task GuardAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, string? forceReason, CancellationToken ct)
     {
-        // Serialise sends to one receiver, so that two identical referrals sent at once cannot both pass the guard.
-        await c.ExecuteScalarAsync<Guid?>(db.Command(LockReceiverSql, new { id = row.ReceiverId }, ct, tx));
+        // Serialise the sends of one person, need and receiver (only those), so that two identical referrals
+        // sent at once cannot both pass the guard.
+        if (db.Dialect.KeyLockSql is { } keyLock)
+            await c.ExecuteAsync(db.Command(keyLock, new { key = $"referral:{row.PersonKey}:{row.CompetenceCode}:{row.ReceiverId}" }, ct, tx));
         var existing = await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(DuplicateSql, new
         {
             row.PersonKey, competence = row.CompetenceCode, receiverId = row.ReceiverId, open = ReferralLife.OpenStatuses, self = row.Id,
@@ -233,7 +235,6 @@ public static class ReferralSending
     public static Task ReceiverSinceAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, DateTimeOffset now, CancellationToken ct) =>
         c.ExecuteAsync(db.Command(ReceiverSql, new { referralId = row.Id, organisationId = row.ReceiverId, now }, ct, tx));
 
-    private const string LockReceiverSql = "SELECT id FROM organisation {lock} WHERE id = @id {for_update}";
     private const string DuplicateSql = """
         SELECT id FROM referral
         WHERE person_key = @personKey AND competence_code = @competence AND receiver_id = @receiverId AND status {in:open} AND id <> @self

@@ -30,6 +30,7 @@ public sealed class Db
     {
         Dialect = SqlDialect.For(options.Value.Provider);
         connectionString = Normalize(Dialect.Provider, configuration.GetConnectionString("CoordinationHub") ?? DefaultSqlite);
+        sqliteWriter = new SqliteWriter(this);
         retry = new ResiliencePipelineBuilder()
             .AddRetry(new RetryStrategyOptions
             {
@@ -85,36 +86,93 @@ public sealed class Db
     public ValueTask<T> InTransactionAsync<T>(Func<DbConnection, DbTransaction, CancellationToken, Task<T>> work, CancellationToken ct, IsolationLevel isolation = IsolationLevel.ReadCommitted) =>
         retry.ExecuteAsync(async token =>
         {
-            // SQLite has one writer at a time, and Microsoft.Data.Sqlite waits for a busy file by sleeping
-            // 150 ms between attempts: writers of this process queue here instead (other processes still
-            // meet the busy timeout).
-            var gated = Dialect.Provider == DatabaseProvider.Sqlite;
-            if (gated) await sqliteWriters.WaitAsync(token);
-            try
-            {
-                await using var connection = await OpenAsync(token);
-                await using var tx = await BeginAsync(connection, isolation, token);
-                var result = await work(connection, tx, token);
-                await tx.CommitAsync(token);
-                return result;
-            }
-            finally
-            {
-                if (gated) sqliteWriters.Release();
-            }
+            if (Dialect.Provider == DatabaseProvider.Sqlite)
+                return (T)(await sqliteWriter.RunAsync(async (c, tx, t) => (object?)await work(c, tx, t), token))!;
+            await using var connection = await OpenAsync(token);
+            await using var tx = await connection.BeginTransactionAsync(isolation, token);
+            var result = await work(connection, tx, token);
+            await tx.CommitAsync(token);
+            return result;
         }, ct);
 
-    private readonly SemaphoreSlim sqliteWriters = new(1, 1);
+    private readonly SqliteWriter sqliteWriter;
 
-    private async Task<DbTransaction> BeginAsync(DbConnection connection, IsolationLevel isolation, CancellationToken ct)
+    /// <summary>
+    /// SQLite has one writer at a time (and Microsoft.Data.Sqlite waits for a busy file by sleeping 150 ms
+    /// between attempts), so the writers of this process queue here instead. One loop takes what is queued,
+    /// runs each unit in its own savepoint of one transaction (a unit that fails is rolled back alone, and its
+    /// caller gets its error), and commits once for all: group commit, one WAL sync for many small writes.
+    /// A unit's caller is answered only after that commit.
+    /// </summary>
+    private sealed class SqliteWriter(Db db)
     {
-        if (connection is SqliteConnection sqlite)
+        private const int MaxBatch = 64;
+
+        private sealed class Unit(Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> work, CancellationToken ct)
         {
-            // BEGIN IMMEDIATE: take the write lock up front, so two writers queue instead of
-            // failing on lock upgrade half-way through a read-then-write rule check.
-            return sqlite.BeginTransaction(deferred: false);
+            public Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> Work { get; } = work;
+            public CancellationToken Ct { get; } = ct;
+            public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            public object? Result { get; set; }
+            public Exception? Error { get; set; }
         }
-        return await connection.BeginTransactionAsync(isolation, ct);
+
+        private readonly System.Threading.Channels.Channel<Unit> queue =
+            System.Threading.Channels.Channel.CreateUnbounded<Unit>(new() { SingleReader = true });
+        private int started;
+
+        public async Task<object?> RunAsync(Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> work, CancellationToken ct)
+        {
+            if (Interlocked.Exchange(ref started, 1) == 0) _ = Task.Run(LoopAsync);
+            var unit = new Unit(work, ct);
+            await queue.Writer.WriteAsync(unit, ct);
+            // Not cancelled by ct here: once its work has run, the unit's fate is the batch's commit.
+            return await unit.Done.Task;
+        }
+
+        private async Task LoopAsync()
+        {
+            var batch = new List<Unit>();
+            while (await queue.Reader.WaitToReadAsync())
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next)) batch.Add(next);
+                try
+                {
+                    await using var connection = await db.OpenAsync(CancellationToken.None);
+                    // BEGIN IMMEDIATE: take the write lock up front, so that another process's writer queues
+                    // instead of failing on lock upgrade half-way through a read-then-write rule check.
+                    await using var tx = ((SqliteConnection)connection).BeginTransaction(deferred: false);
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        var unit = batch[i];
+                        if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
+                        var savepoint = "unit" + i;
+                        tx.Save(savepoint);
+                        try
+                        {
+                            unit.Result = await unit.Work(connection, tx, unit.Ct);
+                            tx.Release(savepoint);
+                        }
+                        catch (Exception e)
+                        {
+                            unit.Error = e;
+                            tx.Rollback(savepoint);
+                            tx.Release(savepoint);
+                        }
+                    }
+                    await tx.CommitAsync();
+                    foreach (var unit in batch)
+                        if (unit.Error is null) unit.Done.TrySetResult(unit.Result);
+                        else unit.Done.TrySetException(unit.Error);
+                }
+                catch (Exception e)
+                {
+                    // The transaction could not begin or commit: nothing of the batch remains.
+                    foreach (var unit in batch) unit.Done.TrySetException(unit.Error ?? e);
+                }
+            }
+        }
     }
 
     /// <summary>A Dapper command with the dialect's tokens rendered and the cancellation token passed on.</summary>

@@ -39,6 +39,13 @@ public abstract class SqlDialect
     public abstract bool IsUnavailable(Exception exception);
     public abstract bool IsUniqueViolation(Exception exception);
 
+    /// <summary>
+    /// A statement that takes, until the end of the transaction, an exclusive lock on a name (<c>@key</c>)
+    /// rather than on a row: transactions that would collide on it serialise, the others do not. Null for
+    /// SQLite, whose writers already go one at a time.
+    /// </summary>
+    public virtual string? KeyLockSql => null;
+
     /// <summary>A parameter for hand-built bulk statements, converted as the Dapper type handlers would.</summary>
     public DbParameter Parameter(DbCommand command, string name, object? value, System.Data.DbType typeWhenNull)
     {
@@ -104,6 +111,8 @@ public sealed class PostgresDialect : SqlDialect
     protected override string ForUpdate => "FOR UPDATE";
     protected override string ForUpdateSkipLocked => "FOR UPDATE SKIP LOCKED";
     protected override string In(string list) => $"= ANY(@{list})";
+    public override string KeyLockSql => AdvisoryLockSql;
+    private const string AdvisoryLockSql = "SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))";
     public override bool IsTransient(Exception e) => e switch
     {
         // 40001 serialization_failure, 40P01 deadlock_detected, 55P03 lock_not_available
@@ -131,6 +140,8 @@ public sealed class SqlServerDialect : SqlDialect
     protected override string Limit => "OFFSET 0 ROWS FETCH NEXT @limit ROWS ONLY";
     protected override string Lock => "WITH (UPDLOCK, ROWLOCK)";
     protected override string SkipLocked => "WITH (UPDLOCK, READPAST, ROWLOCK)";
+    public override string KeyLockSql => AppLockSql;
+    private const string AppLockSql = "EXEC sp_getapplock @Resource = @key, @LockMode = 'Exclusive', @LockOwner = 'Transaction'";
     public override bool IsTransient(Exception e) => e is SqlException s && s.Errors.Cast<SqlError>().Any(err => TransientNumbers.Contains(err.Number));
     public override bool IsUnavailable(Exception e) => e is SqlException s && s.Errors.Cast<SqlError>().Any(err => err.Number is 4060 or 40613 or 233 or 64 or 10053 or 10054 or 10060 or -2 or 53);
     // 2627 unique constraint, 2601 unique index
