@@ -300,6 +300,40 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         finally { Fx.Clock.Reset(); }
     }
 
+    [Fact]
+    public async Task A_convention_between_sender_and_receiver_sets_a_shorter_retention_for_the_referrals_it_covers()
+    {
+        var ccas = await Ccas("2A004"); // Ajaccio
+        var dep = await Dep("2A");
+        var body = new Dictionary<string, object?>
+        {
+            ["type"] = "PARTNERSHIP", ["object"] = "Orientation des demandeurs de RSA", ["competences"] = new[] { "RSA_INSTRUCTION" },
+            ["parties"] = new[] { new { organisationId = dep.Id, role = "Département" }, new { organisationId = ccas.Id, role = "CCAS" } },
+            ["communeIds"] = new[] { ccas.Organisation.CommuneId }, ["startOn"] = "2026-01-01", ["endOn"] = "2028-12-31", ["noticeDays"] = 90,
+            ["allowsSubdelegation"] = false, ["personDataRetentionDays"] = 30,
+        };
+        var convention = await (await dep.Client(Fx).PostJson("/v1/conventions", body).Ok(HttpStatusCode.Created)).Read<CoordinationHub.Features.Conventions.ConventionDto>();
+        Assert.Equal(30, convention.PersonDataRetentionDays);
+        foreach (var p in new[] { dep, ccas })
+            await p.Client(Fx).PostJson($"/v1/conventions/{convention.Id}/signatures", new { signerName = "Signataire", signedOn = "2025-12-20" }).Ok();
+        var (covered, _) = await Send(ccas, Draft("INCOME", Person("2A004"), receiverId: dep.Id));
+        var (other, _) = await Send(ccas, Draft("AUTONOMY", Person("2A004"), receiverId: dep.Id)); // APA: not covered, 365 days
+        foreach (var id in new[] { covered.Id, other.Id })
+            await Act(ccas, id, "cancellation", new { agent = Agent, reason = "SENT_BY_MISTAKE" });
+        try
+        {
+            Fx.Clock.Set(TestClock.Today.AddDays(29));
+            Assert.DoesNotContain(covered.Id, (await Purge(dryRun: true)).Referrals);
+            Fx.Clock.Set(TestClock.Today.AddDays(31));
+            var report = await Purge(dryRun: false);
+            Assert.Contains(covered.Id, report.Referrals);
+            Assert.DoesNotContain(other.Id, report.Referrals);
+            Assert.Null((await Get(ccas, covered.Id)).Referral.Person);
+            Assert.NotNull((await Get(ccas, other.Id)).Referral.Person);
+        }
+        finally { Fx.Clock.Reset(); }
+    }
+
     private async Task<PurgeReport> Purge(bool dryRun)
     {
         await using var scope = Fx.Services.CreateAsyncScope();
