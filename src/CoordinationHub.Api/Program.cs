@@ -2,8 +2,11 @@ using CoordinationHub.Platform;
 using CoordinationHub.Platform.Cli;
 
 // Settings ship beside the binary; relative paths (data/, CLI files) follow the working directory.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 var verb = CommandLine.Verb(args);
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+{
+    Args = verb is null ? args : CommandLine.SettingsOf(args), ContentRootPath = AppContext.BaseDirectory,
+});
 builder.AddCoordinationHub(runningAsServer: verb is null);
 var app = builder.Build();
 app.UseCoordinationHub();

@@ -14,6 +14,7 @@ public abstract class CommandLineTests(ApiFixture fx) : ApiTests(fx)
         start.ArgumentList.Add($"--Database:Provider={Fx.Provider}");
         start.ArgumentList.Add($"--ConnectionStrings:CoordinationHub={Fx.ConnectionString}");
         start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
+        start.ArgumentList.Add($"--PersonalData:KeyRingPath={Fx.KeyRingPath}");
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
@@ -48,6 +49,29 @@ public abstract class CommandLineTests(ApiFixture fx) : ApiTests(fx)
         (exit, _, error) = await Run("apikeys", "create", "--organisation", "99999", "--scopes", "directory:read");
         Assert.Equal(2, exit);
         Assert.Contains("No organisation", error);
+    }
+
+    [Fact]
+    public async Task Keys_rotate_adds_an_active_key_reencrypts_and_the_server_still_reads_everything()
+    {
+        var before = await Run("keys", "list");
+        Assert.True(before.Exit == 0, before.Error);
+        var rotated = await Run("keys", "rotate", "--reencrypt");
+        Assert.True(rotated.Exit == 0, rotated.Error);
+        Assert.Contains("Sealed again with key", rotated.Lines[^1]);
+        var after = await Run("keys", "list");
+        Assert.Equal(before.Lines.Length + 1, after.Lines.Length);
+        var active = Assert.Single(after.Lines, l => l.EndsWith("(active)", StringComparison.Ordinal)).Split(' ')[0];
+        Assert.DoesNotContain(before.Lines, l => l.StartsWith(active + " ", StringComparison.Ordinal));
+
+        // Nothing sealed with an older key is left, and the running server (which learns the new key from the ring) reads it all.
+        await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
+        var stale = await Dapper.SqlMapper.ExecuteScalarAsync<int>(c, Fx.Db.Command(
+            "SELECT COUNT(*) FROM referral_person_version WHERE payload NOT LIKE @prefix", new { prefix = $"chv1:{active}:%" }, CancellationToken.None));
+        Assert.Equal(0, stale);
+        var purge = await Run("purge", "--dry-run");
+        Assert.True(purge.Exit == 0, purge.Error);
+        Assert.StartsWith("Would purge the person's data of", purge.Lines[0]);
     }
 
     [Fact]

@@ -40,6 +40,23 @@ public static class CommandLine
     /// <summary>The verb in <paramref name="args"/>, or null when the host should serve HTTP.</summary>
     public static string? Verb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]) ? args[0] : null;
 
+    /// <summary>
+    /// The configuration among a verb's arguments: <c>--Section:Key=value</c> or <c>--Section:Key value</c>.
+    /// The verb's own switches (<c>--dry-run</c>, <c>--reencrypt</c>…) are not settings and would swallow the next argument.
+    /// </summary>
+    public static string[] SettingsOf(string[] args)
+    {
+        var settings = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var name = args[i].Split('=')[0];
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || !name.Contains(':')) continue;
+            settings.Add(args[i]);
+            if (!args[i].Contains('=') && i + 1 < args.Length) settings.Add(args[++i]);
+        }
+        return settings.ToArray();
+    }
+
     public static async Task<int> RunAsync(WebApplication app, string[] args)
     {
         var services = app.Services;
