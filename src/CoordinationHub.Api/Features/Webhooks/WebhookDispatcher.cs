@@ -137,8 +137,8 @@ public sealed class WebhookDispatcher(
             await c.ExecuteAsync(db.Command(DeliveredSql, new { ids, owner = g.Key.Owner, now, statusCode = g.Key.Status }, t, tx));
         }
         foreach (var r in results.Where(r => !r.Outcome.Succeeded)) await RecordFailureAsync(c, tx, r, t);
-        foreach (var id in results.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct())
-            await c.ExecuteAsync(db.Command(HealthySql, new { id }, t, tx));
+        var healthy = results.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct().ToList();
+        if (healthy.Count > 0) await c.ExecuteAsync(db.Command(HealthySql, new { ids = healthy }, t, tx));
         await db.InsertRowsAsync(c, tx, "webhook_attempt", AttemptColumns, AttemptTypes, results.Select(r => new object?[]
         {
             Guid.CreateVersion7(), r.Row.Id, r.Row.SubscriptionId, r.Row.EventId, r.Row.Attempts + 1, r.At,
@@ -354,7 +354,7 @@ public sealed class WebhookDispatcher(
             last_status_code = @statusCode, last_error = @error
         WHERE id = @id AND lease_owner = @owner
         """;
-    private const string HealthySql = "UPDATE webhook_subscription SET failing_since = NULL WHERE id = @id AND failing_since IS NOT NULL";
+    private const string HealthySql = "UPDATE webhook_subscription SET failing_since = NULL WHERE id {in:ids} AND failing_since IS NOT NULL";
     private const string FailingSql = "UPDATE webhook_subscription SET failing_since = @now WHERE id = @id AND failing_since IS NULL";
     private const string DisableSql = """
         UPDATE webhook_subscription
