@@ -1,8 +1,9 @@
-using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 using CoordinationHub.Platform.Data;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,8 @@ namespace CoordinationHub.Features.Webhooks;
 
 /// <summary>
 /// Delivers webhooks at least once. Each loop: sequence new outbox events (which creates the
-/// deliveries), lease due deliveries (a lease is a row update: <c>lease_owner</c>, <c>leased_until</c>;
+/// deliveries), then, in one transaction, record the calls that finished and lease the due deliveries
+/// that fit in the free slots (a lease is a row update: <c>lease_owner</c>, <c>leased_until</c>;
 /// PostgreSQL skips rows another instance is leasing, SQL Server reads past them, SQLite has one
 /// writer), and post each one on its own task. A killed process leaves its leases to expire; another
 /// dispatcher then takes them again, so nothing is lost and a delivery may be repeated (receivers
@@ -27,16 +29,11 @@ public sealed class WebhookDispatcher(
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly string name = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid().ToString("N")[..8]}";
-    private readonly ConcurrentDictionary<Guid, int> perSubscription = new();
-    private readonly ConcurrentDictionary<Task, byte> running = new();
-    private readonly EventSignal freed = new();
-    // The loop's and the recorder's write transactions take turns in process: on SQLite two writers would
-    // meet SQLITE_BUSY, which Microsoft.Data.Sqlite answers by waiting and trying again.
-    private readonly SemaphoreSlim writes = new(1, 1);
-    private readonly System.Threading.Channels.Channel<Result> results =
-        System.Threading.Channels.Channel.CreateUnbounded<Result>(new() { SingleReader = true });
+    // Calls in flight, by delivery, and their count per subscription: the loop alone reads and writes them.
+    private readonly Dictionary<Guid, Task> inFlight = [];
+    private readonly Dictionary<Guid, int> perSubscription = [];
+    private readonly Channel<Result> finished = Channel.CreateUnbounded<Result>(new() { SingleReader = true });
     private readonly HttpClient http = new(guard.CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
-    private int inFlight;
     private long batch;
     private DateTimeOffset nextPurge;
 
@@ -45,25 +42,18 @@ public sealed class WebhookDispatcher(
     protected override async Task ExecuteAsync(CancellationToken stopping)
     {
         if (!O.Dispatch) return;
-        var recorder = Task.Run(RecordLoopAsync, CancellationToken.None);
+        var results = new List<Result>();
         while (!stopping.IsCancellationRequested)
         {
             try
             {
-                int sequenced, leased;
-                await writes.WaitAsync(stopping);
-                try
-                {
-                    sequenced = await sequencer.RunOnceAsync(stopping);
-                    leased = await LeaseAndStartAsync(stopping);
-                }
-                finally
-                {
-                    writes.Release();
-                }
+                var sequenced = await sequencer.RunOnceAsync(stopping);
+                while (finished.Reader.TryRead(out var r)) results.Add(r);
+                await RecordAndLeaseAsync(results, lease: true, stopping);
+                results.Clear();
                 await PurgeWhenDueAsync(stopping);
-                if (sequenced == 0 && leased == 0 || Volatile.Read(ref inFlight) >= O.MaxInFlight)
-                    await Task.WhenAny(Task.Delay(O.PollInterval, stopping), freed.Next);
+                // What was due is leased: the next lease is worth a transaction once a call finishes.
+                if (sequenced == 0) await WaitAsync(stopping);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -71,14 +61,18 @@ public sealed class WebhookDispatcher(
             }
             catch (Exception e)
             {
+                // The calls of a batch that could not be recorded are delivered again once their leases expire.
                 logger.LogError(e, "Webhook dispatcher loop failed; trying again");
+                Free(results);
+                results.Clear();
                 try { await Task.Delay(O.PollInterval, stopping); } catch (OperationCanceledException) { break; }
             }
         }
-        // Stopping: calls in flight are cancelled and left leased, as a killed process would leave them.
-        await Task.WhenAll(running.Keys);
-        results.Writer.Complete();
-        await recorder;
+        // Stopping: calls in flight are cancelled and left leased, as a killed process would leave them;
+        // a call that was answered is recorded.
+        await Task.WhenAll(inFlight.Values);
+        while (finished.Reader.TryRead(out var r)) results.Add(r);
+        if (results.Count > 0) await RecordAndLeaseAsync(results, lease: false, CancellationToken.None);
     }
 
     public override void Dispose()
@@ -87,49 +81,119 @@ public sealed class WebhookDispatcher(
         base.Dispose();
     }
 
-    private async Task<int> LeaseAndStartAsync(CancellationToken stopping)
+    /// <summary>Until a call finishes or the poll interval passes (new events, retries now due).</summary>
+    private async Task WaitAsync(CancellationToken stopping)
     {
-        var capacity = O.MaxInFlight - Volatile.Read(ref inFlight);
-        if (capacity <= 0) return 0;
-        var owner = $"{name}/{Interlocked.Increment(ref batch)}";
-        var now = clock.GetUtcNow();
-        // One lease per subscription with free slots: a query over all subscriptions would walk every
-        // pending row of the busy ones (and of blocked resources) to find nothing.
-        var rows = await db.InTransactionAsync(async (c, tx, t) =>
+        using var wake = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        wake.CancelAfter(O.PollInterval);
+        try
         {
-            var leased = 0;
-            foreach (var subscriptionId in await c.QueryAsync<Guid>(db.Command(ActiveSql, null, t, tx)))
-            {
-                var free = Math.Min(O.MaxInFlightPerSubscription - perSubscription.GetValueOrDefault(subscriptionId), capacity - leased);
-                if (free <= 0) continue;
-                leased += await c.ExecuteAsync(db.Command(LeaseSql, new { owner, until = now + O.Lease, now, subscriptionId, limit = free }, t, tx));
-                if (leased >= capacity) break;
-            }
-            return leased == 0 ? [] : (await c.QueryAsync<LeasedDelivery>(db.Command(LeasedSql, new { owner }, t, tx))).ToList();
-        }, stopping);
-        if (rows.Count == 0) return 0;
-
-        var started = 0;
-        foreach (var row in rows)
-        {
-            Interlocked.Increment(ref inFlight);
-            perSubscription.AddOrUpdate(row.SubscriptionId, 1, (_, v) => v + 1);
-            var task = DeliverAsync(row, owner, stopping);
-            running.TryAdd(task, 0);
-            _ = task.ContinueWith(t =>
-            {
-                running.TryRemove(t, out _);
-                perSubscription.AddOrUpdate(row.SubscriptionId, 0, (_, v) => v - 1);
-                Interlocked.Decrement(ref inFlight);
-                freed.Pulse();
-            }, TaskScheduler.Default);
-            started++;
+            await finished.Reader.WaitToReadAsync(wake.Token);
         }
-        return started;
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+        }
     }
 
+    /// <summary>
+    /// One transaction: the outcomes of the finished calls (many rows a statement: a commit per delivery
+    /// would cap the rate at what the disk syncs per second), then new leases for the slots they free.
+    /// Recorded first, so that the next event of a resource just delivered is due in the same transaction.
+    /// </summary>
+    private async Task RecordAndLeaseAsync(List<Result> results, bool lease, CancellationToken ct)
+    {
+        if (results.Count == 0 && (!lease || inFlight.Count >= O.MaxInFlight)) return;
+        var owner = $"{name}/{Interlocked.Increment(ref batch)}";
+        var now = clock.GetUtcNow();
+        var freed = results.CountBy(r => r.Row.SubscriptionId).ToDictionary();
+        var rows = await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            if (results.Count > 0) await RecordAsync(c, tx, results, now, t);
+            return lease ? await LeaseAsync(c, tx, owner, now, freed, t) : [];
+        }, ct);
+        Free(results);
+        foreach (var row in rows)
+        {
+            perSubscription[row.SubscriptionId] = perSubscription.GetValueOrDefault(row.SubscriptionId) + 1;
+            inFlight[row.Id] = DeliverAsync(row, owner, ct);
+        }
+    }
+
+    private void Free(List<Result> results)
+    {
+        foreach (var r in results)
+        {
+            inFlight.Remove(r.Row.Id);
+            perSubscription[r.Row.SubscriptionId]--;
+        }
+    }
+
+    private async Task RecordAsync(DbConnection c, DbTransaction tx, List<Result> results, DateTimeOffset now, CancellationToken t)
+    {
+        // Successes in one statement per lease and status code; failures one by one (they are rare).
+        foreach (var g in results.Where(r => r.Outcome.Succeeded).GroupBy(r => (r.Owner, r.Outcome.Status)))
+        {
+            var ids = g.Select(r => r.Row.Id).ToList();
+            await c.ExecuteAsync(db.Command(DeliveredSql, new { ids, owner = g.Key.Owner, now, statusCode = g.Key.Status }, t, tx));
+        }
+        foreach (var r in results.Where(r => !r.Outcome.Succeeded)) await RecordFailureAsync(c, tx, r, t);
+        var healthy = results.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct().ToList();
+        if (healthy.Count > 0) await c.ExecuteAsync(db.Command(HealthySql, new { ids = healthy }, t, tx));
+        await db.InsertRowsAsync(c, tx, "webhook_attempt", AttemptColumns, AttemptTypes, results.Select(r => new object?[]
+        {
+            Guid.CreateVersion7(), r.Row.Id, r.Row.SubscriptionId, r.Row.EventId, r.Row.Attempts + 1, r.At,
+            r.Outcome.Succeeded ? "SUCCEEDED" : "FAILED", r.Outcome.Status, r.LatencyMs, r.Outcome.Error, r.Outcome.Excerpt, name,
+        }), t);
+    }
+
+    private async Task RecordFailureAsync(DbConnection c, DbTransaction tx, Result r, CancellationToken t)
+    {
+        var (row, owner, outcome, now) = (r.Row, r.Owner, r.Outcome, r.At);
+        var attemptNo = row.Attempts + 1;
+        var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
+        var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
+        await c.ExecuteAsync(db.Command(FailedSql, new
+        {
+            id = row.Id, owner, attemptNo, next, status = dead ? "DEAD" : "PENDING", statusCode = outcome.Status,
+            error = Truncate(outcome.Error ?? $"HTTP {outcome.Status}"),
+        }, t, tx));
+        await c.ExecuteAsync(db.Command(FailingSql, new { id = row.SubscriptionId, now }, t, tx));
+        await c.ExecuteAsync(db.Command(DisableSql, new
+        {
+            id = row.SubscriptionId, now, cutoff = now - O.DisableAfter,
+            reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
+        }, t, tx));
+    }
+
+    /// <param name="freed">Slots of each subscription freed by the outcomes recorded in this transaction.</param>
+    private async Task<List<LeasedDelivery>> LeaseAsync(
+        DbConnection c, DbTransaction tx, string owner, DateTimeOffset now, Dictionary<Guid, int> freed, CancellationToken t)
+    {
+        var capacity = O.MaxInFlight - inFlight.Count + freed.Values.Sum();
+        if (capacity <= 0) return [];
+        // One query per subscription with free slots: a query over all subscriptions would walk every
+        // pending row of the busy ones (and of blocked resources) to find nothing.
+        var ids = new List<Guid>();
+        foreach (var subscriptionId in await c.QueryAsync<Guid>(db.Command(ActiveSql, null, t, tx)))
+        {
+            var busy = perSubscription.GetValueOrDefault(subscriptionId) - freed.GetValueOrDefault(subscriptionId);
+            var free = Math.Min(O.MaxInFlightPerSubscription - busy, capacity - ids.Count);
+            if (free <= 0) continue;
+            ids.AddRange(await c.QueryAsync<Guid>(db.Command(DueSql, new { now, subscriptionId, limit = free }, t, tx)));
+            if (ids.Count >= capacity) break;
+        }
+        if (ids.Count == 0) return [];
+        // By id, not by owner: lease_owner has no index, and a lookup by it would read the whole table.
+        await c.ExecuteAsync(db.Command(LeaseSql, new { owner, until = now + O.Lease, ids }, t, tx));
+        return (await c.QueryAsync<LeasedDelivery>(db.Command(LeasedSql, new { ids }, t, tx))).ToList();
+    }
+
+    /// <summary>Posts the delivery and hands the outcome to the loop; on shutdown, leaves it leased.</summary>
     private async Task DeliverAsync(LeasedDelivery row, string owner, CancellationToken stopping)
     {
+        await Task.Yield(); // the loop goes on leasing while the request is built and sent
+        Outcome outcome;
+        var watch = Stopwatch.StartNew();
         try
         {
             var body = JsonSerializer.Serialize(row.ToEvent(), Json);
@@ -147,8 +211,6 @@ public sealed class WebhookDispatcher(
 
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             timeout.CancelAfter(O.HttpTimeout);
-            var watch = Stopwatch.StartNew();
-            Outcome outcome;
             try
             {
                 using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
@@ -167,15 +229,13 @@ public sealed class WebhookDispatcher(
             {
                 outcome = new Outcome(null, Truncate(e.InnerException?.Message ?? e.Message), null, null);
             }
-            await RecordAsync(row, owner, outcome, (int)watch.ElapsedMilliseconds);
-        }
-        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-        {
         }
         catch (Exception e)
         {
-            logger.LogError(e, "Delivery {Delivery} could not be recorded; its lease will expire and it will be retried", row.Id);
+            logger.LogError(e, "Delivery {Delivery} could not be sent", row.Id);
+            outcome = new Outcome(null, Truncate($"Not sent: {e.Message}"), null, null);
         }
+        finished.Writer.TryWrite(new Result(row, owner, outcome, (int)watch.ElapsedMilliseconds, clock.GetUtcNow()));
     }
 
     private sealed record Outcome(int? Status, string? Error, string? Excerpt, TimeSpan? RetryAfter)
@@ -185,83 +245,7 @@ public sealed class WebhookDispatcher(
         public bool Retryable => Status is null or >= 500 or 429 or 408;
     }
 
-    private sealed record Result(LeasedDelivery Row, string Owner, Outcome Outcome, int LatencyMs, DateTimeOffset At)
-    {
-        public TaskCompletionSource Recorded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    }
-
-    /// <summary>Queues the outcome for the recorder; done once it is committed (the slot is held until then).</summary>
-    private Task RecordAsync(LeasedDelivery row, string owner, Outcome outcome, int latencyMs)
-    {
-        var result = new Result(row, owner, outcome, latencyMs, clock.GetUtcNow());
-        results.Writer.TryWrite(result);
-        return result.Recorded.Task;
-    }
-
-    /// <summary>
-    /// Writes outcomes in batches, one transaction each: a commit per delivery would cap the rate at
-    /// what the disk syncs per second. Not cancelled by stopping: a call that was answered is recorded.
-    /// </summary>
-    private async Task RecordLoopAsync()
-    {
-        var batch = new List<Result>();
-        while (await results.Reader.WaitToReadAsync())
-        {
-            while (batch.Count < 256 && results.Reader.TryRead(out var r)) batch.Add(r);
-            await writes.WaitAsync();
-            try
-            {
-                await db.InTransactionAsync(async (c, tx, t) =>
-                {
-                    foreach (var r in batch) await WriteAsync(c, tx, r, t);
-                    foreach (var id in batch.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct())
-                        await c.ExecuteAsync(db.Command(HealthySql, new { id }, t, tx));
-                    await db.InsertRowsAsync(c, tx, "webhook_attempt", AttemptColumns, AttemptTypes, batch.Select(r => new object?[]
-                    {
-                        Guid.CreateVersion7(), r.Row.Id, r.Row.SubscriptionId, r.Row.EventId, r.Row.Attempts + 1, r.At,
-                        r.Outcome.Succeeded ? "SUCCEEDED" : "FAILED", r.Outcome.Status, r.LatencyMs, r.Outcome.Error, r.Outcome.Excerpt, name,
-                    }), t);
-                    return 0;
-                }, CancellationToken.None);
-                foreach (var r in batch) r.Recorded.TrySetResult();
-            }
-            catch (Exception e)
-            {
-                foreach (var r in batch) r.Recorded.TrySetException(e);
-            }
-            finally
-            {
-                writes.Release();
-            }
-            batch.Clear();
-        }
-    }
-
-    private async Task WriteAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, Result r, CancellationToken t)
-    {
-        var (row, owner, outcome, now) = (r.Row, r.Owner, r.Outcome, r.At);
-        var attemptNo = row.Attempts + 1;
-        if (outcome.Succeeded)
-        {
-            await c.ExecuteAsync(db.Command(DeliveredSql, new { id = row.Id, owner, attemptNo, now, statusCode = outcome.Status }, t, tx));
-        }
-        else
-        {
-            var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
-            var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
-            await c.ExecuteAsync(db.Command(FailedSql, new
-            {
-                id = row.Id, owner, attemptNo, next, status = dead ? "DEAD" : "PENDING", statusCode = outcome.Status,
-                error = Truncate(outcome.Error ?? $"HTTP {outcome.Status}"),
-            }, t, tx));
-            await c.ExecuteAsync(db.Command(FailingSql, new { id = row.SubscriptionId, now }, t, tx));
-            await c.ExecuteAsync(db.Command(DisableSql, new
-            {
-                id = row.SubscriptionId, now, cutoff = now - O.DisableAfter,
-                reason = Truncate($"Every delivery failed for {O.DisableAfter.TotalDays:0.#} days; the last: {outcome.Error ?? $"HTTP {outcome.Status}"}."),
-            }, t, tx));
-        }
-    }
+    private sealed record Result(LeasedDelivery Row, string Owner, Outcome Outcome, int LatencyMs, DateTimeOffset At);
 
     /// <summary>Deletes what is older than the retention period: events (out of the feed), deliveries and attempts.</summary>
     public async Task PurgeAsync(CancellationToken ct)
@@ -335,34 +319,34 @@ public sealed class WebhookDispatcher(
 
     private const string ActiveSql = "SELECT id FROM webhook_subscription WHERE status = 'ACTIVE'";
     // Only the oldest pending delivery of a resource per subscription is eligible: per-resource order.
-    private const string LeaseSql = """
-        UPDATE webhook_delivery SET lease_owner = @owner, leased_until = @until
-        WHERE id IN (
-            SELECT d.id FROM webhook_delivery d {skip_locked}
-            WHERE d.subscription_id = @subscriptionId AND d.status = 'PENDING' AND d.next_attempt_at <= @now
-              AND (d.leased_until IS NULL OR d.leased_until < @now)
-              AND NOT EXISTS (
-                  SELECT 1 FROM webhook_delivery e
-                  WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
-                    AND e.status = 'PENDING' AND e.position < d.position)
-            ORDER BY d.next_attempt_at, d.position
-            {limit}
-            {for_update_skip_locked})
+    // The rows read stay locked to this transaction (PostgreSQL, SQL Server) until they are leased.
+    private const string DueSql = """
+        SELECT d.id FROM webhook_delivery d {skip_locked}
+        WHERE d.subscription_id = @subscriptionId AND d.status = 'PENDING' AND d.next_attempt_at <= @now
+          AND (d.leased_until IS NULL OR d.leased_until < @now)
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_delivery e
+              WHERE e.subscription_id = d.subscription_id AND e.resource_id = d.resource_id
+                AND e.status = 'PENDING' AND e.position < d.position)
+        ORDER BY d.next_attempt_at, d.position
+        {limit}
+        {for_update_skip_locked}
         """;
+    private const string LeaseSql = "UPDATE webhook_delivery SET lease_owner = @owner, leased_until = @until WHERE id {in:ids}";
     private const string LeasedSql = """
         SELECT d.id, d.subscription_id, d.attempts, s.url, s.secret, s.previous_secret, s.previous_secret_until,
                e.id AS event_id, e.position, e.occurred_at, e.event_type, e.resource_type, e.resource_id, e.payload
         FROM webhook_delivery d
         JOIN webhook_subscription s ON s.id = d.subscription_id
         JOIN outbox_event e ON e.id = d.event_id
-        WHERE d.lease_owner = @owner
+        WHERE d.id {in:ids}
         """;
 
     private const string DeliveredSql = """
         UPDATE webhook_delivery
-        SET status = 'DELIVERED', attempts = @attemptNo, delivered_at = @now, lease_owner = NULL, leased_until = NULL,
+        SET status = 'DELIVERED', attempts = attempts + 1, delivered_at = @now, lease_owner = NULL, leased_until = NULL,
             last_status_code = @statusCode, last_error = NULL
-        WHERE id = @id AND lease_owner = @owner
+        WHERE id {in:ids} AND lease_owner = @owner
         """;
     private const string FailedSql = """
         UPDATE webhook_delivery
@@ -370,7 +354,7 @@ public sealed class WebhookDispatcher(
             last_status_code = @statusCode, last_error = @error
         WHERE id = @id AND lease_owner = @owner
         """;
-    private const string HealthySql = "UPDATE webhook_subscription SET failing_since = NULL WHERE id = @id AND failing_since IS NOT NULL";
+    private const string HealthySql = "UPDATE webhook_subscription SET failing_since = NULL WHERE id {in:ids} AND failing_since IS NOT NULL";
     private const string FailingSql = "UPDATE webhook_subscription SET failing_since = @now WHERE id = @id AND failing_since IS NULL";
     private const string DisableSql = """
         UPDATE webhook_subscription

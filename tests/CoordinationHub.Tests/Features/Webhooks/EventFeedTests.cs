@@ -55,6 +55,10 @@ public abstract class EventFeedTests(ApiFixture fx) : WebhookTestBase(fx)
 
         await Eventually(async () => receiver.Calls.Count == 3, "the webhooks of the same events");
         Assert.Equal(events.Select(e => e.Id.ToString()), receiver.Calls.Select(c => c.Id));
+        // Received is not yet recorded: the purge below must not race the last attempt's insert.
+        await Eventually(async () => await Sql<long>(
+            "SELECT COUNT(*) FROM webhook_attempt a JOIN outbox_event e ON e.id = a.event_id WHERE e.resource_id = @k", new { k }) == 3,
+            "the three attempts recorded");
 
         // Filtered by type, from the start; and nothing for an organisation that is not a party.
         var signed = await (await Feed(partner).GetAsync($"/v1/events?after={start.Next}&types=convention.signed,delegation.*").Ok()).Read<EventFeedPage>();
