@@ -18,13 +18,6 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
     /// <summary>IN lists are cut to this size (SQL Server takes 2,100 parameters a statement).</summary>
     private const int Chunk = 500;
 
-    /// <summary>After a delegation changed: every commune it ever covered, for its competence.</summary>
-    public async Task RecomputeDelegationAsync(DbConnection c, DbTransaction tx, Guid delegationId, string competence, CancellationToken ct)
-    {
-        var communes = (await c.QueryAsync<Guid>(db.Command(DelegationCommunesSql, new { delegationId }, ct, tx))).ToList();
-        await RecomputeAsync(c, tx, competence, communes, ct);
-    }
-
     public async Task RecomputeAsync(DbConnection c, DbTransaction tx, string competence, IReadOnlyCollection<Guid> communes, CancellationToken ct)
     {
         if (communes.Count == 0) return;
@@ -97,7 +90,7 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
     /// <summary>
     /// The transaction's map generation: the first change of a transaction takes the next one. The
     /// row stays locked until commit, so generations commit in order; each writes a BEGIN row, so
-    /// the feed has no gap. A transaction that will use savepoints calls this first, outside them.
+    /// the feed has no gap. A bulk push takes it first, before it reads anything.
     /// </summary>
     public async Task<long> GenerationAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
     {
@@ -136,7 +129,6 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
         WHERE dc.commune_id = @commune AND k.holder_kind = 'CCAS'
         ORDER BY d.competence_code
         """;
-    private const string DelegationCommunesSql = "SELECT DISTINCT commune_id FROM delegation_commune WHERE delegation_id = @delegationId";
     private const string SpansSql = """
         SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
         FROM delegation d
