@@ -40,7 +40,9 @@ public sealed class DelegationCommuneRow
     public DateOnly StartOn { get; init; }
     public DateOnly EndOn { get; init; }
     public Guid CommuneId { get; init; }
+    public string CompetenceCode { get; init; } = "";
 
+    public bool Overlaps(DateOnly startOn, DateOnly endOn) => StartOn <= endOn && EndOn >= startOn && StartOn <= EndOn;
     public DelegationSpan ToSpan() => new(Id, DelegatorId, DelegateId, ConventionId, StartOn, EndOn);
 }
 

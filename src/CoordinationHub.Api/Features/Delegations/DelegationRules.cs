@@ -54,8 +54,8 @@ public sealed class DelegationRules(Db db, Caller caller, CompetenceMapWriter ma
         foreach (var ids in communes.Chunk(Chunk))
         {
             var period = new { delegatorId, competences, ids, startOn, endOn };
-            facts.AddGranted(await c.QueryAsync<RuleFacts.Span>(db.Command(GrantedSql, period, ct, tx)));
-            facts.AddHeld(await c.QueryAsync<RuleFacts.Span>(db.Command(HeldSql, period, ct, tx)));
+            facts.AddGranted(await c.QueryAsync<DelegationCommuneRow>(db.Command(GrantedSql, period, ct, tx)));
+            facts.AddHeld(await c.QueryAsync<DelegationCommuneRow>(db.Command(HeldSql, period, ct, tx)));
         }
         foreach (var id in facts.HeldConventions.Where(id => !facts.Conventions.ContainsKey(id)).ToList())
             facts.Conventions[id] = await ConventionStore.LoadAsync(db, c, tx, id, ct);
@@ -107,7 +107,7 @@ public sealed class DelegationRules(Db db, Caller caller, CompetenceMapWriter ma
     /// <summary>A must hold C on every commune at every date: by law, or by a delegation whose convention allows sub-delegation.</summary>
     private static void CheckHolding(DelegationProposal p, CompetenceDto competence, RuleFacts.Party delegator, RuleFacts facts)
     {
-        var byDelegation = new List<RuleFacts.Span>();
+        var byDelegation = new List<DelegationCommuneRow>();
         foreach (var commune in p.Communes)
         {
             var law = facts.Laws.GetValueOrDefault(commune.Id) ?? new CommuneLaw(commune.Id, null, []);
@@ -161,24 +161,8 @@ public sealed class RuleFacts(Guid delegatorId, RuleFacts.Party? delegator)
 {
     public sealed class Party { public Guid Id { get; init; } public string Name { get; init; } = ""; public bool IsActive { get; init; } }
 
-    /// <summary>A delegation's current span on one of its communes.</summary>
-    public sealed class Span
-    {
-        public Guid Id { get; init; }
-        public Guid DelegatorId { get; init; }
-        public Guid DelegateId { get; init; }
-        public Guid ConventionId { get; init; }
-        public string CompetenceCode { get; init; } = "";
-        public DateOnly StartOn { get; init; }
-        public DateOnly EndOn { get; init; }
-        public Guid CommuneId { get; init; }
-
-        public bool Overlaps(DateOnly startOn, DateOnly endOn) => StartOn <= endOn && EndOn >= startOn && StartOn <= EndOn;
-        public DelegationSpan ToSpan() => new(Id, DelegatorId, DelegateId, ConventionId, StartOn, EndOn);
-    }
-
-    private readonly Dictionary<(string, Guid), List<Span>> granted = [];
-    private readonly Dictionary<(string, Guid), List<Span>> held = [];
+    private readonly Dictionary<(string, Guid), List<DelegationCommuneRow>> granted = [];
+    private readonly Dictionary<(string, Guid), List<DelegationCommuneRow>> held = [];
     private readonly Dictionary<ConventionTerms, HashSet<Guid>> covered = new(ReferenceEqualityComparer.Instance);
 
     public Party? Delegator { get; } = delegator;
@@ -187,8 +171,8 @@ public sealed class RuleFacts(Guid delegatorId, RuleFacts.Party? delegator)
     public Dictionary<Guid, ConventionState?> Conventions { get; } = [];
     public Dictionary<Guid, CommuneLaw> Laws { get; set; } = [];
 
-    public IEnumerable<Span> Granted(string competence, Guid commune) => granted.GetValueOrDefault((competence, commune)) ?? [];
-    public IEnumerable<Span> Held(string competence, Guid commune) => held.GetValueOrDefault((competence, commune)) ?? [];
+    public IEnumerable<DelegationCommuneRow> Granted(string competence, Guid commune) => granted.GetValueOrDefault((competence, commune)) ?? [];
+    public IEnumerable<DelegationCommuneRow> Held(string competence, Guid commune) => held.GetValueOrDefault((competence, commune)) ?? [];
     public IEnumerable<Guid> HeldConventions => held.Values.SelectMany(s => s).Select(s => s.ConventionId).Distinct();
 
     /// <summary>The communes a convention's terms cover, as a set (terms list them).</summary>
@@ -198,8 +182,8 @@ public sealed class RuleFacts(Guid delegatorId, RuleFacts.Party? delegator)
         return set;
     }
 
-    public void AddGranted(IEnumerable<Span> spans) => Add(granted, spans);
-    public void AddHeld(IEnumerable<Span> spans) => Add(held, spans);
+    public void AddGranted(IEnumerable<DelegationCommuneRow> spans) => Add(granted, spans);
+    public void AddHeld(IEnumerable<DelegationCommuneRow> spans) => Add(held, spans);
 
     /// <summary>The delegation <paramref name="id"/> now stands as <paramref name="p"/> (it covered <paramref name="before"/>).</summary>
     public void Accept(Guid id, DelegationProposal p, IEnumerable<Guid> before)
@@ -210,7 +194,7 @@ public sealed class RuleFacts(Guid delegatorId, RuleFacts.Party? delegator)
         {
             foreach (var commune in before.Concat(p.Communes.Select(x => x.Id)))
                 if (index.TryGetValue((p.Competence, commune), out var list)) list.RemoveAll(s => s.Id == id);
-            Add(index, p.Communes.Select(x => new Span
+            Add(index, p.Communes.Select(x => new DelegationCommuneRow
             {
                 Id = id, DelegatorId = p.DelegatorId, DelegateId = p.DelegateId, ConventionId = p.ConventionId, CompetenceCode = p.Competence,
                 StartOn = p.StartOn, EndOn = p.EndOn, CommuneId = x.Id,
@@ -218,7 +202,7 @@ public sealed class RuleFacts(Guid delegatorId, RuleFacts.Party? delegator)
         }
     }
 
-    private static void Add(Dictionary<(string, Guid), List<Span>> index, IEnumerable<Span> spans)
+    private static void Add(Dictionary<(string, Guid), List<DelegationCommuneRow>> index, IEnumerable<DelegationCommuneRow> spans)
     {
         foreach (var s in spans)
         {

@@ -152,9 +152,7 @@ public sealed class DelegationBatch(Db db, ChangeLog changeLog, CompetenceMapWri
     /// <summary>The map periods of every (commune, competence) the batch touched, from what the database now holds.</summary>
     public async Task RecomputeMapAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
     {
-        foreach (var (competence, set) in touched.OrderBy(t => t.Key, StringComparer.Ordinal))
-            foreach (var chunk in set.Order().Chunk(500))
-                await map.RecomputeAsync(c, tx, competence, chunk, ct);
+        await map.RecomputeAsync(c, tx, touched.ToDictionary(t => t.Key, IReadOnlySet<Guid> (t) => t.Value), ct);
         touched.Clear();
     }
 

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Text.Json;
 using CoordinationHub.Platform.Auth;
 using System.Data;
+using Dapper;
 
 namespace CoordinationHub.Platform.Data;
 
@@ -28,21 +29,43 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         if (entries.Count == 0) return;
         var audit = new List<object?[]>(entries.Count);
         var outbox = new List<object?[]>(entries.Count);
+        // SQLite numbers the events here, as its trigger would one UPDATE at a time (this transaction is the only writer).
+        var sqlite = db.Dialect.Provider == DatabaseProvider.Sqlite;
+        var seq = sqlite ? await c.ExecuteScalarAsync<long>(db.Command(LastSeqSql, null, ct, tx)) : 0;
         foreach (var e in entries)
         {
             var now = clock.GetUtcNow();
             var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
             var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
             audit.Add([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson]);
-            var payload = JsonSerializer.Serialize(new
-            {
-                type = e.EventType, resourceType = e.ResourceType, resourceId = e.ResourceId, occurredAt = now, data = e.After ?? e.Before,
-            }, Json);
-            outbox.Add([Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, payload]);
+            object?[] row = [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson)];
+            outbox.Add(sqlite ? [.. row, ++seq] : row);
         }
         await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, audit, ct);
-        await db.InsertRowsAsync(c, tx, "outbox_event", OutboxColumns, OutboxTypes, outbox, ct);
+        await db.InsertRowsAsync(c, tx, "outbox_event", sqlite ? [.. OutboxColumns, "seq"] : OutboxColumns, sqlite ? [.. OutboxTypes, DbType.Int64] : OutboxTypes,
+            outbox, ct);
     }
+
+    /// <summary>The event: its type, resource and time, and the state it carries (already serialised for the audit record: not twice).</summary>
+    private static string Payload(Entry e, DateTimeOffset now, string? data)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256 + (data?.Length ?? 0));
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder }))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", e.EventType);
+            w.WriteString("resourceType", e.ResourceType);
+            w.WriteString("resourceId", e.ResourceId);
+            w.WriteString("occurredAt", now);
+            w.WritePropertyName("data");
+            if (data is null) w.WriteNullValue();
+            else w.WriteRawValue(data, skipInputValidation: true);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private const string LastSeqSql = "SELECT COALESCE(MAX(seq), 0) FROM outbox_event";
 
     internal static readonly string[] AuditColumns =
         ["id", "occurred_at", "organisation_id", "api_key_id", "resource_type", "resource_id", "action", "before_state", "after_state"];
