@@ -47,6 +47,24 @@ public sealed class ApiProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Resets the peak (VmHWM) to the current RSS, so that the next reading is the peak since now: writing 5 to
+    /// /proc/pid/clear_refs (Linux 4.0+, our own child process). False when the kernel refuses.
+    /// </summary>
+    public bool ResetPeak()
+    {
+        try
+        {
+            File.WriteAllText($"/proc/{process.Id}/clear_refs", "5");
+            var (rss, peak) = Memory;
+            return peak <= rss + 4 * 1048576;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>CPU time the API process has used so far (user + system).</summary>
     public TimeSpan CpuTime
     {

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 
 namespace CoordinationHub.Benchmarks;
 
-public sealed record Commune(Guid Id, string Code, string Name, string DepartementCode, int Population);
+public sealed record Commune(Guid Id, string Code, string Name, string DepartementCode, int Population, Guid? EpciId = null);
 
 public sealed record Competence(string Code, string HolderKind, bool IsLegal);
 
@@ -14,7 +14,7 @@ public sealed record Workload(IReadOnlyList<Commune> Communes, IReadOnlyList<Com
         var communes = (await api.GetAllPagesAsync("/v1/organisations?kind=COMMUNE&active=true&limit=500", adminKey, ct))
             .Select(c => new Commune(
                 c["id"]!.GetValue<Guid>(), c["code"]!.GetValue<string>(), c["name"]!.GetValue<string>(),
-                c["departementCode"]!.GetValue<string>(), c["population"]?.GetValue<int>() ?? 0))
+                c["departementCode"]!.GetValue<string>(), c["population"]?.GetValue<int>() ?? 0, c["epciId"]?.GetValue<Guid>()))
             .ToList();
         var catalogue = withCatalogue
             ? (await api.GetAsync("/v1/competences", adminKey, ct)).AsArray()

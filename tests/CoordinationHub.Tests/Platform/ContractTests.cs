@@ -128,7 +128,11 @@ internal static class Builders
         yield return CoordinationHub.Features.Delegations.SearchDelegationsHandler.BuildSql(
             new(Guid.Empty, Guid.Empty, "RSA_INSTRUCTION", Guid.Empty, "59350", new DateOnly(2026, 1, 1), "X", 10, null), paged: true);
         yield return BulkInsert.Sql("competence_map", CoordinationHub.Features.CompetenceMap.CompetenceMapWriter.Columns, 2);
-        yield return BulkInsert.Sql("delegation_commune", CoordinationHub.Features.Delegations.DelegationRules.CommuneColumns, 2);
+        yield return BulkInsert.Sql("delegation_commune", CoordinationHub.Features.Delegations.DelegationBatch.CommuneColumns, 2);
+        yield return BulkInsert.Sql("delegation", CoordinationHub.Features.Delegations.DelegationBatch.HeadColumns, 2);
+        yield return BulkInsert.Sql("delegation_version", CoordinationHub.Features.Delegations.DelegationBatch.VersionColumns, 2);
+        yield return BulkInsert.Sql("audit_event", CoordinationHub.Platform.Data.ChangeLog.AuditColumns, 2);
+        yield return BulkInsert.Sql("outbox_event", CoordinationHub.Platform.Data.ChangeLog.OutboxColumns, 2);
         foreach (var status in Enum.GetValues<CoordinationHub.Features.Conventions.ConventionStatus>())
             yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
                 Guid.Empty, OrganisationKind.CCAS, "59", "RSA_INSTRUCTION", status, new DateOnly(2026, 3, 1), "59350", 10, null), admin: false, paged: true);

@@ -197,21 +197,25 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
     {
         var latest = await c.ExecuteScalarAsync<long>(db.Command(CompetenceMapWriter.GenerationSql, null, ct));
         if (latest <= snapshot.Generation) return snapshot;
-        var rows = (await c.QueryAsync<FeedRow>(db.Command(FeedSql, new { after = snapshot.Generation, limit = MaxDeltaRows + 1 }, ct))).ToList();
+        // What is pending, before reading it: a bulk push's generation can hold thousands of rows of periods,
+        // read one at a time below rather than all at once.
+        var pending = await c.QuerySingleAsync<PendingRow>(db.Command(PendingSql, new { after = snapshot.Generation }, ct));
         // A gap (pruned feed), too many rows or a RELOAD: the deltas cannot rebuild the map, a load can.
         // (Every generation has its BEGIN row, so the first row read is the next generation's.)
-        var complete = rows.Count is > 0 and <= MaxDeltaRows && rows[0].Generation == snapshot.Generation + 1;
-        if (reloadAllowed && (!complete || rows.Any(r => r.Kind == "RELOAD")))
+        var complete = pending.RowCount is > 0 and <= MaxDeltaRows && pending.FirstGeneration == snapshot.Generation + 1;
+        if (reloadAllowed && (!complete || pending.Reloads > 0))
         {
             logger.LogInformation("Competence map at generation {Generation} is too far behind {Latest}: loading it whole", snapshot.Generation, latest);
             return await LoadAsync(ct);
         }
+        if (pending.RowCount == 0) return snapshot;
 
         var organisations = snapshot.Organisations.ToBuilder();
         var ccas = snapshot.Ccas.ToBuilder();
         var segments = snapshot.Segments.ToBuilder();
-        var chains = new Dictionary<string, IReadOnlyList<ChainLink>>(StringComparer.Ordinal);
-        foreach (var row in rows)
+        var chains = new Dictionary<IReadOnlyList<ChainLink>, IReadOnlyList<ChainLink>>(ChainComparer.Instance);
+        var feed = c.QueryUnbufferedAsync<FeedRow>(FeedSql, new { after = snapshot.Generation, last = pending.LastGeneration });
+        await foreach (var row in feed.WithCancellation(ct))
         {
             switch (row.Kind)
             {
@@ -235,7 +239,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         }
         return new Snapshot
         {
-            Generation = rows.Count > 0 ? rows[^1].Generation : snapshot.Generation,
+            Generation = pending.LastGeneration,
             Organisations = organisations.ToImmutable(),
             CommunesByCode = snapshot.CommunesByCode,
             Competences = snapshot.Competences,
@@ -251,8 +255,33 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         return chain;
     }
 
-    private static IReadOnlyList<ChainLink> Intern(Dictionary<string, IReadOnlyList<ChainLink>> chains, IReadOnlyList<ChainLink> chain) =>
-        Intern(chains, JsonSerializer.Serialize(chain));
+    /// <summary>One object per distinct chain: a delegation's communes share it.</summary>
+    private static IReadOnlyList<ChainLink> Intern(Dictionary<IReadOnlyList<ChainLink>, IReadOnlyList<ChainLink>> chains, IReadOnlyList<ChainLink> chain)
+    {
+        if (!chains.TryGetValue(chain, out var shared)) chains[chain] = shared = chain;
+        return shared;
+    }
+
+    /// <summary>Chains compared link by link (links are records), without serialising them.</summary>
+    private sealed class ChainComparer : IEqualityComparer<IReadOnlyList<ChainLink>>
+    {
+        public static readonly ChainComparer Instance = new();
+        public bool Equals(IReadOnlyList<ChainLink>? x, IReadOnlyList<ChainLink>? y) => x is not null && y is not null && x.SequenceEqual(y);
+        public int GetHashCode(IReadOnlyList<ChainLink> chain)
+        {
+            var hash = new HashCode();
+            foreach (var link in chain) hash.Add(link);
+            return hash.ToHashCode();
+        }
+    }
+
+    private sealed class PendingRow
+    {
+        public long RowCount { get; init; }
+        public long? FirstGeneration { get; init; }
+        public long LastGeneration { get; init; }
+        public long Reloads { get; init; }
+    }
 
     private static Organisation ToOrganisation(MapOrganisationRow o) => new(o.Id, o.Name, o.Kind, o.Code);
 
@@ -280,9 +309,14 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         SELECT commune_id, competence_code, valid_from, valid_to, chain FROM competence_map
         ORDER BY commune_id, competence_code, valid_from
         """;
+    private const string PendingSql = """
+        SELECT COUNT(*) AS row_count, MIN(generation) AS first_generation, COALESCE(MAX(generation), 0) AS last_generation,
+               COALESCE(SUM(CASE WHEN kind = 'RELOAD' THEN 1 ELSE 0 END), 0) AS reloads
+        FROM map_change WHERE generation > @after
+        """;
     private const string FeedSql = """
         SELECT generation, kind, commune_id, competence_code, data
-        FROM map_change WHERE generation > @after ORDER BY generation, seq {limit}
+        FROM map_change WHERE generation > @after AND generation <= @last ORDER BY generation, seq
         """;
     private const string PruneSql = "DELETE FROM map_change WHERE recorded_at < @before";
 }

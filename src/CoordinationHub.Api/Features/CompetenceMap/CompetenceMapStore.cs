@@ -18,42 +18,50 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
     /// <summary>IN lists are cut to this size (SQL Server takes 2,100 parameters a statement).</summary>
     private const int Chunk = 500;
 
-    /// <summary>After a delegation changed: every commune it ever covered, for its competence.</summary>
-    public async Task RecomputeDelegationAsync(DbConnection c, DbTransaction tx, Guid delegationId, string competence, CancellationToken ct)
-    {
-        var communes = (await c.QueryAsync<Guid>(db.Command(DelegationCommunesSql, new { delegationId }, ct, tx))).ToList();
-        await RecomputeAsync(c, tx, competence, communes, ct);
-    }
+    public Task RecomputeAsync(DbConnection c, DbTransaction tx, string competence, IReadOnlyCollection<Guid> communes, CancellationToken ct) =>
+        RecomputeAsync(c, tx, new Dictionary<string, IReadOnlySet<Guid>> { [competence] = communes.ToHashSet() }, ct);
 
-    public async Task RecomputeAsync(DbConnection c, DbTransaction tx, string competence, IReadOnlyCollection<Guid> communes, CancellationToken ct)
+    /// <summary>
+    /// The periods of the communes <paramref name="touched"/> lists for each competence: a bulk push's whole
+    /// territory at once, 500 communes at a time (their holders by law and their delegations read once for
+    /// every competence).
+    /// </summary>
+    public async Task RecomputeAsync(DbConnection c, DbTransaction tx, IReadOnlyDictionary<string, IReadOnlySet<Guid>> touched, CancellationToken ct)
     {
-        if (communes.Count == 0) return;
+        if (touched.Values.All(t => t.Count == 0)) return;
         // First: the generation row lock orders this transaction after any other map writer, so the
         // reads below see their commits (two delegators changing one commune cannot miss each other).
         var generation = await GenerationAsync(c, tx, ct);
-        var holderKind = Enum.Parse<HolderKind>(await c.QuerySingleAsync<string>(db.Command(HolderKindSql, new { competence }, ct, tx)));
-        var law = await LawAsync(c, tx, communes, ct);
-        var spans = new List<DelegationCommuneRow>();
-        foreach (var ids in communes.Chunk(Chunk))
-            spans.AddRange(await c.QueryAsync<DelegationCommuneRow>(db.Command(SpansSql, new { competence, ids }, ct, tx)));
-        var byCommune = spans.ToLookup(s => s.CommuneId, s => s.ToSpan());
-
-        var rows = new List<object?[]>();
-        var feed = new List<object?[]>();
+        var holderKinds = (await c.QueryAsync<(string Code, string HolderKind)>(db.Command(HolderKindsSql, null, ct, tx)))
+            .ToDictionary(k => k.Code, k => Enum.Parse<HolderKind>(k.HolderKind), StringComparer.Ordinal);
+        var competences = touched.Keys.Order(StringComparer.Ordinal).ToArray();
         var now = clock.GetUtcNow();
-        foreach (var commune in communes)
+        // 50 communes at a time: after a push of many periods per commune, their delegations and periods are many.
+        foreach (var ids in touched.Values.SelectMany(t => t).Distinct().Order().Chunk(50))
         {
-            var holders = law.GetValueOrDefault(commune) ?? new CommuneLaw(commune, null, []);
-            var segments = Responsibility.Segments(d => holders.HolderOn(holderKind, d), holders.ChangesOf(holderKind), byCommune[commune].ToList())
-                .Select(s => new CompetenceMapCache.Segment(s.From, s.To, [.. s.Chain])).ToList();
-            foreach (var s in segments)
-                rows.Add([commune, competence, s.From, s.To, s.Chain[^1].OrganisationId, JsonSerializer.Serialize(s.Chain)]);
-            feed.Add([generation, changes.NextSeq(), "SEGMENTS", commune, competence, null, JsonSerializer.Serialize(segments), now]);
+            var law = await LawAsync(c, tx, ids, ct);
+            var spans = (await c.QueryAsync<DelegationCommuneRow>(db.Command(SpansSql, new { competences, ids }, ct, tx)))
+                .ToLookup(s => (s.CommuneId, s.CompetenceCode), s => s.ToSpan());
+            var rows = new List<object?[]>();
+            var feed = new List<object?[]>();
+            foreach (var competence in competences)
+            {
+                var holderKind = holderKinds[competence];
+                var communes = ids.Where(touched[competence].Contains).ToArray();
+                foreach (var commune in communes)
+                {
+                    var holders = law.GetValueOrDefault(commune) ?? new CommuneLaw(commune, null, []);
+                    var segments = Responsibility.Segments(d => holders.HolderOn(holderKind, d), holders.ChangesOf(holderKind), spans[(commune, competence)].ToList())
+                        .Select(s => new CompetenceMapCache.Segment(s.From, s.To, [.. s.Chain])).ToList();
+                    foreach (var s in segments)
+                        rows.Add([commune, competence, s.From, s.To, s.Chain[^1].OrganisationId, JsonSerializer.Serialize(s.Chain)]);
+                    feed.Add([generation, changes.NextSeq(), "SEGMENTS", commune, competence, null, JsonSerializer.Serialize(segments), now]);
+                }
+                if (communes.Length > 0) await c.ExecuteAsync(db.Command(DeleteSql, new { competence, ids = communes }, ct, tx));
+            }
+            await db.InsertRowsAsync(c, tx, "competence_map", Columns, Columns.Select(_ => System.Data.DbType.String).ToArray(), rows, ct);
+            await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes, feed, ct);
         }
-        foreach (var ids in communes.Chunk(Chunk))
-            await c.ExecuteAsync(db.Command(DeleteSql, new { competence, ids }, ct, tx));
-        await db.InsertRowsAsync(c, tx, "competence_map", Columns, Columns.Select(_ => System.Data.DbType.String).ToArray(), rows, ct);
-        await db.InsertRowsAsync(c, tx, "map_change", FeedColumns, FeedTypes, feed, ct);
     }
 
     /// <summary>
@@ -97,7 +105,7 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
     /// <summary>
     /// The transaction's map generation: the first change of a transaction takes the next one. The
     /// row stays locked until commit, so generations commit in order; each writes a BEGIN row, so
-    /// the feed has no gap. A transaction that will use savepoints calls this first, outside them.
+    /// the feed has no gap. A bulk push takes it first, before it reads anything.
     /// </summary>
     public async Task<long> GenerationAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
     {
@@ -127,7 +135,7 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
 
     internal const string GenerationSql = "SELECT generation FROM map_generation WHERE id = 1";
     private const string BumpSql = "UPDATE map_generation SET generation = generation + 1 WHERE id = 1";
-    private const string HolderKindSql = "SELECT holder_kind FROM competence WHERE code = @competence";
+    private const string HolderKindsSql = "SELECT code, holder_kind FROM competence";
     private const string DelegatedCcasCompetencesSql = """
         SELECT DISTINCT d.competence_code
         FROM delegation d
@@ -136,12 +144,11 @@ public sealed class CompetenceMapWriter(Db db, MapChanges changes, TimeProvider 
         WHERE dc.commune_id = @commune AND k.holder_kind = 'CCAS'
         ORDER BY d.competence_code
         """;
-    private const string DelegationCommunesSql = "SELECT DISTINCT commune_id FROM delegation_commune WHERE delegation_id = @delegationId";
     private const string SpansSql = """
-        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
+        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id, d.competence_code
         FROM delegation d
         JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
-        WHERE d.competence_code = @competence AND dc.commune_id {in:ids}
+        WHERE d.competence_code {in:competences} AND dc.commune_id {in:ids}
         """;
     private const string DepartementsSql = """
         SELECT c.id AS commune_id, dep.id AS departement_id

@@ -9,18 +9,16 @@ namespace CoordinationHub.Features.Delegations;
 /// (recorded as a new version, never deleted) and the competence map is recomputed.
 /// Called by the convention handlers inside their own transaction.
 /// </summary>
-public sealed class ConventionDelegations(Db db, DelegationRules rules)
+public sealed class ConventionDelegations(Db db, DelegationWrites writes)
 {
     /// <param name="lastDay">The convention's last day in force; delegations running past it end on it.</param>
     public async Task EndAllAsync(DbConnection c, DbTransaction tx, Guid conventionId, DateOnly lastDay, string reason, CancellationToken ct)
     {
         var running = (await c.QueryAsync<Guid>(db.Command(RunningSql, new { conventionId, lastDay }, ct, tx))).ToList();
-        foreach (var id in running)
-        {
-            var current = (await DelegationStore.LoadAsync(db, c, tx, id, null, ct))!;
-            await rules.RecordVersionAsync(c, tx, id, current.VersionNo + 1, current.StartOn, lastDay, current.CommuneIds,
-                DelegationChange.ENDED_WITH_CONVENTION, reason, current.Competence, current, ct);
-        }
+        var batch = writes.Batch();
+        foreach (var current in await DelegationStore.LoadCurrentAsync(db, c, tx, running, ct))
+            batch.End(current, lastDay, reason, DelegationChange.ENDED_WITH_CONVENTION);
+        await batch.CompleteAsync(c, tx, ct);
     }
 
     /// <summary>

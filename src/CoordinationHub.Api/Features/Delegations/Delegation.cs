@@ -40,7 +40,9 @@ public sealed class DelegationCommuneRow
     public DateOnly StartOn { get; init; }
     public DateOnly EndOn { get; init; }
     public Guid CommuneId { get; init; }
+    public string CompetenceCode { get; init; } = "";
 
+    public bool Overlaps(DateOnly startOn, DateOnly endOn) => StartOn <= endOn && EndOn >= startOn && StartOn <= EndOn;
     public DelegationSpan ToSpan() => new(Id, DelegatorId, DelegateId, ConventionId, StartOn, EndOn);
 }
 
@@ -56,14 +58,34 @@ public static class DelegationStore
             : await c.QuerySingleOrDefaultAsync<VersionRow>(db.Command(VersionSql, new { id, versionNo = head.CurrentVersion }, ct, tx));
         if (version is null) return null;
         var communes = (await c.QueryAsync<Guid>(db.Command(CommunesSql, new { id, versionNo = version.VersionNo }, ct, tx))).ToList();
-        return new DelegationDto
-        {
-            Id = head.Id, DelegatorId = head.DelegatorId, DelegateId = head.DelegateId, Competence = head.CompetenceCode, ConventionId = head.ConventionId,
-            ExternalRef = head.ExternalRef, StartOn = version.StartOn, EndOn = version.EndOn, CommuneIds = communes, VersionNo = version.VersionNo,
-            LastChange = Enum.Parse<DelegationChange>(version.Change), Reason = version.Reason, RecordedAt = version.RecordedAt, CreatedAt = head.CreatedAt,
-            Version = head.Version,
-        };
+        return ToDto(head, version, communes);
     }
+
+    private static DelegationDto ToDto(HeadRow head, VersionRow version, IReadOnlyList<Guid> communes) => new()
+    {
+        Id = head.Id, DelegatorId = head.DelegatorId, DelegateId = head.DelegateId, Competence = head.CompetenceCode, ConventionId = head.ConventionId,
+        ExternalRef = head.ExternalRef, StartOn = version.StartOn, EndOn = version.EndOn, CommuneIds = communes, VersionNo = version.VersionNo,
+        LastChange = Enum.Parse<DelegationChange>(version.Change), Reason = version.Reason, RecordedAt = version.RecordedAt, CreatedAt = head.CreatedAt,
+        Version = head.Version,
+    };
+
+    /// <summary>The current version of many delegations, in the order of <paramref name="ids"/> (unknown ids are skipped).</summary>
+    public static async Task<IReadOnlyList<DelegationDto>> LoadCurrentAsync(Db db, DbConnection c, DbTransaction? tx, IReadOnlyCollection<Guid> ids,
+        CancellationToken ct)
+    {
+        var found = new Dictionary<Guid, DelegationDto>();
+        foreach (var chunk in ids.Distinct().Chunk(500))
+        {
+            var communes = (await c.QueryAsync<CommuneRow>(db.Command(CurrentCommunesSql, new { ids = chunk }, ct, tx)))
+                .ToLookup(r => r.DelegationId, r => r.CommuneId);
+            var rows = await c.QueryAsync<HeadRow, VersionRow, (HeadRow Head, VersionRow Version)>(
+                db.Command(CurrentSql, new { ids = chunk }, ct, tx), (head, version) => (head, version), splitOn: "version_no");
+            foreach (var (head, version) in rows) found[head.Id] = ToDto(head, version, [.. communes[head.Id].Order()]);
+        }
+        return [.. ids.Where(found.ContainsKey).Select(id => found[id])];
+    }
+
+    private sealed class CommuneRow { public Guid DelegationId { get; init; } public Guid CommuneId { get; init; } }
 
     private sealed class HeadRow
     {
@@ -100,6 +122,19 @@ public static class DelegationStore
         SELECT version_no, start_on, end_on, change, reason, recorded_at
         FROM delegation_version
         WHERE delegation_id = @id AND version_no = (SELECT MAX(v.version_no) FROM delegation_version v WHERE v.delegation_id = @id AND v.recorded_at <= @at)
+        """;
+    private const string CurrentSql = """
+        SELECT d.id, d.delegator_id, d.delegate_id, d.competence_code, d.convention_id, d.external_ref, d.current_version, d.version, d.created_at,
+               v.version_no, v.start_on, v.end_on, v.change, v.reason, v.recorded_at
+        FROM delegation d
+        JOIN delegation_version v ON v.delegation_id = d.id AND v.version_no = d.current_version
+        WHERE d.id {in:ids}
+        """;
+    private const string CurrentCommunesSql = """
+        SELECT dc.delegation_id, dc.commune_id
+        FROM delegation d
+        JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
+        WHERE d.id {in:ids}
         """;
     private const string CommunesSql = "SELECT commune_id FROM delegation_commune WHERE delegation_id = @id AND version_no = @versionNo ORDER BY commune_id";
 }

@@ -16,25 +16,65 @@ public sealed record DelegationProposal(
     IReadOnlyList<CommuneRef> Communes, DateOnly StartOn, DateOnly EndOn);
 
 /// <summary>
-/// The rules a legal clerk insists on, checked inside the writing transaction after locking the
-/// delegator (so two delegations by one delegator are checked one after the other), and the
-/// writing of versions, map and change log shared by every delegation use case.
+/// The rules a legal clerk insists on. What they read is loaded once for a whole batch of one
+/// delegator's proposals (<see cref="FactsAsync"/>, inside the writing transaction, after locking the
+/// delegator so that two batches of one delegator are checked one after the other); each proposal is
+/// then checked in memory (<see cref="Check"/>). A single delegation is a batch of one: the API and the
+/// bulk push go through the same checks.
 /// </summary>
-public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, CompetenceMapWriter map, TimeProvider clock)
+public sealed class DelegationRules(Db db, Caller caller, CompetenceMapWriter map)
 {
-    public async Task CheckAsync(DbConnection c, DbTransaction tx, DelegationProposal p, CancellationToken ct)
+    /// <summary>IN lists are cut to this size (SQL Server takes 2,100 parameters a statement).</summary>
+    private const int Chunk = 500;
+
+    public async Task CheckAsync(DbConnection c, DbTransaction tx, DelegationProposal p, CancellationToken ct) =>
+        Check(p, await FactsAsync(c, tx, p.DelegatorId, [p], ct));
+
+    /// <summary>Everything the rules read about <paramref name="proposals"/>, all of <paramref name="delegatorId"/>.</summary>
+    public async Task<RuleFacts> FactsAsync(DbConnection c, DbTransaction tx, Guid delegatorId, IReadOnlyCollection<DelegationProposal> proposals,
+        CancellationToken ct)
     {
-        // Serialises delegations granted by the same organisation: the overlap check below holds.
-        var delegator = await c.QuerySingleOrDefaultAsync<PartyRow>(db.Command(LockOrganisationSql, new { id = p.DelegatorId }, ct, tx));
-        var @delegate = await c.QuerySingleOrDefaultAsync<PartyRow>(db.Command(OrganisationSql, new { id = p.DelegateId }, ct, tx));
+        // Serialises delegations granted by the same organisation: the overlap check holds.
+        var delegator = await c.QuerySingleOrDefaultAsync<RuleFacts.Party>(db.Command(LockOrganisationSql, new { id = delegatorId }, ct, tx));
+        var facts = new RuleFacts(delegatorId, delegator);
+        if (proposals.Count == 0) return facts;
+
+        foreach (var ids in proposals.Select(p => p.DelegateId).Distinct().Chunk(Chunk))
+            foreach (var party in await c.QueryAsync<RuleFacts.Party>(db.Command(OrganisationsSql, new { ids }, ct, tx)))
+                facts.Parties[party.Id] = party;
+        foreach (var competence in await c.QueryAsync<CompetenceDto>(db.Command(CompetencesSql, null, ct, tx)))
+            facts.Competences[competence.Code] = competence;
+        foreach (var id in proposals.Select(p => p.ConventionId).Distinct())
+            facts.Conventions[id] = await ConventionStore.LoadAsync(db, c, tx, id, ct);
+
+        var communes = proposals.SelectMany(p => p.Communes.Select(x => x.Id)).Distinct().ToList();
+        facts.Laws = await map.LawAsync(c, tx, communes, ct);
+        var competences = proposals.Select(p => p.Competence).Distinct().ToArray();
+        var (startOn, endOn) = (proposals.Min(p => p.StartOn), proposals.Max(p => p.EndOn));
+        foreach (var ids in communes.Chunk(Chunk))
+        {
+            var period = new { delegatorId, competences, ids, startOn, endOn };
+            facts.AddGranted(await c.QueryAsync<DelegationCommuneRow>(db.Command(GrantedSql, period, ct, tx)));
+            facts.AddHeld(await c.QueryAsync<DelegationCommuneRow>(db.Command(HeldSql, period, ct, tx)));
+        }
+        foreach (var id in facts.HeldConventions.Where(id => !facts.Conventions.ContainsKey(id)).ToList())
+            facts.Conventions[id] = await ConventionStore.LoadAsync(db, c, tx, id, ct);
+        return facts;
+    }
+
+    /// <summary>Throws the rule <paramref name="p"/> breaks, if any; reads nothing but <paramref name="facts"/>.</summary>
+    public void Check(DelegationProposal p, RuleFacts facts)
+    {
+        var delegator = facts.Delegator;
+        var @delegate = facts.Parties.GetValueOrDefault(p.DelegateId);
         if (delegator is null || !delegator.IsActive) throw new RuleException("delegations.unknown-delegator", $"The delegator {p.DelegatorId} is not an active organisation of the directory.");
         if (@delegate is null || !@delegate.IsActive) throw new RuleException("delegations.unknown-delegate", $"The delegate {p.DelegateId} is not an active organisation of the directory.");
         if (!caller.IsPlatformAdmin && !caller.Is(p.DelegatorId)) throw new ForbiddenException("Only the delegator grants or changes its delegations.");
 
-        var competence = await c.QuerySingleOrDefaultAsync<CompetenceDto>(db.Command(CompetenceSql, new { code = p.Competence }, ct, tx))
+        var competence = facts.Competences.GetValueOrDefault(p.Competence)
             ?? throw new RuleException("delegations.unknown-competence", $"'{p.Competence}' is not in the competence catalogue.");
 
-        var convention = await ConventionStore.LoadAsync(db, c, tx, p.ConventionId, ct);
+        var convention = facts.Conventions.GetValueOrDefault(p.ConventionId);
         if (convention is null || convention.Recorded == ConventionStatus.DRAFT)
             throw new RuleException("delegations.convention-not-signed", $"Convention {p.ConventionId} does not exist or is not signed by all its parties.") { ConflictingResource = Conventions(p.ConventionId) };
         if (!convention.IsParty(p.DelegatorId) || !convention.IsParty(p.DelegateId))
@@ -42,7 +82,8 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
         var terms = convention.TermsOn(p.StartOn);
         if (!terms.Competences.Contains(p.Competence))
             throw new RuleException("delegations.competence-not-covered", $"Convention {convention.Reference} does not cover {p.Competence}.") { ConflictingResource = Conventions(p.ConventionId) };
-        var outside = p.Communes.Where(x => !terms.Communes.Contains(x.Id)).ToList();
+        var covered = facts.CommunesOf(terms);
+        var outside = p.Communes.Where(x => !covered.Contains(x.Id)).ToList();
         if (outside.Count > 0)
             throw new RuleException("delegations.territory-not-covered", $"Convention {convention.Reference} does not cover {Names(outside)}.") { ConflictingResource = Conventions(p.ConventionId) };
         if (!convention.InForceThroughout(p.StartOn, p.EndOn))
@@ -50,98 +91,123 @@ public sealed class DelegationRules(Db db, Caller caller, ChangeLog changeLog, C
                 $"Convention {convention.Reference} is not in force from {p.StartOn:yyyy-MM-dd} to {p.EndOn:yyyy-MM-dd} (status on {p.StartOn:yyyy-MM-dd}: {convention.StatusOn(p.StartOn)}, last day {convention.LastDayOn(p.StartOn):yyyy-MM-dd}).")
                 { ConflictingResource = Conventions(p.ConventionId) };
 
-        await CheckHoldingAsync(c, tx, p, competence, delegator, ct);
+        CheckHolding(p, competence, delegator, facts);
 
         if (competence.IsLegal)
         {
             // One responsible body per commune at any date: the delegator cannot hand the same commune twice.
-            var communes = p.Communes.Select(x => x.Id).ToHashSet();
-            var clash = (await c.QueryAsync<DelegationCommuneRow>(db.Command(SameDelegatorSql, new
-            {
-                competence = p.Competence, delegatorId = p.DelegatorId, startOn = p.StartOn, endOn = p.EndOn, self = p.Id ?? Guid.Empty,
-            }, ct, tx))).FirstOrDefault(r => communes.Contains(r.CommuneId));
-            if (clash is not null)
-                throw new ConflictException("delegations.overlap",
-                    $"{p.Competence} is already delegated by {delegator.Name} on {p.Communes.First(x => x.Id == clash.CommuneId).Name} from {clash.StartOn:yyyy-MM-dd} to {clash.EndOn:yyyy-MM-dd}: a legal competence has one responsible body per commune at any date.")
-                    { ConflictingResource = $"/v1/delegations/{clash.Id}" };
+            foreach (var commune in p.Communes)
+                if (facts.Granted(p.Competence, commune.Id).FirstOrDefault(r => r.Id != p.Id && r.Overlaps(p.StartOn, p.EndOn)) is { } clash)
+                    throw new ConflictException("delegations.overlap",
+                        $"{p.Competence} is already delegated by {delegator.Name} on {commune.Name} from {clash.StartOn:yyyy-MM-dd} to {clash.EndOn:yyyy-MM-dd}: a legal competence has one responsible body per commune at any date.")
+                        { ConflictingResource = $"/v1/delegations/{clash.Id}" };
         }
     }
 
     /// <summary>A must hold C on every commune at every date: by law, or by a delegation whose convention allows sub-delegation.</summary>
-    private async Task CheckHoldingAsync(DbConnection c, DbTransaction tx, DelegationProposal p, CompetenceDto competence, PartyRow delegator, CancellationToken ct)
+    private static void CheckHolding(DelegationProposal p, CompetenceDto competence, RuleFacts.Party delegator, RuleFacts facts)
     {
-        var laws = await map.LawAsync(c, tx, p.Communes.Select(x => x.Id).ToList(), ct);
-        List<DelegationCommuneRow>? held = null;
+        var byDelegation = new List<DelegationCommuneRow>();
         foreach (var commune in p.Communes)
         {
-            var law = laws.GetValueOrDefault(commune.Id) ?? new CommuneLaw(commune.Id, null, []);
+            var law = facts.Laws.GetValueOrDefault(commune.Id) ?? new CommuneLaw(commune.Id, null, []);
             var changes = law.ChangesOf(competence.HolderKind).ToList();
             if (changes.Count == 0 && law.HolderOn(competence.HolderKind, p.StartOn) == p.DelegatorId) continue;
-            held ??= (await c.QueryAsync<DelegationCommuneRow>(db.Command(HeldSql, new
-            {
-                competence = p.Competence, delegateId = p.DelegatorId, startOn = p.StartOn, endOn = p.EndOn, self = p.Id ?? Guid.Empty,
-            }, ct, tx))).ToList();
-            var spans = held.Where(h => h.CommuneId == commune.Id).Select(h => h.ToSpan()).ToList();
-            if (Responsibility.FirstDayNotHeld(p.DelegatorId, d => law.HolderOn(competence.HolderKind, d), changes, spans, p.StartOn, p.EndOn) is { } day)
+            var held = facts.Held(p.Competence, commune.Id).Where(h => h.Id != p.Id && h.Overlaps(p.StartOn, p.EndOn)).ToList();
+            byDelegation.AddRange(held);
+            if (Responsibility.FirstDayNotHeld(p.DelegatorId, d => law.HolderOn(competence.HolderKind, d), changes,
+                    held.Select(h => h.ToSpan()).ToList(), p.StartOn, p.EndOn) is { } day)
                 throw new RuleException("delegations.delegator-does-not-hold",
                     $"{delegator.Name} does not hold {p.Competence} on {commune.Name} ({commune.Code}) on {day:yyyy-MM-dd}: neither by law nor by a delegation.");
         }
-        if (held is null) return;
-        foreach (var conventionId in held.Select(h => h.ConventionId).Distinct())
+        foreach (var conventionId in byDelegation.Select(h => h.ConventionId).Distinct())
         {
-            var parent = await ConventionStore.LoadAsync(db, c, tx, conventionId, ct);
-            if (parent is not null && !parent.TermsOn(p.StartOn).AllowsSubdelegation)
+            if (facts.Conventions.GetValueOrDefault(conventionId) is { } parent && !parent.TermsOn(p.StartOn).AllowsSubdelegation)
                 throw new RuleException("delegations.subdelegation-not-allowed",
                     $"{delegator.Name} holds {p.Competence} by a delegation under convention {parent.Reference}, which does not allow sub-delegation.") { ConflictingResource = Conventions(conventionId) };
         }
     }
 
-    /// <summary>Records a version (its dates and communes), mirrors it on the delegation row, recomputes the map and logs the change.</summary>
-    public async Task RecordVersionAsync(DbConnection c, DbTransaction tx, Guid id, int versionNo, DateOnly startOn, DateOnly endOn,
-        IReadOnlyList<Guid> communes, DelegationChange change, string? reason, string competence, object? before, CancellationToken ct)
-    {
-        await c.ExecuteAsync(db.Command(InsertVersionSql, new { id, versionNo, startOn, endOn, change = change.ToString(), reason, now = clock.GetUtcNow(), recordedBy = caller.KeyId }, ct, tx));
-        await db.InsertRowsAsync(c, tx, "delegation_commune", CommuneColumns, [System.Data.DbType.Guid, System.Data.DbType.Int32, System.Data.DbType.Guid],
-            communes.Select(commune => new object?[] { id, versionNo, commune }), ct);
-        if (versionNo > 1)
-            await c.ExecuteAsync(db.Command(MirrorSql, new { id, versionNo, startOn, endOn, reason = change == DelegationChange.CHANGED ? null : reason, now = clock.GetUtcNow() }, ct, tx));
-        await map.RecomputeDelegationAsync(c, tx, id, competence, ct);
-        var after = await DelegationStore.LoadAsync(db, c, tx, id, null, ct);
-        await changeLog.RecordAsync(c, tx, "delegation", id, "delegation." + change.ToString().ToLowerInvariant().Replace('_', '-'), before, after, ct);
-    }
-
-    internal static readonly string[] CommuneColumns = ["delegation_id", "version_no", "commune_id"];
-
     private static string Conventions(Guid id) => $"/v1/conventions/{id}";
     private static string Names(IReadOnlyList<CommuneRef> communes) =>
         string.Join(", ", communes.Take(5).Select(x => $"{x.Name} ({x.Code})")) + (communes.Count > 5 ? $" and {communes.Count - 5} other communes" : "");
 
-    private sealed class PartyRow { public Guid Id { get; init; } public string Name { get; init; } = ""; public bool IsActive { get; init; } }
-
     private const string LockOrganisationSql = "SELECT id, name, is_active FROM organisation {lock} WHERE id = @id {for_update}";
-    private const string OrganisationSql = "SELECT id, name, is_active FROM organisation WHERE id = @id";
-    private const string CompetenceSql = "SELECT code, label, holder_kind, legal_basis, is_legal FROM competence WHERE code = @code";
-    private const string SameDelegatorSql = """
-        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
+    private const string OrganisationsSql = "SELECT id, name, is_active FROM organisation WHERE id {in:ids}";
+    private const string CompetencesSql = "SELECT code, label, holder_kind, legal_basis, is_legal FROM competence";
+    private const string GrantedSql = """
+        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.competence_code, d.start_on, d.end_on, dc.commune_id
         FROM delegation d
         JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
-        WHERE d.competence_code = @competence AND d.delegator_id = @delegatorId
-          AND d.start_on <= @endOn AND d.end_on >= @startOn AND d.start_on <= d.end_on AND d.id <> @self
+        WHERE d.delegator_id = @delegatorId AND d.competence_code {in:competences} AND dc.commune_id {in:ids}
+          AND d.start_on <= @endOn AND d.end_on >= @startOn AND d.start_on <= d.end_on
         """;
     private const string HeldSql = """
-        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.start_on, d.end_on, dc.commune_id
+        SELECT d.id, d.delegator_id, d.delegate_id, d.convention_id, d.competence_code, d.start_on, d.end_on, dc.commune_id
         FROM delegation d
         JOIN delegation_commune dc ON dc.delegation_id = d.id AND dc.version_no = d.current_version
-        WHERE d.competence_code = @competence AND d.delegate_id = @delegateId
-          AND d.start_on <= @endOn AND d.end_on >= @startOn AND d.start_on <= d.end_on AND d.id <> @self
+        WHERE d.delegate_id = @delegatorId AND d.competence_code {in:competences} AND dc.commune_id {in:ids}
+          AND d.start_on <= @endOn AND d.end_on >= @startOn AND d.start_on <= d.end_on
         """;
-    private const string InsertVersionSql = """
-        INSERT INTO delegation_version (delegation_id, version_no, start_on, end_on, change, reason, recorded_at, recorded_by)
-        VALUES (@id, @versionNo, @startOn, @endOn, @change, @reason, @now, @recordedBy)
-        """;
-    private const string MirrorSql = """
-        UPDATE delegation
-        SET current_version = @versionNo, start_on = @startOn, end_on = @endOn, ended_reason = @reason, version = version + 1, updated_at = @now
-        WHERE id = @id
-        """;
+}
+
+/// <summary>
+/// What the rules read for a batch of one delegator's proposals: the parties, the catalogue, the
+/// conventions, the holders by law of the communes, and the delegations granted by and to the
+/// delegator on them. A batch that writes a proposal records it here (<see cref="Accept"/>), so that
+/// the next proposals are checked against it as if it had been read from the database.
+/// </summary>
+public sealed class RuleFacts(Guid delegatorId, RuleFacts.Party? delegator)
+{
+    public sealed class Party { public Guid Id { get; init; } public string Name { get; init; } = ""; public bool IsActive { get; init; } }
+
+    private readonly Dictionary<(string, Guid), List<DelegationCommuneRow>> granted = [];
+    private readonly Dictionary<(string, Guid), List<DelegationCommuneRow>> held = [];
+    private readonly Dictionary<ConventionTerms, HashSet<Guid>> covered = new(ReferenceEqualityComparer.Instance);
+
+    public Party? Delegator { get; } = delegator;
+    public Dictionary<Guid, Party> Parties { get; } = [];
+    public Dictionary<string, CompetenceDto> Competences { get; } = new(StringComparer.Ordinal);
+    public Dictionary<Guid, ConventionState?> Conventions { get; } = [];
+    public Dictionary<Guid, CommuneLaw> Laws { get; set; } = [];
+
+    public IEnumerable<DelegationCommuneRow> Granted(string competence, Guid commune) => granted.GetValueOrDefault((competence, commune)) ?? [];
+    public IEnumerable<DelegationCommuneRow> Held(string competence, Guid commune) => held.GetValueOrDefault((competence, commune)) ?? [];
+    public IEnumerable<Guid> HeldConventions => held.Values.SelectMany(s => s).Select(s => s.ConventionId).Distinct();
+
+    /// <summary>The communes a convention's terms cover, as a set (terms list them).</summary>
+    public HashSet<Guid> CommunesOf(ConventionTerms terms)
+    {
+        if (!covered.TryGetValue(terms, out var set)) covered[terms] = set = [.. terms.Communes];
+        return set;
+    }
+
+    public void AddGranted(IEnumerable<DelegationCommuneRow> spans) => Add(granted, spans);
+    public void AddHeld(IEnumerable<DelegationCommuneRow> spans) => Add(held, spans);
+
+    /// <summary>The delegation <paramref name="id"/> now stands as <paramref name="p"/> (it covered <paramref name="before"/>).</summary>
+    public void Accept(Guid id, DelegationProposal p, IEnumerable<Guid> before)
+    {
+        // A delegator that delegates to itself also holds by what it grants.
+        var indexes = p.DelegateId == delegatorId ? new[] { granted, held } : new[] { granted };
+        foreach (var index in indexes)
+        {
+            foreach (var commune in before.Concat(p.Communes.Select(x => x.Id)))
+                if (index.TryGetValue((p.Competence, commune), out var list)) list.RemoveAll(s => s.Id == id);
+            Add(index, p.Communes.Select(x => new DelegationCommuneRow
+            {
+                Id = id, DelegatorId = p.DelegatorId, DelegateId = p.DelegateId, ConventionId = p.ConventionId, CompetenceCode = p.Competence,
+                StartOn = p.StartOn, EndOn = p.EndOn, CommuneId = x.Id,
+            }));
+        }
+    }
+
+    private static void Add(Dictionary<(string, Guid), List<DelegationCommuneRow>> index, IEnumerable<DelegationCommuneRow> spans)
+    {
+        foreach (var s in spans)
+        {
+            if (!index.TryGetValue((s.CompetenceCode, s.CommuneId), out var list)) index[(s.CompetenceCode, s.CommuneId)] = list = [];
+            list.Add(s);
+        }
+    }
 }

@@ -102,7 +102,7 @@ public sealed class PushDelegationsHandler(
             await db.InTransactionAsync(async (c, tx, t) =>
             {
                 run.Reset();
-                // The map generation first, outside the records' savepoints: a rolled-back record cannot take it with it.
+                // The map generation first: it orders this push after any other map writer, before the rules read anything.
                 await map.GenerationAsync(c, tx, t);
                 await run.ApplyAsync(c, tx, command, t);
                 if (run.Errors.Count > 0 || command.DryRun) throw new Rollback();
@@ -148,12 +148,20 @@ public sealed class PushDelegationsHandler(
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
     };
 
-    /// <summary>One attempt at applying the push, record by record, each in a savepoint.</summary>
+    /// <summary>
+    /// One attempt at applying the push, in chunks: a chunk's records are resolved with a few set-based
+    /// reads, checked in memory by the rules of every delegation (their facts loaded once per chunk, and
+    /// each record written is seen by the next), then written in bulk. A refused record is not written;
+    /// the others still are, so that the records after it are checked as they would be once it is
+    /// corrected; any refusal rolls the whole transaction back. Memory holds one chunk, whatever the push.
+    /// </summary>
     private sealed class Run(Db db, DelegationWrites writes, Guid jobId, Guid delegatorId, DateOnly effectiveOn, Action<int> progress)
     {
+        private const int ChunkRecords = 1_000;
+        private const int ChunkCommunes = 5_000;
         private readonly List<object?[]> sent = [];
-        private readonly Dictionary<string, CommuneRef?> communes = new(StringComparer.Ordinal);
-        private readonly HashSet<string> pushed = new(StringComparer.Ordinal);
+        /// <summary>The external references seen, by a 128-bit hash: 16 bytes a record rather than the string.</summary>
+        private readonly HashSet<UInt128> pushed = [];
         private int read, valid, created, changed, unchanged, ended;
         public List<ImportError> Errors { get; } = [];
 
@@ -169,134 +177,207 @@ public sealed class PushDelegationsHandler(
             new(id, delegatorId, command.Mode, command.DryRun, status, command.ContentSha256,
                 new ImportCounts(read, valid, created, changed, unchanged, ended), [.. Errors], started, finished, false);
 
+        /// <summary>A line of the chunk: a record to apply, or why it is refused already.</summary>
+        private sealed record Entry(int Line, PushRecord? Record, ImportError? Error);
+
         public async Task ApplyAsync(DbConnection c, DbTransaction tx, PushDelegationsCommand command, CancellationToken ct)
         {
             var delegator = await c.QuerySingleOrDefaultAsync<DelegatorRow>(db.Command(DelegatorSql, new { id = delegatorId }, ct, tx))
                 ?? throw new RuleException("imports.unknown-delegator", $"{delegatorId} is not an organisation of the directory.");
+            var batch = writes.Batch();
+            var chunk = new List<Entry>();
+            var communes = 0;
             await using var body = File.OpenRead(command.File);
             await foreach (var line in PushRecords.ReadAsync(body, command.Format, ct))
             {
                 if (++read % 1000 == 0) progress(read);
                 if (read > MaxRecords)
                 {
-                    Errors.Add(new ImportError(line.Line, null, "imports.too-many-records", $"A push holds at most {MaxRecords:N0} records: split it."));
+                    chunk.Add(new Entry(line.Line, null, new ImportError(line.Line, null, "imports.too-many-records", $"A push holds at most {MaxRecords:N0} records: split it.")));
                     break;
                 }
                 if (line.Record is not { } record)
+                    chunk.Add(new Entry(line.Line, null, new ImportError(line.Line, null, "imports.malformed-record", line.Error!)));
+                else if (record.ExternalRef is { } seen && !pushed.Add(Hash(seen)))
+                    chunk.Add(new Entry(line.Line, null, new ImportError(line.Line, seen, "imports.duplicate-external-ref", $"'{seen}' appears twice in the push.")));
+                else
                 {
-                    Errors.Add(new ImportError(line.Line, null, "imports.malformed-record", line.Error!));
-                    continue;
+                    chunk.Add(new Entry(line.Line, record, null));
+                    communes += record.Communes?.Count ?? 0;
                 }
-                if (record.ExternalRef is { } seen && !pushed.Add(seen))
+                if (chunk.Count >= ChunkRecords || communes >= ChunkCommunes)
                 {
-                    Errors.Add(new ImportError(line.Line, seen, "imports.duplicate-external-ref", $"'{seen}' appears twice in the push."));
-                    continue;
+                    await ApplyChunkAsync(c, tx, chunk, delegator, batch, ct);
+                    (chunk, communes) = ([], 0);
                 }
-                await tx.SaveAsync("record", ct);
+            }
+            await ApplyChunkAsync(c, tx, chunk, delegator, batch, ct);
+            if (command.Mode == PushMode.SNAPSHOT && Errors.Count == 0)
+                await EndAbsentAsync(c, tx, command.Competences, batch, ct);
+            await batch.FlushAsync(c, tx, ct);
+            await batch.RecomputeMapAsync(c, tx, ct);
+        }
+
+        private async Task ApplyChunkAsync(DbConnection c, DbTransaction tx, List<Entry> chunk, DelegatorRow delegator, DelegationBatch batch, CancellationToken ct)
+        {
+            var records = chunk.Where(e => e.Record is not null).Select(e => e.Record!).ToList();
+            var known = await Referential.LoadAsync(db, c, tx, delegatorId, records, ct);
+            var proposals = chunk.Select(e => e.Record is { } r ? Propose(r, delegator, known) : null).ToList();
+            var facts = await writes.Rules.FactsAsync(c, tx, delegatorId,
+                [.. proposals.Where(p => p is { Proposal: not null, Unchanged: false }).Select(p => p!.Proposal!)], ct);
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                var (line, record, error) = chunk[i];
+                if (error is not null) { Errors.Add(error); continue; }
                 try
                 {
-                    var (delegation, communeIds) = await ApplyAsync(c, tx, record, delegator, ct);
-                    await tx.ReleaseAsync("record", ct);
+                    var (p, current, unchangedRecord, refused) = proposals[i]!;
+                    if (refused is not null) throw refused;
+                    Guid id;
+                    if (unchangedRecord)
+                    {
+                        id = current!.Id;
+                        unchanged++;
+                    }
+                    else
+                    {
+                        writes.Rules.Check(p!, facts);
+                        if (current is null)
+                        {
+                            id = batch.Create(p!, record!.ExternalRef);
+                            created++;
+                        }
+                        else
+                        {
+                            id = current.Id;
+                            batch.Change(current, p!.Communes, p.StartOn, p.EndOn, "Bulk push");
+                            changed++;
+                        }
+                        facts.Accept(id, p!, current?.CommuneIds ?? []);
+                    }
                     valid++;
-                    sent.Add([jobId, line.Line, record.ExternalRef, delegation, record.StartOn, record.EndOn, CommunesHash(communeIds)]);
-                    if (sent.Count >= 500) await FlushAsync(c, tx, ct);
+                    sent.Add([jobId, line, record!.ExternalRef, id, record.StartOn, record.EndOn,
+                        CommunesHash(unchangedRecord ? current!.CommuneIds : p!.Communes.Select(x => x.Id))]);
                 }
                 catch (ProblemException e) when (e.Status is 403 or 404 or 409 or 422)
                 {
-                    await tx.RollbackAsync("record", ct);
-                    Errors.Add(new ImportError(line.Line, record.ExternalRef, e.Code, e.Message));
+                    Errors.Add(new ImportError(line, record!.ExternalRef, e.Code, e.Message));
                 }
             }
-            if (command.Mode == PushMode.SNAPSHOT && Errors.Count == 0)
-                await EndAbsentAsync(c, tx, command.Competences, ct);
-            await FlushAsync(c, tx, ct);
+            await batch.FlushAsync(c, tx, ct);
+            await FlushSentAsync(c, tx, ct);
         }
 
-        /// <summary>What was sent, kept for reconciliation; written in batches so that memory does not grow with the push.</summary>
-        private async Task FlushAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+        /// <summary>What a record proposes, whether it changes anything, or the error that refuses it before any rule.</summary>
+        private sealed record Proposed(DelegationProposal? Proposal, DelegationDto? Current, bool Unchanged, ProblemException? Refused);
+
+        private Proposed Propose(PushRecord r, DelegatorRow delegator, Referential known)
         {
+            try
+            {
+                var missing = new[]
+                {
+                    (r.ExternalRef is null, "externalRef"), (r.Competence is null, "competence"), (r.Communes is not { Count: > 0 }, "communes"),
+                    (r.StartOn is null, "startOn"), (r.EndOn is null, "endOn"),
+                    (r.ConventionId is null && r.ConventionReference is null, "conventionId or conventionReference"),
+                    (r.DelegateId is null && r.DelegateSiret is null && r.DelegateCcasCommune is null, "delegateId, delegateSiret or delegateCcasCommune"),
+                }.Where(m => m.Item1).Select(m => m.Item2).ToList();
+                if (missing.Count > 0) throw new RuleException("imports.missing-field", $"Missing: {string.Join(", ", missing)}.");
+                if (Validator.Validate(r) is { IsValid: false } invalid)
+                    throw new RuleException("imports.invalid-field", string.Join(" ", invalid.Errors.Select(e => $"{e.PropertyName}: {e.ErrorMessage}")));
+
+                var delegateId = r.DelegateId
+                    ?? (r.DelegateSiret is { } siret
+                        ? known.BySiret.GetValueOrDefault(siret) ?? throw new RuleException("imports.unknown-delegate", $"No organisation has SIRET {siret}.")
+                        : known.CcasOf.GetValueOrDefault(r.DelegateCcasCommune!)
+                            ?? throw new RuleException("imports.unknown-delegate", $"The commune '{r.DelegateCcasCommune}' has no CCAS in the directory."));
+                var conventionId = r.ConventionId ?? known.ConventionByReference.GetValueOrDefault(r.ConventionReference!)
+                    ?? throw new RuleException("imports.unknown-convention", $"There is no convention with reference '{r.ConventionReference}'.");
+                var territory = new List<CommuneRef>();
+                foreach (var code in r.Communes!.Distinct(StringComparer.Ordinal))
+                {
+                    var commune = known.Communes.GetValueOrDefault(code) ?? throw new RuleException("imports.unknown-commune", $"'{code}' is not a current commune (INSEE code).");
+                    // A département pushes for its own territory (the platform administrator for any delegator).
+                    if (delegator.Kind == "DEPARTEMENT" && commune.DepartementCode != delegator.Code)
+                        throw new RuleException("imports.outside-territory", $"{commune.Name} ({commune.Code}) is not in département {delegator.Code}.");
+                    territory.Add(commune);
+                }
+                territory.Sort((a, b) => string.CompareOrdinal(a.Code, b.Code));
+
+                if (known.Existing.GetValueOrDefault(r.ExternalRef!) is not { } current)
+                    return new(new DelegationProposal(null, delegatorId, delegateId, r.Competence!, conventionId, territory, r.StartOn!.Value, r.EndOn!.Value),
+                        null, false, null);
+                if (current.DelegateId != delegateId || current.Competence != r.Competence || current.ConventionId != conventionId)
+                    throw new RuleException("imports.identity-changed",
+                        $"Delegation {current.Id} ('{r.ExternalRef}') has another delegate, competence or convention: those do not change. End it, and push the new one under a new external reference.");
+                var same = current.StartOn == r.StartOn && current.EndOn == r.EndOn && current.CommuneIds.Order().SequenceEqual(territory.Select(x => x.Id).Order());
+                return new(DelegationWrites.ProposalOf(current, territory, r.StartOn!.Value, r.EndOn!.Value), current, same, null);
+            }
+            catch (ProblemException e) when (e.Status is 403 or 404 or 409 or 422)
+            {
+                return new(null, null, false, e);
+            }
+        }
+
+        private async Task FlushSentAsync(DbConnection c, DbTransaction tx, CancellationToken ct)
+        {
+            // What was sent, kept for reconciliation.
             await db.InsertRowsAsync(c, tx, "import_record", RecordColumns, RecordTypes, sent, ct);
             sent.Clear();
         }
 
-        private async Task<(Guid Delegation, IEnumerable<Guid> Communes)> ApplyAsync(DbConnection c, DbTransaction tx, PushRecord r, DelegatorRow delegator, CancellationToken ct)
-        {
-            var missing = new[]
-            {
-                (r.ExternalRef is null, "externalRef"), (r.Competence is null, "competence"), (r.Communes is not { Count: > 0 }, "communes"),
-                (r.StartOn is null, "startOn"), (r.EndOn is null, "endOn"),
-                (r.ConventionId is null && r.ConventionReference is null, "conventionId or conventionReference"),
-                (r.DelegateId is null && r.DelegateSiret is null && r.DelegateCcasCommune is null, "delegateId, delegateSiret or delegateCcasCommune"),
-            }.Where(m => m.Item1).Select(m => m.Item2).ToList();
-            if (missing.Count > 0) throw new RuleException("imports.missing-field", $"Missing: {string.Join(", ", missing)}.");
-            if (Validator.Validate(r) is { IsValid: false } invalid)
-                throw new RuleException("imports.invalid-field", string.Join(" ", invalid.Errors.Select(e => $"{e.PropertyName}: {e.ErrorMessage}")));
-
-            var delegateId = await DelegateAsync(c, tx, r, ct);
-            var conventionId = r.ConventionId ?? await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(ConventionByReferenceSql, new { reference = r.ConventionReference }, ct, tx))
-                ?? throw new RuleException("imports.unknown-convention", $"There is no convention with reference '{r.ConventionReference}'.");
-            var territory = new List<CommuneRef>();
-            foreach (var code in r.Communes!.Distinct(StringComparer.Ordinal))
-            {
-                var commune = await CommuneAsync(c, tx, code, ct) ?? throw new RuleException("imports.unknown-commune", $"'{code}' is not a current commune (INSEE code).");
-                // A département pushes for its own territory (the platform administrator for any delegator).
-                if (delegator.Kind == "DEPARTEMENT" && commune.DepartementCode != delegator.Code)
-                    throw new RuleException("imports.outside-territory", $"{commune.Name} ({commune.Code}) is not in département {delegator.Code}.");
-                territory.Add(commune);
-            }
-            territory.Sort((a, b) => string.CompareOrdinal(a.Code, b.Code));
-
-            var existingId = await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(ByExternalRefSql, new { delegatorId, externalRef = r.ExternalRef }, ct, tx));
-            if (existingId is null)
-            {
-                var id = await writes.CreateAsync(c, tx, new DelegationProposal(null, delegatorId, delegateId, r.Competence!, conventionId, territory,
-                    r.StartOn!.Value, r.EndOn!.Value), r.ExternalRef, ct);
-                created++;
-                return (id, territory.Select(x => x.Id));
-            }
-            var current = (await DelegationStore.LoadAsync(db, c, tx, existingId.Value, null, ct))!;
-            if (current.DelegateId != delegateId || current.Competence != r.Competence || current.ConventionId != conventionId)
-                throw new RuleException("imports.identity-changed",
-                    $"Delegation {current.Id} ('{r.ExternalRef}') has another delegate, competence or convention: those do not change. End it, and push the new one under a new external reference.");
-            if (current.StartOn == r.StartOn && current.EndOn == r.EndOn && current.CommuneIds.Order().SequenceEqual(territory.Select(x => x.Id).Order()))
-            {
-                unchanged++;
-                return (current.Id, current.CommuneIds);
-            }
-            await writes.ChangeAsync(c, tx, current, territory, r.StartOn!.Value, r.EndOn!.Value, "Bulk push", ct);
-            changed++;
-            return (current.Id, territory.Select(x => x.Id));
-        }
-
         /// <summary>A snapshot is the complete list: a running delegation of those competences that it lacks ends the day before it takes effect.</summary>
-        private async Task EndAbsentAsync(DbConnection c, DbTransaction tx, IReadOnlyList<string> competences, CancellationToken ct)
+        private async Task EndAbsentAsync(DbConnection c, DbTransaction tx, IReadOnlyList<string> competences, DelegationBatch batch, CancellationToken ct)
         {
             var running = await c.QueryAsync<RunningRow>(db.Command(RunningSql, new { delegatorId, competences = competences.ToArray(), effectiveOn }, ct, tx));
-            foreach (var row in running.Where(r => r.ExternalRef is null || !pushed.Contains(r.ExternalRef)).ToList())
+            var absent = running.Where(r => r.ExternalRef is null || !pushed.Contains(Hash(r.ExternalRef))).Select(r => r.Id).ToList();
+            foreach (var ids in absent.Chunk(ChunkRecords))
             {
-                var current = (await DelegationStore.LoadAsync(db, c, tx, row.Id, null, ct))!;
-                var lastDay = current.StartOn >= effectiveOn ? current.StartOn.AddDays(-1) : effectiveOn.AddDays(-1);
-                await writes.EndAsync(c, tx, current, lastDay, $"Absent from the snapshot taking effect on {effectiveOn:yyyy-MM-dd}", ct);
-                ended++;
+                foreach (var current in await DelegationStore.LoadCurrentAsync(db, c, tx, ids, ct))
+                {
+                    var lastDay = current.StartOn >= effectiveOn ? current.StartOn.AddDays(-1) : effectiveOn.AddDays(-1);
+                    batch.End(current, lastDay, $"Absent from the snapshot taking effect on {effectiveOn:yyyy-MM-dd}", DelegationChange.ENDED);
+                    ended++;
+                }
+                await batch.FlushAsync(c, tx, ct);
             }
         }
 
-        private async Task<Guid> DelegateAsync(DbConnection c, DbTransaction tx, PushRecord r, CancellationToken ct)
+        private static UInt128 Hash(string externalRef) =>
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(externalRef)));
+    }
+
+    /// <summary>What a chunk's records name, read with one query per kind: delegates, conventions, communes, the delegations they update.</summary>
+    private sealed class Referential
+    {
+        public Dictionary<string, Guid?> BySiret { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, Guid?> CcasOf { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, Guid?> ConventionByReference { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, CommuneRef> Communes { get; } = new(StringComparer.Ordinal);
+        public Dictionary<string, DelegationDto> Existing { get; } = new(StringComparer.Ordinal);
+
+        public static async Task<Referential> LoadAsync(Db db, DbConnection c, DbTransaction tx, Guid delegatorId, IReadOnlyList<PushRecord> records, CancellationToken ct)
         {
-            if (r.DelegateId is { } id) return id; // the rules check it is an active organisation
-            if (r.DelegateSiret is { } siret)
-                return await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(BySiretSql, new { siret }, ct, tx))
-                    ?? throw new RuleException("imports.unknown-delegate", $"No organisation has SIRET {siret}.");
-            return await c.QuerySingleOrDefaultAsync<Guid?>(db.Command(CcasOfCommuneSql, new { code = r.DelegateCcasCommune, active = true }, ct, tx))
-                ?? throw new RuleException("imports.unknown-delegate", $"The commune '{r.DelegateCcasCommune}' has no CCAS in the directory.");
+            var known = new Referential();
+            foreach (var codes in Distinct(records.Select(r => r.DelegateSiret)).Chunk(500))
+                foreach (var row in await c.QueryAsync<KeyRow>(db.Command(BySiretSql, new { codes }, ct, tx))) known.BySiret[row.Code] = row.Id;
+            foreach (var codes in Distinct(records.Select(r => r.DelegateCcasCommune)).Chunk(500))
+                foreach (var row in await c.QueryAsync<KeyRow>(db.Command(CcasOfCommunesSql, new { codes, active = true }, ct, tx))) known.CcasOf[row.Code] = row.Id;
+            foreach (var codes in Distinct(records.Select(r => r.ConventionReference)).Chunk(500))
+                foreach (var row in await c.QueryAsync<KeyRow>(db.Command(ConventionsByReferenceSql, new { codes }, ct, tx))) known.ConventionByReference[row.Code] = row.Id;
+            foreach (var codes in Distinct(records.SelectMany(r => r.Communes ?? [])).Chunk(500))
+                foreach (var commune in await c.QueryAsync<CommuneRef>(db.Command(CommunesSql, new { codes, active = true }, ct, tx))) known.Communes[commune.Code] = commune;
+            foreach (var codes in Distinct(records.Select(r => r.ExternalRef)).Chunk(500))
+            {
+                var ids = (await c.QueryAsync<Guid>(db.Command(ByExternalRefsSql, new { delegatorId, codes }, ct, tx))).ToList();
+                foreach (var current in await DelegationStore.LoadCurrentAsync(db, c, tx, ids, ct)) known.Existing[current.ExternalRef!] = current;
+            }
+            return known;
         }
 
-        private async Task<CommuneRef?> CommuneAsync(DbConnection c, DbTransaction tx, string code, CancellationToken ct)
-        {
-            if (!communes.TryGetValue(code, out var commune))
-                communes[code] = commune = await c.QuerySingleOrDefaultAsync<CommuneRef>(db.Command(CommuneSql, new { code, active = true }, ct, tx));
-            return commune;
-        }
+        private static List<string> Distinct(IEnumerable<string?> values) => [.. values.OfType<string>().Distinct(StringComparer.Ordinal)];
+
+        private sealed class KeyRow { public string Code { get; init; } = ""; public Guid Id { get; init; } }
     }
 
     /// <summary>A delegation's territory as one comparable value.</summary>
@@ -314,14 +395,17 @@ public sealed class PushDelegationsHandler(
     private sealed class RunningRow { public Guid Id { get; init; } public string? ExternalRef { get; init; } }
 
     private const string DelegatorSql = "SELECT id, kind, code FROM organisation WHERE id = @id";
-    private const string ConventionByReferenceSql = "SELECT id FROM convention WHERE reference = @reference";
-    private const string ByExternalRefSql = "SELECT id FROM delegation WHERE delegator_id = @delegatorId AND external_ref = @externalRef";
-    private const string BySiretSql = "SELECT id FROM organisation WHERE siret = @siret";
-    private const string CcasOfCommuneSql = """
-        SELECT ccas.id FROM organisation ccas JOIN organisation c ON c.id = ccas.commune_id
-        WHERE ccas.kind = 'CCAS' AND ccas.is_active = @active AND c.kind = 'COMMUNE' AND c.code = @code
+    private const string ConventionsByReferenceSql = "SELECT reference AS code, id FROM convention WHERE reference {in:codes}";
+    private const string ByExternalRefsSql = "SELECT id FROM delegation WHERE delegator_id = @delegatorId AND external_ref {in:codes}";
+    private const string BySiretSql = "SELECT siret AS code, id FROM organisation WHERE siret {in:codes}";
+    private const string CcasOfCommunesSql = """
+        SELECT c.code, ccas.id FROM organisation ccas JOIN organisation c ON c.id = ccas.commune_id
+        WHERE ccas.kind = 'CCAS' AND ccas.is_active = @active AND c.kind = 'COMMUNE' AND c.code {in:codes}
         """;
-    private const string CommuneSql = "SELECT o.id, o.code, o.name, o.departement_code, o.is_active FROM organisation o WHERE o.kind = 'COMMUNE' AND o.code = @code AND o.is_active = @active";
+    private const string CommunesSql = """
+        SELECT o.id, o.code, o.name, o.departement_code, o.is_active FROM organisation o
+        WHERE o.kind = 'COMMUNE' AND o.code {in:codes} AND o.is_active = @active
+        """;
     private const string RunningSql = """
         SELECT id, external_ref FROM delegation
         WHERE delegator_id = @delegatorId AND competence_code {in:competences} AND end_on >= @effectiveOn AND start_on <= end_on

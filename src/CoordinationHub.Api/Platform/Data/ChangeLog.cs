@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using CoordinationHub.Platform.Auth;
+using System.Data;
 using Dapper;
 
 namespace CoordinationHub.Platform.Data;
@@ -14,28 +15,64 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
+    /// <summary>One change: "convention", "delegation"…, its id, the event (e.g. delegation.created), the states before and after.</summary>
+    public sealed record Entry(string ResourceType, Guid ResourceId, string EventType, object? Before, object? After);
+
     /// <param name="resourceType">"convention" or "delegation".</param>
     /// <param name="eventType">e.g. convention.signed, delegation.created.</param>
-    public async Task RecordAsync(DbConnection c, DbTransaction tx, string resourceType, Guid resourceId, string eventType, object? before, object? after, CancellationToken ct)
+    public Task RecordAsync(DbConnection c, DbTransaction tx, string resourceType, Guid resourceId, string eventType, object? before, object? after, CancellationToken ct) =>
+        RecordAsync(c, tx, [new Entry(resourceType, resourceId, eventType, before, after)], ct);
+
+    /// <summary>Many changes in a few statements (a bulk push): the audit rows, then the events in the order given.</summary>
+    public async Task RecordAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<Entry> entries, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
-        var beforeJson = before is null ? null : JsonSerializer.Serialize(before, Json);
-        var afterJson = after is null ? null : JsonSerializer.Serialize(after, Json);
-        await c.ExecuteAsync(db.Command(AuditSql, new
+        if (entries.Count == 0) return;
+        var audit = new List<object?[]>(entries.Count);
+        var outbox = new List<object?[]>(entries.Count);
+        // SQLite numbers the events here, as its trigger would one UPDATE at a time (this transaction is the only writer).
+        var sqlite = db.Dialect.Provider == DatabaseProvider.Sqlite;
+        var seq = sqlite ? await c.ExecuteScalarAsync<long>(db.Command(LastSeqSql, null, ct, tx)) : 0;
+        foreach (var e in entries)
         {
-            id = Guid.CreateVersion7(), now, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId,
-            resourceType, resourceId, action = eventType, beforeState = beforeJson, afterState = afterJson,
-        }, ct, tx));
-        var payload = JsonSerializer.Serialize(new { type = eventType, resourceType, resourceId, occurredAt = now, data = after ?? before }, Json);
-        await c.ExecuteAsync(db.Command(OutboxSql, new { id = Guid.CreateVersion7(), now, eventType, resourceType, resourceId, payload }, ct, tx));
+            var now = clock.GetUtcNow();
+            var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
+            var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
+            audit.Add([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson]);
+            object?[] row = [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson)];
+            outbox.Add(sqlite ? [.. row, ++seq] : row);
+        }
+        await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, audit, ct);
+        await db.InsertRowsAsync(c, tx, "outbox_event", sqlite ? [.. OutboxColumns, "seq"] : OutboxColumns, sqlite ? [.. OutboxTypes, DbType.Int64] : OutboxTypes,
+            outbox, ct);
     }
 
-    private const string AuditSql = """
-        INSERT INTO audit_event (id, occurred_at, organisation_id, api_key_id, resource_type, resource_id, action, before_state, after_state)
-        VALUES (@id, @now, @organisationId, @apiKeyId, @resourceType, @resourceId, @action, @beforeState, @afterState)
-        """;
-    private const string OutboxSql = """
-        INSERT INTO outbox_event (id, occurred_at, event_type, resource_type, resource_id, payload)
-        VALUES (@id, @now, @eventType, @resourceType, @resourceId, @payload)
-        """;
+    /// <summary>The event: its type, resource and time, and the state it carries (already serialised for the audit record: not twice).</summary>
+    private static string Payload(Entry e, DateTimeOffset now, string? data)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256 + (data?.Length ?? 0));
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder }))
+        {
+            w.WriteStartObject();
+            w.WriteString("type", e.EventType);
+            w.WriteString("resourceType", e.ResourceType);
+            w.WriteString("resourceId", e.ResourceId);
+            w.WriteString("occurredAt", now);
+            w.WritePropertyName("data");
+            if (data is null) w.WriteNullValue();
+            else w.WriteRawValue(data, skipInputValidation: true);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    private const string LastSeqSql = "SELECT COALESCE(MAX(seq), 0) FROM outbox_event";
+
+    internal static readonly string[] AuditColumns =
+        ["id", "occurred_at", "organisation_id", "api_key_id", "resource_type", "resource_id", "action", "before_state", "after_state"];
+    private static readonly DbType[] AuditTypes =
+    [
+        DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.String, DbType.Guid, DbType.String, DbType.String, DbType.String,
+    ];
+    internal static readonly string[] OutboxColumns = ["id", "occurred_at", "event_type", "resource_type", "resource_id", "payload"];
+    private static readonly DbType[] OutboxTypes = [DbType.Guid, DbType.DateTimeOffset, DbType.String, DbType.String, DbType.Guid, DbType.String];
 }

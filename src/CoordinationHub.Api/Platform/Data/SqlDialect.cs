@@ -51,9 +51,16 @@ public abstract class SqlDialect
     {
         var p = command.CreateParameter();
         p.ParameterName = name;
-        if (value is null) { p.Value = DBNull.Value; p.DbType = typeWhenNull; }
-        else p.Value = Convert(value);
+        Bind(p, value, typeWhenNull);
         return p;
+    }
+
+    /// <summary>Gives a bulk statement's parameter its next value (a prepared statement executed row after row).</summary>
+    public void Bind(DbParameter p, object? value, System.Data.DbType typeWhenNull)
+    {
+        if (value is null) { p.Value = DBNull.Value; p.DbType = typeWhenNull; return; }
+        p.ResetDbType(); // the type a previous null gave it
+        p.Value = Convert(value);
     }
 
     protected virtual object Convert(object value) => value is DateTimeOffset d ? d.ToUniversalTime() : value;

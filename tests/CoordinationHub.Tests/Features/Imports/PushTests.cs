@@ -65,6 +65,12 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         var first = await (await Push(s.Client, body).Ok()).Read<ImportReport>();
         Assert.Equal((ImportStatus.APPLIED, 2, 2, 0, 0, false), (first.Status, first.Counts.Read, first.Counts.Created, first.Counts.Changed, first.Counts.Ended, first.Replayed));
         Assert.Equal(s.Ccas.Id, Responsible(await Map("07002", "RSA_INSTRUCTION", new(2026, 6, 1))));
+        await using (var c = await Fx.Db.OpenAsync(default))
+            foreach (var table in new[] { "audit_event a", "outbox_event a" })
+                Assert.Equal(2, await c.ExecuteScalarAsync<long>(Fx.Db.Command($"""
+                    SELECT COUNT(*) FROM {table} JOIN delegation d ON d.id = a.resource_id
+                    WHERE d.delegator_id = @delegator AND {(table.StartsWith("audit") ? "a.action" : "a.event_type")} = 'delegation.created'
+                    """, new { delegator = s.Departement.Id }, default)));
 
         // The nightly file sent twice: applied once, the first report answers.
         var again = await (await Push(s.Client, body).Ok()).Read<ImportReport>();
@@ -201,6 +207,32 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         Assert.Equal((ImportStatus.APPLIED, 400, 400), (report.Status, report.Counts.Read, report.Counts.Created));
         Assert.Equal(400, await DelegationsOf(s.Departement.Id));
         Assert.Equal(s.Ccas.Id, Responsible(await Map("17003", "RSA_INSTRUCTION", new(2026, 1, 1))));
+    }
+
+    [Fact]
+    public async Task Each_record_is_checked_against_the_records_before_it_in_the_push_and_every_refused_one_is_reported_with_its_line()
+    {
+        // 1,200 records: more than one chunk of the push (1,000), so that some rules meet records of an earlier chunk
+        // (already written in the transaction) and others records of their own chunk (not written yet).
+        var s = await SetUpAsync("22", "22001");
+        var communes = new[] { "22002", "22003", "22004" };
+        string Day(int window, int offset) => new DateOnly(2026, 1, 1).AddDays(window * 2 + offset).ToString("yyyy-MM-dd");
+        var records = Enumerable.Range(0, 1200).Select(i => Record(s, $"CD22-{i}", i % 2 == 0 ? "RSA_INSTRUCTION" : "APA_INSTRUCTION",
+            [communes[i % 3]], start: Day(i / 6, 0), end: Day(i / 6, 1))).ToList();
+        records[7] = Record(s, "CD22-7", "APA_INSTRUCTION", [communes[1]], start: Day(0, 0), end: Day(0, 1));       // record 1's, same chunk
+        records[600] = Record(s, "CD22-600", "RSA_INSTRUCTION", ["29019"]);                                         // Brest is in Finistère
+        records[900] = Record(s, "CD22-900", "ASLL", [communes[0]]);                                                // not in the convention
+        records[1100] = Record(s, "CD22-1100", "APA_INSTRUCTION", [communes[2]], start: Day(0, 1), end: Day(0, 1)); // record 5's, first chunk
+
+        var job = await (await Push(s.Client, Ndjson([.. records])).Ok(HttpStatusCode.Accepted)).Read<ImportReport>();
+        var report = await FinishedAsync(s.Client, job.Id);
+        Assert.Equal(ImportStatus.REFUSED, report.Status);
+        Assert.Equal([(8, "CD22-7", "delegations.overlap"), (601, "CD22-600", "imports.outside-territory"),
+                (901, "CD22-900", "delegations.competence-not-covered"), (1101, "CD22-1100", "delegations.overlap")],
+            report.Errors.Select(e => (e.Line, e.ExternalRef, e.Type)).ToArray());
+        Assert.Equal((1200, 1196), (report.Counts.Read, report.Counts.Valid));
+        Assert.Equal(0, await DelegationsOf(s.Departement.Id));
+        Assert.Equal(s.Departement.Id, Responsible(await Map("22003", "APA_INSTRUCTION", new(2026, 1, 1))));
     }
 
     [Fact]
