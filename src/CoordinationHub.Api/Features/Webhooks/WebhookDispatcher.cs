@@ -81,11 +81,26 @@ public sealed class WebhookDispatcher(
         base.Dispose();
     }
 
+    private double tokens;
+    private long refilledAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    /// <summary>Deliveries that may start now under <c>MaxDeliveriesPerSecond</c>: a token bucket holding a tenth of a second.</summary>
+    private int Allowance()
+    {
+        if (O.MaxDeliveriesPerSecond <= 0) return int.MaxValue;
+        var now = System.Diagnostics.Stopwatch.GetTimestamp();
+        tokens = Math.Min(O.MaxDeliveriesPerSecond / 10.0,
+            tokens + System.Diagnostics.Stopwatch.GetElapsedTime(refilledAt, now).TotalSeconds * O.MaxDeliveriesPerSecond);
+        refilledAt = now;
+        return (int)tokens;
+    }
+
     /// <summary>Until a call finishes or the poll interval passes (new events, retries now due).</summary>
     private async Task WaitAsync(CancellationToken stopping)
     {
         using var wake = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        wake.CancelAfter(O.PollInterval);
+        // Held back by the rate cap: look again as soon as the bucket has refilled a little.
+        wake.CancelAfter(O.MaxDeliveriesPerSecond > 0 && tokens < 1 ? TimeSpan.FromMilliseconds(20) : O.PollInterval);
         try
         {
             await finished.Reader.WaitToReadAsync(wake.Token);
@@ -112,6 +127,7 @@ public sealed class WebhookDispatcher(
             return lease ? await LeaseAsync(c, tx, owner, now, freed, t) : [];
         }, ct);
         Free(results);
+        tokens -= rows.Count;
         foreach (var row in rows)
         {
             perSubscription[row.SubscriptionId] = perSubscription.GetValueOrDefault(row.SubscriptionId) + 1;
@@ -169,7 +185,7 @@ public sealed class WebhookDispatcher(
     private async Task<List<LeasedDelivery>> LeaseAsync(
         DbConnection c, DbTransaction tx, string owner, DateTimeOffset now, Dictionary<Guid, int> freed, CancellationToken t)
     {
-        var capacity = O.MaxInFlight - inFlight.Count + freed.Values.Sum();
+        var capacity = Math.Min(O.MaxInFlight - inFlight.Count + freed.Values.Sum(), Allowance());
         if (capacity <= 0) return [];
         // One query per subscription with free slots: a query over all subscriptions would walk every
         // pending row of the busy ones (and of blocked resources) to find nothing.

@@ -15,6 +15,13 @@ public sealed class WebhookOptions
     /// and larger transactions (32 per subscription cost half the CPU per delivery of 8 on SQLite).
     /// </summary>
     public int MaxInFlight { get; set; } = 256;
+    /// <summary>
+    /// Deliveries started per second by this instance at most (0, the default: no cap), for operators who would
+    /// rather drain a backlog slowly than share the cores with it. Measured on 2 cores (50,000 deliveries): uncapped
+    /// 3,783/s at 324 µs of CPU each, lookups' p99 2.8 → 7.3 ms; capped at 1,200, 1,161/s at 905 µs each (smaller
+    /// batches), p99 2.3 → 4.3 ms.
+    /// </summary>
+    public int MaxDeliveriesPerSecond { get; set; }
     public int MaxInFlightPerSubscription { get; set; } = 32;
     public TimeSpan HttpTimeout { get; set; } = TimeSpan.FromSeconds(10);
     /// <summary>How long a leased delivery stays with its dispatcher; after that (a killed process) another takes it.</summary>
