@@ -334,6 +334,51 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         finally { Fx.Clock.Reset(); }
     }
 
+    [Fact]
+    public async Task A_database_from_before_encryption_is_sealed_by_the_migrator_and_its_plaintext_table_dropped()
+    {
+        var ccas = await Ccas("09122");
+        var dep = await Dep("09");
+        var person = Person("09122", "Plaintext" + Guid.NewGuid().ToString("N")[..6]);
+        var (sent, _) = await Send(ccas, Draft("INCOME", person, receiverId: dep.Id));
+        var message = await (await ccas.Client(Fx).PostJson($"/v1/referrals/{sent.Id}/messages", new { agent = Agent, body = "Texte en clair" })
+            .Ok(HttpStatusCode.Created)).Read<ThreadMessage>();
+        // As migrations 0005–0008 left it: the person in plaintext in referral_person, the body and the key in clear.
+        var uuid = Fx.Provider == DatabaseProvider.PostgreSQL ? "uuid" : "TEXT";
+        await Sql($"""
+            CREATE TABLE referral_person (referral_id {uuid} NOT NULL PRIMARY KEY, family_name varchar(200) NOT NULL,
+                given_names varchar(200) NOT NULL, birth_date date NOT NULL, address varchar(500) NULL, contact_channel varchar(16) NULL,
+                contact_value varchar(200) NULL, allocataire_number varchar(32) NULL, context text NULL)
+            """);
+        await using (var c = await Fx.Db.OpenAsync(CancellationToken.None))
+        {
+            await c.ExecuteAsync(Fx.Db.Command("DELETE FROM referral_person_version WHERE referral_id = @id", new { id = sent.Id }, CancellationToken.None));
+            await c.ExecuteAsync(Fx.Db.Command("""
+                INSERT INTO referral_person (referral_id, family_name, given_names, birth_date, address, contact_channel, contact_value,
+                                             allocataire_number, context)
+                VALUES (@id, @family, 'Jeanne Marie', @birthDate, '3 rue des Lilas', 'PHONE', '06 12 34 56 78', '1234567', 'Contexte')
+                """, new { id = sent.Id, family = (string)person["familyName"]!, birthDate = new DateOnly(1958, 4, 12) }, CancellationToken.None));
+            await c.ExecuteAsync(Fx.Db.Command("UPDATE referral_message SET body = 'Texte en clair' WHERE id = @id", new { id = message.Id }, CancellationToken.None));
+            await c.ExecuteAsync(Fx.Db.Command("UPDATE referral SET person_key = 'PLAIN|KEY' WHERE id = @id", new { id = sent.Id }, CancellationToken.None));
+        }
+
+        await Fx.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+
+        var (read, _) = await Get(ccas, sent.Id);
+        Assert.Equal(((string)person["familyName"]!, "Contexte"), (read.Person!.FamilyName, read.Context));
+        Assert.StartsWith("chv1:", await Payload(sent.Id));
+        var thread = await (await ccas.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}/messages").Ok()).Read<List<ThreadMessage>>();
+        Assert.Equal("Texte en clair", Assert.Single(thread).Body);
+        await using var check = await Fx.Db.OpenAsync(CancellationToken.None);
+        Assert.StartsWith("chv1:", await check.ExecuteScalarAsync<string>(Fx.Db.Command(
+            "SELECT body FROM referral_message WHERE id = @id", new { id = message.Id }, CancellationToken.None)));
+        Assert.NotEqual("PLAIN|KEY", await check.ExecuteScalarAsync<string>(Fx.Db.Command(
+            "SELECT person_key FROM referral WHERE id = @id", new { id = sent.Id }, CancellationToken.None)));
+        // The table is gone: a second run of the migrator finds nothing to do.
+        await Fx.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
+        await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => check.ExecuteScalarAsync<int>("SELECT COUNT(*) FROM referral_person"));
+    }
+
     private async Task<PurgeReport> Purge(bool dryRun)
     {
         await using var scope = Fx.Services.CreateAsyncScope();
