@@ -215,8 +215,13 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
         var segments = snapshot.Segments.ToBuilder();
         var chains = new Dictionary<IReadOnlyList<ChainLink>, IReadOnlyList<ChainLink>>(ChainComparer.Instance);
         var feed = c.QueryUnbufferedAsync<FeedRow>(FeedSql, new { after = snapshot.Generation, last = pending.LastGeneration });
+        // The rows are read after they were counted: a prune in between would leave a gap. Every generation has
+        // rows (its BEGIN), so the generations read must follow one another to the last one counted.
+        var expected = snapshot.Generation + 1;
         await foreach (var row in feed.WithCancellation(ct))
         {
+            if (row.Generation > expected) return await GapAsync(snapshot, reloadAllowed, ct);
+            if (row.Generation == expected) expected++;
             switch (row.Kind)
             {
                 case "SEGMENTS":
@@ -237,6 +242,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
                     break;
             }
         }
+        if (expected != pending.LastGeneration + 1) return await GapAsync(snapshot, reloadAllowed, ct);
         return new Snapshot
         {
             Generation = pending.LastGeneration,
@@ -253,6 +259,13 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
     {
         if (!chains.TryGetValue(json, out var chain)) chains[json] = chain = JsonSerializer.Deserialize<ChainLink[]>(json)!;
         return chain;
+    }
+
+    /// <summary>The feed lost rows while being read (pruned): load the whole map, or, inside a load, start it again.</summary>
+    private async Task<Snapshot> GapAsync(Snapshot snapshot, bool reloadAllowed, CancellationToken ct)
+    {
+        logger.LogInformation("Competence map feed after generation {Generation} was pruned while read: loading it whole", snapshot.Generation);
+        return reloadAllowed ? await LoadAsync(ct) : throw new InvalidOperationException("The map feed was pruned during the load; loading again.");
     }
 
     /// <summary>One object per distinct chain: a delegation's communes share it.</summary>
