@@ -17,12 +17,20 @@ public sealed class Migrator(Db db, ILogger<Migrator> logger, ReferralPersonData
     public async Task MigrateAsync(CancellationToken ct)
     {
         // A server still starting refuses connections for a few seconds: retry that, not script errors.
-        await db.RetryAsync(async (_, _) =>
+        // (Not through Db.RetryAsync: it opens a connection to the database, which may not exist yet.)
+        for (var attempt = 1; ; attempt++)
         {
-            if (db.Dialect.Provider == DatabaseProvider.PostgreSQL) EnsureDatabase.For.PostgresqlDatabase(db.ConnectionString, new Quiet());
-            if (db.Dialect.Provider == DatabaseProvider.SqlServer) EnsureDatabase.For.SqlDatabase(db.ConnectionString, new Quiet());
-            return 0;
-        }, ct);
+            try
+            {
+                if (db.Dialect.Provider == DatabaseProvider.PostgreSQL) EnsureDatabase.For.PostgresqlDatabase(db.ConnectionString, new Quiet());
+                if (db.Dialect.Provider == DatabaseProvider.SqlServer) EnsureDatabase.For.SqlDatabase(db.ConnectionString, new Quiet());
+                break;
+            }
+            catch (Exception e) when (attempt < 10 && (db.Dialect.IsUnavailable(e) || db.Dialect.IsTransient(e)))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+            }
+        }
 
         var result = Builder().Build().PerformUpgrade();
         if (!result.Successful)
