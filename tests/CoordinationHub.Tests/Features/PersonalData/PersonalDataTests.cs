@@ -136,6 +136,70 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         Assert.Equal(HttpStatusCode.Forbidden, (await dep.Client(Fx).GetAsync("/v1/access-log?from=2026-11-25&to=2026-11-25")).StatusCode);
     }
 
+    /// <summary>The operations the contract marks as able to carry a person (x-personal-data).</summary>
+    private static SortedSet<string> MarkedOperations()
+    {
+        var contract = JsonDocument.Parse(File.ReadAllText(Path.Combine(ContractConformance.RepoRoot(), "..", "openapi", "coordinationhub.v1.json"))).RootElement;
+        return new SortedSet<string>(contract.GetProperty("paths").EnumerateObject().SelectMany(p => p.Value.EnumerateObject())
+            .Where(op => op.Value.TryGetProperty("x-personal-data", out _)).Select(op => op.Value.GetProperty("operationId").GetString()!));
+    }
+
+    [Fact]
+    public async Task Every_operation_the_contract_marks_writes_its_access_record_when_it_serves_a_person()
+    {
+        var ccas = await Ccas("09122");
+        var dep = await Dep("09");
+        var partner = await Partner("Épicerie solidaire de l'Ariège", "09");
+        var ids = new List<Guid>();
+        async Task<Guid> New(object? consent = null)
+        {
+            var (r, _) = await Send(ccas, consent is null
+                ? Draft("INCOME", Person("09122"), receiverId: dep.Id)
+                : Draft("INCOME", Person("09122"), receiverId: dep.Id, consent: consent, statutory: null));
+            ids.Add(r.Id);
+            return r.Id;
+        }
+        var text = new { agent = Agent, text = "Texte." };
+        // The whole life of one referral, with its thread, versions and dossier.
+        var a = await New();
+        // The receiver acknowledges before any read of its own (a first GET would record the receipt itself).
+        await Post(dep, a, "receipt", new { }, (await Get(ccas, a)).ETag).Ok();
+        await Act(dep, a, "information-requests", text);
+        await Act(ccas, a, "information-answers", text);
+        await Act(dep, a, "acceptance", new { agent = Agent });
+        var (_, tag) = await Get(dep, a);
+        await dep.Client(Fx).PutJson($"/v1/referrals/{a}/assigned-agent", new { assignedAgent = Agent }, tag).Ok();
+        await Act(dep, a, "start", new { agent = Agent });
+        await ccas.Client(Fx).PostJson($"/v1/referrals/{a}/messages", new { agent = Agent, body = "Message." }).Ok(HttpStatusCode.Created);
+        await dep.Client(Fx).GetAsync($"/v1/referrals/{a}/messages").Ok();
+        (_, tag) = await Get(ccas, a);
+        var corrected = Person("09122");
+        corrected["address"] = "1 place de la Mairie";
+        await ccas.Client(Fx).PutJson($"/v1/referrals/{a}/person", new { person = corrected, context = "Rencontrée à l'accueil du CCAS ; factures impayées.", agent = Agent }, tag).Ok();
+        await dep.Client(Fx).GetAsync($"/v1/referrals/{a}/person/versions").Ok();
+        await ccas.Client(Fx).GetAsync($"/v1/referrals/{a}/dossier").Ok();
+        await Act(dep, a, "completion", new { agent = Agent, outcome = "FILE_SUBMITTED", text = "Déposé." });
+        await dep.Client(Fx).GetAsync("/v1/referrals/received?limit=5").Ok();
+        await ccas.Client(Fx).GetAsync("/v1/referrals/sent?limit=5").Ok();
+        // Declined, then re-oriented.
+        var b = await New();
+        await Act(dep, b, "decline", new { agent = Agent, reason = "NOT_COMPETENT", text = "Pas pour nous.", suggestedReceiverId = partner.Id });
+        (_, tag) = await Get(ccas, b);
+        var reoriented = await (await Post(ccas, b, "reorientation", new { agent = Agent, receiverId = partner.Id }, tag).Ok(HttpStatusCode.Created)).Read<ReferralDto>();
+        ids.Add(reoriented.Id);
+        // Cancelled; transferred; accepted then consent withdrawn and closed without outcome.
+        await Act(ccas, await New(), "cancellation", new { agent = Agent, reason = "SENT_BY_MISTAKE" });
+        await Act(dep, await New(), "transfer", new { agent = Agent, receiverId = partner.Id, reason = "DELEGATED" });
+        var c = await New(Consent("INCOME"));
+        await Act(dep, c, "acceptance", new { agent = Agent });
+        await Act(ccas, c, "consent/revocation", new { agent = Agent });
+        await Act(dep, c, "closure", new { agent = Agent, reason = "PERSON_DID_NOT_COME" });
+
+        var logged = new SortedSet<string>();
+        foreach (var id in ids) logged.UnionWith((await AccessRows(id)).Select(r => r.Operation));
+        Assert.Equal(MarkedOperations(), logged);
+    }
+
     [Fact]
     public async Task When_the_access_log_cannot_be_written_the_person_is_not_served()
     {
