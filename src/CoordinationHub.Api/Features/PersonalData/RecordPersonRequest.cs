@@ -72,16 +72,7 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
             }
             else
             {
-                if (!row.ConsentWithdrawn)
-                {
-                    row.ConsentWithdrawnAt = now;
-                    if (row.State is ReferralStatus.SENT or ReferralStatus.RECEIVED or ReferralStatus.NEEDS_INFO)
-                    {
-                        row.Status = nameof(ReferralStatus.CANCELLED);
-                        row.CancelReason = nameof(CancelReason.CONSENT_WITHDRAWN);
-                        row.ClosedAt = now;
-                    }
-                }
+                if (!row.ConsentWithdrawn) WithdrawReferralConsentHandler.Withdraw(row, now);
                 note = $"The person's {command.Kind.ToString().ToLowerInvariant()} request was recorded: consent withdrawn and the person's data erased.";
             }
             await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);

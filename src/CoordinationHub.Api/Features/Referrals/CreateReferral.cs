@@ -92,6 +92,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         NirGuard.Refuse(command);
         var senderId = caller.OrganisationId ?? throw new ForbiddenException("Referrals are sent by an organisation's key.");
         var now = clock.GetUtcNow();
+        var person = ReferralPersonData.Clean(command.Person, command.Context);
         // The reads (route, intake, consent, deadline) happen before the writing transaction, so that
         // writers hold the database (SQLite: the only writer) for the guard and the inserts alone.
         var (row, route, sender) = await db.RetryAsync(async (c, t) =>
@@ -124,7 +125,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         {
             await ReferralSending.GuardAsync(db, c, tx, row, command.Force ? command.ForceReason : null, t);
             await ReferralStore.InsertAsync(db, c, tx, row, t);
-            await people.WriteAsync(c, tx, row.Id, 1, ReferralPersonData.Clean(command.Person, command.Context), [], new PersonAuthor(senderId, command.Agent), now, t);
+            await people.WriteAsync(c, tx, row.Id, 1, person, [], new PersonAuthor(senderId, command.Agent), now, t);
             await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
             if (command.Force)
                 await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, t), MessageKind.MESSAGE, command.Agent,
@@ -140,7 +141,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         };
         names[sender.Id] = (sender, names.GetValueOrDefault(sender.Id).Code);
         names[route.Receiver.Id] = (route.Receiver, names.GetValueOrDefault(route.Receiver.Id).Code);
-        return ReferralStore.ToDto(row, ReferralRole.SENDER, names, ReferralPersonData.Clean(command.Person, command.Context), now);
+        return ReferralStore.ToDto(row, ReferralRole.SENDER, names, person, now);
     }
 
     private sealed class SenderRow

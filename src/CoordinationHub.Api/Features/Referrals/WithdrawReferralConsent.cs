@@ -24,14 +24,20 @@ public sealed class WithdrawReferralConsentHandler(ReferralWorkflow workflow) : 
         NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.WITHDRAW_CONSENT, "referral.consent-withdrawn", async s =>
         {
-            s.Row.ConsentWithdrawnAt = s.Now;
-            if (s.Row.State is ReferralStatus.SENT or ReferralStatus.RECEIVED or ReferralStatus.NEEDS_INFO)
-            {
-                s.Row.Status = nameof(ReferralStatus.CANCELLED);
-                s.Row.CancelReason = nameof(CancelReason.CONSENT_WITHDRAWN);
-                s.Row.ClosedAt = s.Now;
-            }
+            Withdraw(s.Row, s.Now);
             await workflow.AppendAsync(s, MessageKind.CONSENT_WITHDRAWAL, command.Agent, command.Text);
         }, ct);
+    }
+
+    /// <summary>Records the withdrawal; before acceptance the referral is withdrawn with it (CANCELLED, CONSENT_WITHDRAWN).</summary>
+    public static void Withdraw(ReferralRow row, DateTimeOffset now)
+    {
+        row.ConsentWithdrawnAt = now;
+        if (row.State is ReferralStatus.SENT or ReferralStatus.RECEIVED or ReferralStatus.NEEDS_INFO)
+        {
+            row.Status = nameof(ReferralStatus.CANCELLED);
+            row.CancelReason = nameof(CancelReason.CONSENT_WITHDRAWN);
+            row.ClosedAt = now;
+        }
     }
 }
