@@ -160,7 +160,7 @@ sealed record Phase(string Name, Uri[] Requests, string? Key)
 
 public sealed record BenchmarkOptions(
     TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData,
-    int Every = 1, double WritesPerSecond = 5, bool Referrals = false, bool Webhooks = false, bool Push = false)
+    int Every = 1, double WritesPerSecond = 5, bool Referrals = false, bool Webhooks = false, bool Push = false, bool CreateOnly = false)
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
@@ -175,6 +175,7 @@ public sealed record BenchmarkOptions(
           --baseline-only       skip the map: measure the baseline and /health/live only
           --keep-data           keep the temp folder (SQLite file, admin key) afterwards
           --referrals           the referral benchmark (issue 13) instead of the map's
+          --create-only         with --referrals: only create-referral vs the baseline INSERT (no list, no reads)
           --webhooks            issue 15: deliveries/s (10,000 events × 5 subscribers) and lookup p99 while dispatching vs idle
           --push                issue 16: the national load pushed through the API vs the native bulk path, lookups meanwhile,
                                 memory during pushes of 20,000 and 200,000 records (lookups at concurrency 2 unless given)
@@ -201,6 +202,7 @@ public sealed record BenchmarkOptions(
                 "--baseline-only" => o with { BaselineOnly = true },
                 "--keep-data" => o with { KeepData = true },
                 "--referrals" => o with { Referrals = true },
+                "--create-only" => o with { CreateOnly = true },
                 "--webhooks" => o with { Webhooks = true },
                 "--push" => o with { Push = true },
                 "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
