@@ -30,7 +30,7 @@ public static class BulkInsert
     {
         var list = rows as IReadOnlyCollection<object?[]> ?? rows.ToList();
         if (list.Count == 0) return;
-        if (c is Microsoft.Data.Sqlite.SqliteConnection) Prepared(db, c, tx, table, columns, types, list);
+        if (db.Dialect.Provider == DatabaseProvider.Sqlite) Prepared(db, c, tx, table, columns, types, list);
         else if (c is NpgsqlConnection npgsql && list.Count >= CopyFrom) await CopyAsync(npgsql, table, columns, types, list, ct);
         else await MultiRowAsync(db, c, tx, table, columns, types, list, ct);
     }

@@ -133,32 +133,36 @@ public sealed class Db
         private async Task LoopAsync()
         {
             var batch = new List<Unit>();
+            SqliteConnection? connection = null;
+            SqliteStatementCache? statements = null;
             while (await queue.Reader.WaitToReadAsync())
             {
                 batch.Clear();
                 while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next)) batch.Add(next);
                 try
                 {
-                    await using var connection = await db.OpenAsync(CancellationToken.None);
+                    if (connection is null)
+                    {
+                        connection = await OpenWriterAsync();
+                        statements = new SqliteStatementCache(connection);
+                    }
                     // BEGIN IMMEDIATE: take the write lock up front, so that another process's writer queues
                     // instead of failing on lock upgrade half-way through a read-then-write rule check.
-                    await using var tx = ((SqliteConnection)connection).BeginTransaction(deferred: false);
-                    for (var i = 0; i < batch.Count; i++)
+                    await using var tx = connection.BeginTransaction(deferred: false);
+                    foreach (var unit in batch)
                     {
-                        var unit = batch[i];
                         if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
-                        var savepoint = "unit" + i;
-                        tx.Save(savepoint);
+                        statements!.Execute("SAVEPOINT unit", tx);
                         try
                         {
-                            unit.Result = await unit.Work(connection, tx, unit.Ct);
-                            tx.Release(savepoint);
+                            unit.Result = await unit.Work(statements, tx, unit.Ct);
+                            statements.Execute("RELEASE unit", tx);
                         }
                         catch (Exception e)
                         {
                             unit.Error = e;
-                            tx.Rollback(savepoint);
-                            tx.Release(savepoint);
+                            statements.Execute("ROLLBACK TO unit", tx);
+                            statements.Execute("RELEASE unit", tx);
                         }
                     }
                     await tx.CommitAsync();
@@ -170,8 +174,24 @@ public sealed class Db
                 {
                     // The transaction could not begin or commit: nothing of the batch remains.
                     foreach (var unit in batch) unit.Done.TrySetException(unit.Error ?? e);
+                    statements?.Dispose();
+                    if (connection is not null) await connection.DisposeAsync();
+                    (connection, statements) = (null, null);
                 }
             }
+        }
+
+        /// <summary>
+        /// The writer's own connection, kept open with its compiled statements. Savepoints journal to
+        /// memory rather than to a temp file: every unit runs in one.
+        /// </summary>
+        private async Task<SqliteConnection> OpenWriterAsync()
+        {
+            var connection = (SqliteConnection)await db.OpenAsync(CancellationToken.None);
+            await using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA temp_store = MEMORY";
+            await pragma.ExecuteNonQueryAsync();
+            return connection;
         }
     }
 
