@@ -102,7 +102,9 @@ public sealed class Db
     /// between attempts), so the writers of this process queue here instead. One loop takes what is queued,
     /// runs each unit in its own savepoint of one transaction (a unit that fails is rolled back alone, and its
     /// caller gets its error), and commits once for all: group commit, one WAL sync for many small writes.
-    /// A unit's caller is answered only after that commit.
+    /// A unit's caller is answered only after that commit. Copying the WAL back into the database file
+    /// (the checkpoint SQLite would otherwise run inside every thousandth page's commit, on this loop)
+    /// is left to a second loop on its own connection, which never blocks the writer.
     /// </summary>
     private sealed class SqliteWriter(Db db)
     {
@@ -123,7 +125,11 @@ public sealed class Db
 
         public async Task<object?> RunAsync(Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> work, CancellationToken ct)
         {
-            if (Interlocked.Exchange(ref started, 1) == 0) _ = Task.Run(LoopAsync);
+            if (Interlocked.Exchange(ref started, 1) == 0)
+            {
+                _ = Task.Run(LoopAsync);
+                _ = Task.Run(CheckpointLoopAsync);
+            }
             var unit = new Unit(work, ct);
             await queue.Writer.WriteAsync(unit, ct);
             // Not cancelled by ct here: once its work has run, the unit's fate is the batch's commit.
@@ -166,6 +172,7 @@ public sealed class Db
                         }
                     }
                     await tx.CommitAsync();
+                    committed.Release();
                     foreach (var unit in batch)
                         if (unit.Error is null) unit.Done.TrySetResult(unit.Result);
                         else unit.Done.TrySetException(unit.Error);
@@ -183,15 +190,43 @@ public sealed class Db
 
         /// <summary>
         /// The writer's own connection, kept open with its compiled statements. Savepoints journal to
-        /// memory rather than to a temp file: every unit runs in one.
+        /// memory rather than to a temp file (every unit runs in one); no automatic checkpoint.
         /// </summary>
         private async Task<SqliteConnection> OpenWriterAsync()
         {
             var connection = (SqliteConnection)await db.OpenAsync(CancellationToken.None);
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA temp_store = MEMORY";
+            pragma.CommandText = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0";
             await pragma.ExecuteNonQueryAsync();
             return connection;
+        }
+
+        private readonly SemaphoreSlim committed = new(0);
+        private static readonly TimeSpan CheckpointEvery = TimeSpan.FromMilliseconds(250);
+
+        /// <summary>
+        /// After commits, at most four times a second: a passive checkpoint, which copies what no reader
+        /// still needs and waits for nobody. SQLite restarts the WAL from its start once all of it is copied.
+        /// </summary>
+        private async Task CheckpointLoopAsync()
+        {
+            while (true)
+            {
+                await committed.WaitAsync();
+                while (committed.CurrentCount > 0) committed.Wait(0);
+                try
+                {
+                    await using var connection = await db.OpenAsync(CancellationToken.None);
+                    await using var checkpoint = connection.CreateCommand();
+                    checkpoint.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+                    await checkpoint.ExecuteNonQueryAsync();
+                }
+                catch (SqliteException)
+                {
+                    // Busy or failed: the next commit asks again; SQLite's recovery never needs it.
+                }
+                await Task.Delay(CheckpointEvery);
+            }
         }
     }
 
