@@ -189,14 +189,15 @@ public sealed class Db
         }
 
         /// <summary>
-        /// The writer's own connection, kept open with its compiled statements. Savepoints journal to
-        /// memory rather than to a temp file (every unit runs in one); no automatic checkpoint.
+        /// The writer's own connection, kept open with its compiled statements; no automatic checkpoint.
+        /// (temp_store stays FILE: a unit's savepoint journal is kept in memory up to 64 KiB and spills to a
+        /// file beyond, so a 200,000-record push does not hold a copy of every page it changes in memory.)
         /// </summary>
         private async Task<SqliteConnection> OpenWriterAsync()
         {
             var connection = (SqliteConnection)await db.OpenAsync(CancellationToken.None);
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0";
+            pragma.CommandText = "PRAGMA wal_autocheckpoint = 0";
             await pragma.ExecuteNonQueryAsync();
             return connection;
         }
