@@ -33,7 +33,8 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
 
     public sealed record Commune(Guid Id, string Code, string Name, string DepartementCode, Guid? EpciId, Guid? DepartementId, bool IsActive);
 
-    public sealed record Segment(DateOnly From, DateOnly To, IReadOnlyList<ChainLink> Chain);
+    /// <summary>A period of a key, inline in its key's array (a national map holds hundreds of thousands).</summary>
+    public readonly record struct Segment(DateOnly From, DateOnly To, IReadOnlyList<ChainLink> Chain);
 
     public sealed class Snapshot
     {

@@ -7,7 +7,8 @@ public sealed record DelegationSpan(Guid Id, Guid DelegatorId, Guid DelegateId, 
 }
 
 /// <summary>A link of the chain that makes an organisation responsible: the law, then each delegation.</summary>
-public sealed record ChainLink(Guid OrganisationId, Guid? DelegationId, Guid? ConventionId);
+/// <remarks>A value: the live map holds one array of links per distinct chain, its links inline.</remarks>
+public readonly record struct ChainLink(Guid OrganisationId, Guid? DelegationId, Guid? ConventionId);
 
 /// <summary>A period over which the chain is the same.</summary>
 public sealed record ResponsibilitySegment(DateOnly From, DateOnly To, IReadOnlyList<ChainLink> Chain)
