@@ -42,7 +42,11 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                 throw new RuleException("idempotency-key-reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
             if (stored.StatusCode is null)
                 throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
-            await ReplayAsync(http, stored, Security.PersonCipher.IsSealed(stored.Body) ? cipher.Open(stored.Body!, Context(caller.KeyId, key)) : stored.Body);
+            var body = Security.PersonCipher.IsSealed(stored.Body) ? cipher.Open(stored.Body!, Context(caller.KeyId, key)) : stored.Body;
+            // A replay serves the person's data again: logged as the first answer was.
+            if (stored.StatusCode is >= 200 and < 300 && http.GetEndpoint()?.Metadata.GetMetadata<Features.PersonalData.ServesPersonalData>() is not null)
+                await http.RequestServices.GetRequiredService<Features.PersonalData.PersonAccess>().RecordAsync(ReferralsServed(http, body), ct);
+            await ReplayAsync(http, stored, body);
             return;
         }
 
@@ -93,6 +97,17 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
             logger.LogDebug("Idempotency key already claimed");
             return false;
         }
+    }
+
+    /// <summary>The referral of the route, and the one the answer is when it carries a person (a new referral).</summary>
+    private static IEnumerable<Guid> ReferralsServed(HttpContext http, string? body)
+    {
+        if (Guid.TryParse(http.GetRouteValue("id") as string, out var routed)) yield return routed;
+        if (string.IsNullOrEmpty(body)) yield break;
+        using var json = System.Text.Json.JsonDocument.Parse(body);
+        if (json.RootElement is { ValueKind: System.Text.Json.JsonValueKind.Object } answer && answer.TryGetProperty("person", out _)
+            && answer.TryGetProperty("id", out var id) && id.TryGetGuid(out var referral))
+            yield return referral;
     }
 
     private static string Context(Guid apiKeyId, string key) => $"idempotency:{apiKeyId}:{key}";

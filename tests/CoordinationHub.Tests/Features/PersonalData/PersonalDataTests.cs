@@ -142,6 +142,26 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
             .Where(op => op.Value.TryGetProperty("x-personal-data", out _)).Select(op => op.Value.GetProperty("operationId").GetString()!));
 
     [Fact]
+    public async Task A_replayed_answer_that_carries_the_person_is_logged_as_the_first_was()
+    {
+        var ccas = await Ccas("09122"); // Foix
+        var dep = await Dep("09");
+        var sender = WithAgent(ccas.Client(Fx), "ccas-agent-2");
+        var draft = Draft("INCOME", Person("09122"), receiverId: dep.Id);
+        var first = await (await sender.PostJson("/v1/referrals", draft, "replayed-create").Ok(HttpStatusCode.Created)).Read<ReferralDto>();
+        var again = await sender.PostJson("/v1/referrals", draft, "replayed-create").Ok(HttpStatusCode.Created);
+        Assert.Equal("true", again.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Equal(first.Id, (await again.Read<ReferralDto>()).Id);
+        var message = new { agent = Agent, body = "Rappel demain." };
+        await sender.PostJson($"/v1/referrals/{first.Id}/messages", message, "replayed-message").Ok(HttpStatusCode.Created);
+        await sender.PostJson($"/v1/referrals/{first.Id}/messages", message, "replayed-message").Ok(HttpStatusCode.Created);
+
+        var rows = await AccessRows(first.Id);
+        Assert.Equal(2, rows.Count(r => r.Operation == "CreateReferral" && r.AgentReference == "ccas-agent-2"));
+        Assert.Equal(2, rows.Count(r => r.Operation == "PostReferralMessage"));
+    }
+
+    [Fact]
     public async Task Every_operation_the_contract_marks_writes_its_access_record_when_it_serves_a_person()
     {
         var ccas = await Ccas("09122");
