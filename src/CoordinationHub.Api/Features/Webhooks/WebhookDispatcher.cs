@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using CoordinationHub.Platform;
 using CoordinationHub.Platform.Data;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -39,9 +40,18 @@ public sealed class WebhookDispatcher(
 
     private WebhookOptions O => options.Value;
 
-    protected override async Task ExecuteAsync(CancellationToken stopping)
+    // The loop and its calls' own code run on a low-priority thread: lookups win the cores when both want them.
+    private BackgroundScheduler? scheduler;
+
+    protected override Task ExecuteAsync(CancellationToken stopping)
     {
-        if (!O.Dispatch) return;
+        if (!O.Dispatch) return Task.CompletedTask;
+        scheduler = new BackgroundScheduler("Webhook dispatcher");
+        return scheduler.RunAsync(() => LoopAsync(stopping));
+    }
+
+    private async Task LoopAsync(CancellationToken stopping)
+    {
         var results = new List<Result>();
         while (!stopping.IsCancellationRequested)
         {
@@ -78,6 +88,7 @@ public sealed class WebhookDispatcher(
     public override void Dispose()
     {
         http.Dispose();
+        scheduler?.Dispose();
         base.Dispose();
     }
 
