@@ -233,6 +233,25 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         Assert.Equal(3 * conventions, dispatchers.Count);
         Assert.InRange(dispatchers.Distinct().Count(), 1, 2);
     }
+
+    [Fact]
+    public async Task A_capped_dispatcher_delivers_every_event_in_order_per_convention_and_no_faster_than_its_cap()
+    {
+        var partner = await Subscriber("Association Débit Plafonné");
+        var receiver = await StartReceiver();
+        await Subscribe(partner, receiver);
+        const int conventions = 6;
+        await Task.WhenAll(Enumerable.Range(0, conventions).Select(_ => ConventionWith(partner)));
+        StartDispatcher(("Webhooks:MaxDeliveriesPerSecond", "20"));
+
+        await Eventually(async () => receiver.Calls.Count >= 3 * conventions, "every event delivered", seconds: 30);
+        var events = receiver.Calls.Select(c => JsonDocument.Parse(c.Body).RootElement).ToList();
+        Assert.All(events.GroupBy(e => e.GetProperty("data").GetProperty("resourceId").GetGuid()), g => Assert.Equal(
+            ["convention.created", "convention.signature-added", "convention.signed"], g.Select(e => e.GetProperty("type").GetString())));
+        // 18 calls at 20 a second, the bucket holding two ticks (2 calls): at least 0.8 s from the first to the last.
+        var calls = receiver.Calls.Select(c => c.At).Order().ToList();
+        Assert.True(calls[^1] - calls[0] >= TimeSpan.FromSeconds(0.7), $"18 calls in {(calls[^1] - calls[0]).TotalSeconds:F2} s");
+    }
 }
 
 [Collection(SqliteCollection.Name)] public sealed class WebhookDeliveryTests_Sqlite(SqliteFixture f) : WebhookDeliveryTests(f);
