@@ -13,8 +13,18 @@ namespace CoordinationHub.Platform.Data;
 /// </summary>
 public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
 {
-    private const int Capacity = 512;
-    private readonly Dictionary<string, SqliteCommand> idle = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Statements kept, least recently used dropped first: a bulk push's IN lists of every length
+    /// (hundreds of texts used once) must not keep a create's ten statements out.
+    /// </summary>
+    public const int Capacity = 256;
+    private readonly Dictionary<string, LinkedListNode<SqliteCommand>> idle = new(StringComparer.Ordinal);
+    private readonly LinkedList<SqliteCommand> recent = [];
+
+    /// <summary>Compiled statements kept for reuse.</summary>
+    public int Count => idle.Count;
+
+    internal bool Holds(string sql) => idle.ContainsKey(sql);
 
     /// <summary>Runs <paramref name="sql"/> (no parameters) in <paramref name="tx"/> with its cached statement.</summary>
     public void Execute(string sql, SqliteTransaction tx)
@@ -28,13 +38,25 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
         finally { Return(command); }
     }
 
-    private SqliteCommand Rent(string sql) => idle.Remove(sql, out var command) ? command : new SqliteCommand(sql, inner);
+    private SqliteCommand Rent(string sql)
+    {
+        if (!idle.Remove(sql, out var node)) return new SqliteCommand(sql, inner);
+        recent.Remove(node);
+        return node.Value;
+    }
 
     private void Return(SqliteCommand command)
     {
         command.Parameters.Clear();
         command.Transaction = null;
-        if (idle.Count >= Capacity || !idle.TryAdd(command.CommandText, command)) command.Dispose();
+        // Rented twice at once (a reader still open on the first): keep one.
+        if (idle.ContainsKey(command.CommandText)) { command.Dispose(); return; }
+        idle[command.CommandText] = recent.AddFirst(command);
+        if (idle.Count <= Capacity) return;
+        var oldest = recent.Last!;
+        recent.RemoveLast();
+        idle.Remove(oldest.Value.CommandText);
+        oldest.Value.Dispose();
     }
 
     [AllowNull]
@@ -54,8 +76,9 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
     {
         if (disposing)
         {
-            foreach (var command in idle.Values) command.Dispose();
+            foreach (var command in recent) command.Dispose();
             idle.Clear();
+            recent.Clear();
         }
         base.Dispose(disposing);
     }
