@@ -109,6 +109,8 @@ public sealed class Db
     /// checkpointing beside the writer was tried and dropped: under constant writes and reads its passive
     /// checkpoints never caught up with the writer's last frame, so the WAL was never restarted and grew by
     /// about 30 MB a second (745 MB after 26 s of creates), where in-commit checkpoints keep it at 16 MB.
+    /// temp_store stays FILE: a unit's savepoint journal is kept in memory up to 64 KiB and spills to a
+    /// file beyond, so a 200,000-record push does not hold a copy of every page it changes in memory.
     /// </remarks>
     private sealed class SqliteWriter(Db db)
     {
@@ -139,7 +141,7 @@ public sealed class Db
         private async Task LoopAsync()
         {
             var batch = new List<Unit>();
-            SqliteConnection? connection = null;
+            // The writer's own connection, kept open with its compiled statements.
             SqliteStatementCache? statements = null;
             while (await queue.Reader.WaitToReadAsync())
             {
@@ -147,18 +149,12 @@ public sealed class Db
                 while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next)) batch.Add(next);
                 try
                 {
-                    if (connection is null)
-                    {
-                        connection = await OpenWriterAsync();
-                        statements = new SqliteStatementCache(connection);
-                    }
-                    // BEGIN IMMEDIATE: take the write lock up front, so that another process's writer queues
-                    // instead of failing on lock upgrade half-way through a read-then-write rule check.
-                    await using var tx = connection.BeginTransaction(deferred: false);
+                    statements ??= new SqliteStatementCache((SqliteConnection)await db.OpenAsync(CancellationToken.None));
+                    await using var tx = statements.BeginImmediate();
                     foreach (var unit in batch)
                     {
                         if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
-                        statements!.Execute("SAVEPOINT unit", tx);
+                        statements.Execute("SAVEPOINT unit", tx);
                         try
                         {
                             unit.Result = await unit.Work(statements, tx, unit.Ct);
@@ -181,18 +177,10 @@ public sealed class Db
                     // The transaction could not begin or commit: nothing of the batch remains.
                     foreach (var unit in batch) unit.Done.TrySetException(unit.Error ?? e);
                     statements?.Dispose();
-                    if (connection is not null) await connection.DisposeAsync();
-                    (connection, statements) = (null, null);
+                    statements = null;
                 }
             }
         }
-
-        /// <summary>The writer's own connection, kept open with its compiled statements.</summary>
-        /// <remarks>
-        /// temp_store stays FILE: a unit's savepoint journal is kept in memory up to 64 KiB and spills to a
-        /// file beyond, so a 200,000-record push does not hold a copy of every page it changes in memory.
-        /// </remarks>
-        private async Task<SqliteConnection> OpenWriterAsync() => (SqliteConnection)await db.OpenAsync(CancellationToken.None);
     }
 
     /// <summary>A Dapper command with the dialect's tokens rendered and the cancellation token passed on.</summary>

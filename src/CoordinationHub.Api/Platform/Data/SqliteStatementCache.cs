@@ -9,7 +9,8 @@ namespace CoordinationHub.Platform.Data;
 /// The SQLite writer's connection as the units it runs see it: commands of the same text share one
 /// compiled statement. Microsoft.Data.Sqlite keeps a statement only as long as its command object,
 /// and Dapper makes a new command per call, so without this SQLite parses and plans every INSERT of
-/// every write again. Only the writer's loop uses it, one unit at a time: no locking.
+/// every write again. Only the writer's loop uses it, one unit at a time: no locking. It owns the
+/// connection: disposing it closes both.
 /// </summary>
 public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
 {
@@ -25,6 +26,10 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
     public int Count => idle.Count;
 
     internal bool Holds(string sql) => idle.ContainsKey(sql);
+
+    /// <summary>BEGIN IMMEDIATE: the write lock up front, so that another process's writer queues instead of
+    /// failing on lock upgrade half-way through a read-then-write rule check.</summary>
+    public SqliteTransaction BeginImmediate() => inner.BeginTransaction(deferred: false);
 
     /// <summary>Runs <paramref name="sql"/> (no parameters) in <paramref name="tx"/> with its cached statement.</summary>
     public void Execute(string sql, SqliteTransaction tx)
@@ -79,6 +84,7 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
             foreach (var command in recent) command.Dispose();
             idle.Clear();
             recent.Clear();
+            inner.Dispose();
         }
         base.Dispose(disposing);
     }
