@@ -29,6 +29,8 @@ public sealed class AccessContext
     public string Operation { get; set; } = "";
     /// <summary>Only the benchmark turns logging off, to measure what it costs (Benchmark:Enabled).</summary>
     public bool Off { get; set; }
+    /// <summary>The referrals this request logged a read of: an idempotent replay of its answer logs them again.</summary>
+    public HashSet<Guid> Logged { get; } = [];
 
     /// <summary>The purpose of each operation when the caller gives none.</summary>
     public static string DefaultPurpose(string operation) => operation switch
@@ -90,7 +92,9 @@ public sealed class PersonAccess(Caller caller, AccessContext context, AccessLog
         if (context.Off) return [];
         var now = clock.GetUtcNow();
         var purpose = context.Purpose ?? AccessContext.DefaultPurpose(context.Operation);
-        return referralIds.Distinct().Select(id => new AccessRecord(Guid.CreateVersion7(), now, id, caller.OrganisationId, caller.KeyId,
+        var ids = referralIds.Distinct().ToList();
+        context.Logged.UnionWith(ids);
+        return ids.Select(id => new AccessRecord(Guid.CreateVersion7(), now, id, caller.OrganisationId, caller.KeyId,
             context.Agent, context.Operation, purpose)).ToList();
     }
 }

@@ -30,6 +30,18 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
 {
     public async Task<ReferralDto> ActAsync(Guid id, int? expectedVersion, ReferralAction action, string eventType,
         Func<ReferralStep, Task> apply, CancellationToken ct) =>
+        (await RunAsync(id, expectedVersion, action, eventType, apply, answer: true, ct))!;
+
+    /// <summary>
+    /// The same, for an action answered by another read afterwards (a transfer, a re-orientation): no answer is built
+    /// here, so no read of the person is logged that the caller is never served.
+    /// </summary>
+    public Task ApplyAsync(Guid id, int? expectedVersion, ReferralAction action, string eventType,
+        Func<ReferralStep, Task> apply, CancellationToken ct) =>
+        RunAsync(id, expectedVersion, action, eventType, apply, answer: false, ct);
+
+    private async Task<ReferralDto?> RunAsync(Guid id, int? expectedVersion, ReferralAction action, string eventType,
+        Func<ReferralStep, Task> apply, bool answer, CancellationToken ct) =>
         await db.InTransactionAsync(async (c, tx, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, tx, id, t, forUpdate: true);
@@ -41,6 +53,7 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
             await apply(new ReferralStep(c, tx, row, role, now, t));
             await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
             await changeLog.RecordAsync(c, tx, "referral", id, eventType, before, ReferralStore.Snapshot(row), t);
+            if (!answer) return null;
             var dto = await ReferralStore.ToDtoAsync(db, c, tx, row, role, people, now, t);
             if (dto.Person is not null) await access.RecordAsync(c, tx, [id], t);
             return dto;

@@ -32,7 +32,7 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
     {
         NirGuard.Refuse(command);
         var newId = Guid.CreateVersion7();
-        await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.REORIENT, "referral.reoriented", async s =>
+        await workflow.ApplyAsync(command.Id, command.ExpectedVersion, ReferralAction.REORIENT, "referral.reoriented", async s =>
         {
             var old = s.Row;
             var next = new ReferralRow

@@ -28,7 +28,7 @@ public sealed class TransferReferralHandler(Db db, ReferralWorkflow workflow, Re
     public async ValueTask<ReferralDto> Handle(TransferReferralCommand command, CancellationToken ct)
     {
         NirGuard.Refuse(command);
-        await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.TRANSFER, "referral.transferred", async s =>
+        await workflow.ApplyAsync(command.Id, command.ExpectedVersion, ReferralAction.TRANSFER, "referral.transferred", async s =>
         {
             var from = s.Row.ReceiverId;
             if (command.ReceiverId == from)

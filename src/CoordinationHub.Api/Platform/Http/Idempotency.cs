@@ -43,9 +43,10 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
             if (stored.StatusCode is null)
                 throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
             var body = Security.PersonCipher.IsSealed(stored.Body) ? cipher.Open(stored.Body!, Context(caller.KeyId, key)) : stored.Body;
-            // A replay serves the person's data again: logged as the first answer was.
-            if (stored.StatusCode is >= 200 and < 300 && http.GetEndpoint()?.Metadata.GetMetadata<Features.PersonalData.ServesPersonalData>() is not null)
-                await http.RequestServices.GetRequiredService<Features.PersonalData.PersonAccess>().RecordAsync(ReferralsServed(http, body), ct);
+            // A replay serves the person's data again: the referrals the first answer logged are logged again.
+            if (stored.ServedReferrals is { Length: > 0 } served)
+                await http.RequestServices.GetRequiredService<Features.PersonalData.PersonAccess>()
+                    .RecordAsync(served.Split(',').Select(Guid.Parse), ct);
             await ReplayAsync(http, stored, body);
             return;
         }
@@ -69,6 +70,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                     record.apiKeyId, record.idempotencyKey, statusCode = http.Response.StatusCode,
                     contentType = http.Response.ContentType, location = http.Response.Headers.Location.ToString(),
                     body = cipher.Seal(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), Context(record.apiKeyId, key)),
+                    servedReferrals = Served(http),
                 }, t)), CancellationToken.None);
             }
             else
@@ -99,16 +101,10 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         }
     }
 
-    /// <summary>The referral of the route, and the one the answer is when it carries a person (a new referral).</summary>
-    private static IEnumerable<Guid> ReferralsServed(HttpContext http, string? body)
-    {
-        if (Guid.TryParse(http.GetRouteValue("id") as string, out var routed)) yield return routed;
-        if (string.IsNullOrEmpty(body)) yield break;
-        using var json = System.Text.Json.JsonDocument.Parse(body);
-        if (json.RootElement is { ValueKind: System.Text.Json.JsonValueKind.Object } answer && answer.TryGetProperty("person", out _)
-            && answer.TryGetProperty("id", out var id) && id.TryGetGuid(out var referral))
-            yield return referral;
-    }
+    /// <summary>The referrals whose reads this request logged (a 2xx answer only: nothing else is served).</summary>
+    private static string? Served(HttpContext http) =>
+        http.Response.StatusCode is >= 200 and < 300 && http.RequestServices.GetRequiredService<Features.PersonalData.AccessContext>().Logged is { Count: > 0 } logged
+            ? string.Join(',', logged) : null;
 
     private static string Context(Guid apiKeyId, string key) => $"idempotency:{apiKeyId}:{key}";
 
@@ -140,6 +136,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         public string? ContentType { get; init; }
         public string? Location { get; init; }
         public string? Body { get; init; }
+        public string? ServedReferrals { get; init; }
     }
 
     private const string DeleteExpiredSql = """
@@ -151,12 +148,13 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         VALUES (@apiKeyId, @idempotencyKey, @requestHash, @createdAt)
         """;
     private const string SelectSql = """
-        SELECT request_hash, status_code, content_type, location, body
+        SELECT request_hash, status_code, content_type, location, body, served_referrals
         FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
         """;
     private const string CompleteSql = """
         UPDATE idempotency_record
-        SET status_code = @statusCode, content_type = @contentType, location = @location, body = @body
+        SET status_code = @statusCode, content_type = @contentType, location = @location, body = @body,
+            served_referrals = @servedReferrals
         WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
         """;
     private const string DeleteSql = "DELETE FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey";

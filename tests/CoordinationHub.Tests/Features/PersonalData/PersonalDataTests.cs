@@ -159,6 +159,24 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         var rows = await AccessRows(first.Id);
         Assert.Equal(2, rows.Count(r => r.Operation == "CreateReferral" && r.AgentReference == "ccas-agent-2"));
         Assert.Equal(2, rows.Count(r => r.Operation == "PostReferralMessage"));
+
+        // A transfer's answer, to the receiver that let the referral go, no longer carries the person: neither it nor its
+        // replay is logged as a read (the replay logs exactly what the first answer logged).
+        var partner = await Partner("Épicerie solidaire de Foix", "09");
+        var (_, tag) = await Get(dep, first.Id);
+        async Task<HttpResponseMessage> Transfer()
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/referrals/{first.Id}/transfer")
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new { agent = Agent, receiverId = partner.Id, reason = "DELEGATED" }, options: ApiFixture.Json),
+            };
+            request.Headers.TryAddWithoutValidation("If-Match", tag);
+            request.Headers.Add("Idempotency-Key", "replayed-transfer");
+            return await dep.Client(Fx).SendAsync(request);
+        }
+        Assert.Null((await (await Transfer().Ok()).Read<ReferralDto>()).Person);
+        Assert.Equal("true", (await Transfer().Ok()).Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.DoesNotContain(await AccessRows(first.Id), r => r.Operation == "TransferReferral");
     }
 
     [Fact]
@@ -214,7 +232,8 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
 
         var logged = new SortedSet<string>();
         foreach (var id in ids) logged.UnionWith((await AccessRows(id)).Select(r => r.Operation));
-        Assert.Equal(MarkedOperations(), logged);
+        // A transfer answers its caller as an earlier receiver, which no longer sees the person: nothing is logged.
+        Assert.Equal(MarkedOperations().Except(["TransferReferral"]), logged);
     }
 
     [Fact]
