@@ -25,9 +25,15 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
     /// <summary>Beyond this many pending feed rows a full load is cheaper than the deltas.</summary>
     public const int MaxDeltaRows = 200_000;
 
+    /// <summary>Periods built (a load, the feed) before the memory the garbage collector grew to is given back: a push of
+    /// 20,000 records, or about seven of a national load's (then about one pause every 10 s).</summary>
+    public const int CompactAfterPeriods = 20_000;
+
     private readonly SemaphoreSlim applying = new(1, 1);
     private volatile Snapshot? current;
     private DateTimeOffset lastPrune;
+    /// <summary>Periods built since the last compaction; counted under <see cref="applying"/>.</summary>
+    private int periodsBuilt;
 
     public sealed record Organisation(Guid Id, string Name, string Kind, string? Code);
 
@@ -103,11 +109,31 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             var snapshot = current;
             if (snapshot is not null && snapshot.Generation >= generation) return;
             current = snapshot is null ? await LoadAsync(ct) : await db.RetryAsync((c, t) => ApplyFeedAsync(c, snapshot, reloadAllowed: true, t), ct);
+            if (Hosted && periodsBuilt >= CompactAfterPeriods) GiveBackMemory();
         }
         finally
         {
             applying.Release();
         }
+    }
+
+    /// <summary>
+    /// Building many periods (the whole map, a large push) allocates far more than the map keeps, and the garbage
+    /// collector keeps the memory it grew to: after the national map's load it held 408 MB for 144 MB of live
+    /// objects. A compacting collection gives it back once the new snapshot is published (in the push benchmark,
+    /// 60–100 MB committed → 30–55 MB). It stops every thread, 30–110 ms with the national map (300 ms once, after
+    /// a 200,000-record push on a busy machine), so it runs only after such a phase: lookups during the national
+    /// load kept their p99 under 10 ms.
+    /// </summary>
+    private void GiveBackMemory()
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var before = GC.GetGCMemoryInfo().TotalCommittedBytes;
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        logger.LogInformation("Competence map: {Periods} periods built, memory given back in {Ms} ms: GC committed {Before} → {After} MB",
+            periodsBuilt, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds.ToString("F0"),
+            before >> 20, GC.GetGCMemoryInfo().TotalCommittedBytes >> 20);
+        periodsBuilt = 0;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -163,6 +189,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             if (segments.Count == 0) return;
             // A competence no longer in the catalogue: no lookup can reach it.
             if (indexes.TryGetValue(key.Competence, out var k)) commune!.Replace(k, segments);
+            periodsBuilt += segments.Count;
             segments.Clear();
         }
         await foreach (var r in c.QueryUnbufferedAsync<SegmentRow>(SegmentsSql).WithCancellation(t))
@@ -237,7 +264,9 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
                     var commune = row.CommuneId!.Value;
                     if (!changed.TryGetValue(commune, out var periods))
                         changed[commune] = periods = new(snapshot.Periods.GetValueOrDefault(commune), snapshot.Catalogue.Count);
-                    periods.Replace(k, JsonSerializer.Deserialize<Segment[]>(row.Data!)!);
+                    var segments = JsonSerializer.Deserialize<Segment[]>(row.Data!)!;
+                    periods.Replace(k, segments);
+                    periodsBuilt += segments.Length;
                     break;
                 case "ORGANISATION":
                     var o = JsonSerializer.Deserialize<MapOrganisationRow>(row.Data!)!;
