@@ -29,7 +29,7 @@ public static class Benchmark
         app.MapGet("/bench/map", async (Features.CompetenceMap.CompetenceMapCache cache, CancellationToken ct) =>
             {
                 var map = await cache.GetAsync(0, ct);
-                return TypedResults.Ok(new MapStats(map.Generation, map.Segments.Count, map.SegmentCount, map.Organisations.Count, map.CommunesByCode.Count));
+                return TypedResults.Ok(new MapStats(map.Generation, map.KeyCount, map.PeriodCount, map.Organisations.Count, map.CommunesByCode.Count));
             })
             .AllowAnonymous()
             .ExcludeFromDescription();

@@ -7,7 +7,6 @@ public sealed record DelegationSpan(Guid Id, Guid DelegatorId, Guid DelegateId, 
 }
 
 /// <summary>A link of the chain that makes an organisation responsible: the law, then each delegation.</summary>
-/// <remarks>A value: the live map holds one array of links per distinct chain, its links inline.</remarks>
 public readonly record struct ChainLink(Guid OrganisationId, Guid? DelegationId, Guid? ConventionId);
 
 /// <summary>A period over which the chain is the same.</summary>
