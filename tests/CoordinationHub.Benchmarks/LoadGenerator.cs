@@ -44,6 +44,8 @@ public sealed record LoadResult(string Name, long Requests, TimeSpan Elapsed, lo
 public sealed class LoadGenerator : IDisposable
 {
     private readonly SocketsHttpHandler handler;
+    /// <summary>The open-loop runs' connections, kept from one run to the next (a warm-up run opens them).</summary>
+    private readonly SocketsHttpHandler openLoop = new() { MaxConnectionsPerServer = 256, UseProxy = false, UseCookies = false, AllowAutoRedirect = false };
     private readonly Uri baseAddress;
 
     public LoadGenerator(Uri baseAddress, int concurrency)
@@ -109,6 +111,59 @@ public sealed class LoadGenerator : IDisposable
         return new LoadResult(name, latencies.Length, elapsed, latencies, errors, samples) { Stale = workers.Sum(w => w.Stale) };
     }
 
+    /// <summary>
+    /// An open-loop run: <paramref name="perSecond"/> requests a second, sent on schedule whatever the answers' pace
+    /// (up to 256 in flight, each on a connection of its own), for a latency at a load the server carries with room
+    /// to spare, where closed-loop workers would take every core. Each latency runs from the send.
+    /// </summary>
+    public async Task<LoadResult> RunAtRateAsync(string name, IReadOnlyList<Uri> requests, string? key, double perSecond, TimeSpan duration,
+        CancellationToken ct)
+    {
+        using var client = new HttpClient(openLoop, disposeHandler: false) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (key is not null) client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var random = new Random(17);
+        var total = (int)(perSecond * duration.TotalSeconds);
+        var latencies = new long[total];
+        var errors = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
+        var samples = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var calls = new List<Task>(total);
+        var started = Stopwatch.GetTimestamp();
+        var interval = Stopwatch.Frequency / perSecond;
+        for (var i = 0; i < total && !ct.IsCancellationRequested;)
+        {
+            // Every request due by now goes; then a millisecond's sleep (the sends stay on schedule to within it).
+            for (var now = Stopwatch.GetTimestamp(); i < total && started + (long)(i * interval) <= now; i++)
+                calls.Add(SendAsync(i, requests[random.Next(requests.Count)]));
+            await Task.Delay(1, ct);
+        }
+        await Task.WhenAll(calls);
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        Array.Sort(latencies);
+        return new LoadResult(name, total, elapsed, latencies, errors, samples.Take(5).ToList());
+
+        async Task SendAsync(int i, Uri uri)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            try
+            {
+                using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead, ct);
+                latencies[i] = Stopwatch.GetTimestamp() - sent;
+                if (!response.IsSuccessStatusCode) Record($"HTTP {(int)response.StatusCode}", $"{(int)response.StatusCode} GET {uri}");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                latencies[i] = Stopwatch.GetTimestamp() - sent;
+                Record(e.GetType().Name, $"GET {uri}: {e.Message}");
+            }
+        }
+
+        void Record(string kind, string sample)
+        {
+            errors.AddOrUpdate(kind, 1, (_, n) => n + 1);
+            if (samples.Count < 2) samples.Enqueue(sample);
+        }
+    }
+
     private sealed class Worker(HttpClient client, Func<Random, HttpRequestMessage> next, int seed, Func<long>? acknowledged)
     {
         public long Stale { get; private set; }
@@ -156,5 +211,9 @@ public sealed class LoadGenerator : IDisposable
         private static string Shorten(string s) => s.Length <= 300 ? s : s[..300] + "…";
     }
 
-    public void Dispose() => handler.Dispose();
+    public void Dispose()
+    {
+        handler.Dispose();
+        openLoop.Dispose();
+    }
 }
