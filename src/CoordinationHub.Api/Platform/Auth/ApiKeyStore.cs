@@ -12,7 +12,7 @@ namespace CoordinationHub.Platform.Auth;
 /// <see cref="CacheFor"/>; a revocation in this process takes effect at once, in another
 /// process within that delay.
 /// </summary>
-public sealed class ApiKeyStore(Db db, TimeProvider clock)
+public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>? logger = null)
 {
     public static readonly TimeSpan CacheFor = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan TouchEvery = TimeSpan.FromMinutes(1);
@@ -65,7 +65,7 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock)
         var now = clock.GetUtcNow();
         if (cache.TryGetValue(hash, out var cached) && cached.Expires > now)
         {
-            if (cached.Identity is not null && now - cached.Touched > TouchEvery) await TouchAsync(hash, cached, now, ct);
+            if (cached.Identity is not null && now - cached.Touched > TouchEvery) Touch(hash, cached, now);
             return cached.Identity;
         }
 
@@ -77,15 +77,29 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock)
         // cache against callers sending endless random keys: start again when it is full.
         if (cache.Count >= MaxCached) cache.Clear();
         var entry = new CacheEntry(identity, now + CacheFor, DateTimeOffset.MinValue);
-        if (identity is not null) await TouchAsync(hash, entry, now, ct);
+        if (identity is not null) Touch(hash, entry, now);
         else cache[hash] = entry;
         return identity;
     }
 
-    private async Task TouchAsync(string hash, CacheEntry entry, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Records the key's last use, at most once a minute, in the background: no request waits for it (on SQLite the
+    /// write waits for the one writer, which a bulk push holds for seconds: lookups waited up to 2.9 s behind it).
+    /// </summary>
+    private void Touch(string hash, CacheEntry entry, DateTimeOffset now)
     {
         cache[hash] = entry with { Touched = now };
-        await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(TouchSql, new { keyHash = hash, now }, t)), ct);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await db.InTransactionAsync((c, tx, t) => c.ExecuteAsync(db.Command(TouchSql, new { keyHash = hash, now }, t, tx)), CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger?.LogWarning(e, "Could not record the last use of an API key");
+            }
+        });
     }
 
     public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
