@@ -57,7 +57,7 @@ public sealed class SqliteStatementCacheTests : IDisposable
         static string Once(int n) => $"SELECT id FROM t WHERE id > {n}";
         for (var n = 1; n <= SqliteStatementCache.Capacity * 2; n++)
         {
-            // A text run once each time, as IN lists of every length were before they were padded.
+            // A new text each time, as a bulk push's IN lists of every length make them.
             Assert.Empty(await cache.QueryAsync<long>(Once(n)));
             // The hot text first comes when the cache is already full of them.
             if (n > SqliteStatementCache.Capacity) Assert.Equal(0, await cache.ExecuteScalarAsync<long>(hot));

@@ -15,8 +15,8 @@ namespace CoordinationHub.Platform.Data;
 public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
 {
     /// <summary>
-    /// Statements kept, least recently used dropped first: texts used once (IN lists are padded to a few
-    /// lengths, but a push still reads with many of them) must not keep a create's ten statements out.
+    /// Statements kept, least recently used dropped first: a bulk push's IN lists of every length
+    /// (hundreds of texts used once) must not keep a create's ten statements out.
     /// </summary>
     public const int Capacity = 256;
     private readonly Dictionary<string, LinkedListNode<SqliteCommand>> idle = new(StringComparer.Ordinal);

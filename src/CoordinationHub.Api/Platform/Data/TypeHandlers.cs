@@ -18,9 +18,6 @@ public static class TypeHandlers
     {
         if (Interlocked.Exchange(ref registered, 1) == 1) return;
         DefaultTypeMap.MatchNamesWithUnderscores = true;
-        // An expanded IN list is a new SQL text for each length: new compiled statements, new generated code. Padded
-        // (the last value repeated) to a few lengths: 10, 20… up to 150, then steps of 50 (PostgreSQL takes an array).
-        SqlMapper.Settings.PadListExpansions = true;
         // Dapper maps these types itself and would skip the handlers unless they leave its type map.
         foreach (var type in new[] { typeof(Guid), typeof(DateTimeOffset), typeof(DateOnly), typeof(decimal) })
         {
