@@ -164,16 +164,8 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         // replay is logged as a read (the replay logs exactly what the first answer logged).
         var partner = await Partner("Épicerie solidaire de Foix", "09");
         var (_, tag) = await Get(dep, first.Id);
-        async Task<HttpResponseMessage> Transfer()
-        {
-            var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/referrals/{first.Id}/transfer")
-            {
-                Content = System.Net.Http.Json.JsonContent.Create(new { agent = Agent, receiverId = partner.Id, reason = "DELEGATED" }, options: ApiFixture.Json),
-            };
-            request.Headers.TryAddWithoutValidation("If-Match", tag);
-            request.Headers.Add("Idempotency-Key", "replayed-transfer");
-            return await dep.Client(Fx).SendAsync(request);
-        }
+        Task<HttpResponseMessage> Transfer() =>
+            Post(dep, first.Id, "transfer", new { agent = Agent, receiverId = partner.Id, reason = "DELEGATED" }, tag, "replayed-transfer");
         Assert.Null((await (await Transfer().Ok()).Read<ReferralDto>()).Person);
         Assert.Equal("true", (await Transfer().Ok()).Headers.GetValues("Idempotent-Replayed").Single());
         Assert.DoesNotContain(await AccessRows(first.Id), r => r.Operation == "TransferReferral");

@@ -74,16 +74,17 @@ public abstract class ReferralTestBase(ApiFixture fx) : DelegationTestBase(fx)
         return (await response.Read<ReferralDto>(), response.Headers.ETag!.Tag);
     }
 
-    protected Task<HttpResponseMessage> Post(Party party, Guid id, string action, object? body, string? etag) =>
-        PostTo(party, $"/v1/referrals/{id}/{action}", body, etag);
+    protected Task<HttpResponseMessage> Post(Party party, Guid id, string action, object? body, string? etag, string? idempotencyKey = null) =>
+        PostTo(party, $"/v1/referrals/{id}/{action}", body, etag, idempotencyKey);
 
-    protected Task<HttpResponseMessage> PostTo(Party party, string url, object? body, string? etag)
+    protected Task<HttpResponseMessage> PostTo(Party party, string url, object? body, string? etag, string? idempotencyKey = null)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Content = JsonContent.Create(body ?? new { }, options: ApiFixture.Json),
         };
         if (etag is not null) request.Headers.TryAddWithoutValidation("If-Match", etag);
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
         return party.Client(Fx).SendAsync(request);
     }
 
