@@ -7,6 +7,9 @@ using CoordinationHub.Platform.Data;
 //        [--referrals | --webhooks | --push]
 // A measurement, not a test: it exits 0 when a target is missed, 1 only when something failed.
 
+// The --webhooks benchmark's receiver, started by the benchmark itself as a process of its own.
+if (args is ["--webhook-receiver"]) return await WebhookBenchmark.ServeReceiverAsync();
+
 BenchmarkOptions options;
 try { options = BenchmarkOptions.Parse(args); }
 catch (ArgumentException e)

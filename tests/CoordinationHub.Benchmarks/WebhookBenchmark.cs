@@ -60,13 +60,14 @@ public static class WebhookBenchmark
         // The set-up's own events (convention.created × 100 × 5 subscribers) go out first: the idle phase is idle.
         await WaitAsync(async () => await CountAsync(apiProcess, "SELECT COUNT(*) FROM outbox_event WHERE position IS NULL") == 0
             && await CountAsync(apiProcess, "SELECT COUNT(*) FROM webhook_delivery WHERE status <> 'DELIVERED'") == 0, ct);
+        await receiver.RefreshAsync();
         var setUp = receiver.Count;
         // The dispatcher warms up too, as in a process that has been dispatching: its code is compiled to tier 1 before
         // anything is measured (on a cold dispatcher the JIT took about a second of CPU in the first seconds).
         await CommitEventsAsync(apiProcess, conventions, WarmUpEvents, ct);
-        await WaitAsync(() => Task.FromResult(receiver.Unique >= setUp + WarmUpEvents * Subscribers), ct);
+        await WaitAsync(async () => { await receiver.RefreshAsync(); return receiver.Unique >= setUp + WarmUpEvents * Subscribers; }, ct);
         var warmUp = receiver.Count - setUp;
-        receiver.Reset();
+        await receiver.ResetAsync();
         Console.WriteLine($"Set-up: {Subscribers} subscriptions, {Conventions} conventions ({setUp} set-up and {warmUp:N0} warm-up " +
                           "deliveries, not counted).");
 
@@ -84,36 +85,39 @@ public static class WebhookBenchmark
         var expected = Events * Subscribers;
         await CommitEventsAsync(apiProcess, conventions, Events, ct);
         var watch = Stopwatch.StartNew();
-        var (serverCpu, harnessCpu) = (apiProcess.CpuTime, Environment.CpuUsage.TotalTime);
+        var (serverCpu, receiverCpu) = (apiProcess.CpuTime, receiver.CpuTime);
         Console.WriteLine($"{Events:N0} events committed; lookups while {expected:N0} deliveries go out…");
         var busy = await generator.RunAsync("lookup, while dispatching", lookups, readerKey, options.Duration, ct);
+        await receiver.RefreshAsync();
         var duringLookups = receiver.Unique;
         var busyAtRate = await generator.RunAtRateAsync($"lookup at {rate:N0}/s, while dispatching", lookups, readerKey, rate, options.Duration, ct);
+        await receiver.RefreshAsync();
         var duringRate = receiver.Unique - duringLookups;
         var serverCpuAfterLookups = apiProcess.CpuTime;
         var report = Stopwatch.StartNew();
-        await WaitAsync(() =>
+        await WaitAsync(async () =>
         {
+            await receiver.RefreshAsync();
             if (report.Elapsed > TimeSpan.FromSeconds(5))
             {
                 Console.WriteLine($"  {watch.Elapsed.TotalSeconds:F0} s: {receiver.Unique:N0} delivered");
                 report.Restart();
             }
-            return Task.FromResult(receiver.Unique >= expected);
+            return receiver.Unique >= expected;
         }, ct, TimeSpan.FromMinutes(10));
         var elapsed = watch.Elapsed;
         // CPU per delivery does not depend on what else the machine runs, unlike deliveries/s. The server's
-        // share includes the lookups of the busy window; the harness's the receiver and the lookup generator.
+        // share includes the lookups of the busy window; the receiver's is its own process's.
         var serverCpuEnd = apiProcess.CpuTime;
         serverCpu = serverCpuEnd - serverCpu;
-        harnessCpu = Environment.CpuUsage.TotalTime - harnessCpu;
+        receiverCpu = receiver.CpuTime - receiverCpu;
         var perDelivery = serverCpu.TotalMicroseconds / expected;
         // The same once the lookups stopped (sequencing is mostly done by then): the calls and their records.
         var afterWindows = expected - duringLookups - duringRate;
         var alone = afterWindows >= 1_000
             ? $"; {(serverCpuEnd - serverCpuAfterLookups).TotalMicroseconds / afterWindows:F0} µs after the lookup windows"
             : "";
-        var receiverPerDelivery = harnessCpu.TotalMicroseconds / expected;
+        var receiverPerDelivery = receiverCpu.TotalMicroseconds / expected;
 
         idle.Print();
         busy.Print();
@@ -125,7 +129,7 @@ public static class WebhookBenchmark
         Console.WriteLine($"  deliveries: {expected:N0} in {elapsed.TotalSeconds:F1} s = {deliveries:N0}/s ({duringLookups:N0} of them during the " +
                           $"closed-loop window, {duringRate:N0} during the fixed-rate one); " +
                           $"duplicates {duplicates}; all signed and answered 204");
-        Console.WriteLine($"  CPU: server {perDelivery:F0} µs per delivery (sequencing, lease, sign, post, record){alone}, harness {receiverPerDelivery:F0} µs; " +
+        Console.WriteLine($"  CPU: server {perDelivery:F0} µs per delivery (sequencing, lease, sign, post, record){alone}, receiver {receiverPerDelivery:F0} µs; " +
                           $"2 cores would carry {2_000_000 / (perDelivery + receiverPerDelivery):N0} deliveries/s with nothing else running; " +
                           $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
         Console.WriteLine();
@@ -140,6 +144,8 @@ public static class WebhookBenchmark
         if (errors > 0) Console.WriteLine($"ERROR: {errors} lookups failed");
         return errors == 0 ? 0 : 1;
     }
+
+    public static Task<int> ServeReceiverAsync() => CountingReceiver.ServeAsync();
 
     /// <summary>Commits <paramref name="count"/> events into the outbox in one transaction, round robin over the conventions.</summary>
     private static async Task CommitEventsAsync(ApiProcess apiProcess, List<Guid> conventions, int count, CancellationToken ct)
@@ -177,41 +183,93 @@ public static class WebhookBenchmark
         VALUES (@id, @now, @eventType, @resourceType, @resourceId, @payload)
         """;
 
-    /// <summary>A receiver that answers 204 at once and counts deliveries per subscriber and webhook-id.</summary>
+    /// <summary>
+    /// A receiver that answers 204 at once and counts deliveries per subscriber and webhook-id, in a process of its own
+    /// (this program, run with <c>--webhook-receiver</c>): a subscriber is another machine, and in the harness's process
+    /// its request handling shared the thread pool of the lookup generator, whose answers then waited behind it.
+    /// </summary>
     private sealed class CountingReceiver : IAsyncDisposable
     {
-        private readonly ConcurrentDictionary<string, int> ids = new();
-        private WebApplication app = null!;
-        private long count;
-        public string Url { get; private set; } = "";
-        public long Count => Interlocked.Read(ref count);
-        public int Unique => ids.Count;
+        private readonly Process process;
+        private readonly HttpClient client;
 
-        public void Reset()
+        private CountingReceiver(Process process, string url)
         {
-            ids.Clear();
-            Interlocked.Exchange(ref count, 0);
+            this.process = process;
+            Url = url + "/hook";
+            client = new HttpClient { BaseAddress = new Uri(url) };
+        }
+
+        public string Url { get; }
+        public long Count { get; private set; }
+        public int Unique { get; private set; }
+        public TimeSpan CpuTime { get { process.Refresh(); return process.TotalProcessorTime; } }
+
+        /// <summary>Reads the counts (Count, Unique) from the receiver.</summary>
+        public async Task RefreshAsync()
+        {
+            var counts = System.Text.Json.Nodes.JsonNode.Parse(await client.GetStringAsync("/counts"))!;
+            (Count, Unique) = (counts["count"]!.GetValue<long>(), counts["unique"]!.GetValue<int>());
+        }
+
+        public async Task ResetAsync()
+        {
+            (await client.PostAsync("/reset", null)).EnsureSuccessStatusCode();
+            await RefreshAsync();
         }
 
         public static async Task<CountingReceiver> StartAsync()
         {
-            var receiver = new CountingReceiver();
+            var self = Environment.ProcessPath!;
+            var start = new ProcessStartInfo(self) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+            // Run as `dotnet CoordinationHub.Benchmarks.dll`: the host, then the program.
+            if (Path.GetFileNameWithoutExtension(self) == "dotnet") start.ArgumentList.Add(typeof(CountingReceiver).Assembly.Location);
+            start.ArgumentList.Add("--webhook-receiver");
+            var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {self}.");
+            var url = await process.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("The receiver did not start.");
+            return new CountingReceiver(process, url);
+        }
+
+        /// <summary>The receiver's own process: prints its address on the first line of its output, then serves until its input closes.</summary>
+        public static async Task<int> ServeAsync()
+        {
+            var ids = new ConcurrentDictionary<string, int>();
+            long count = 0;
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
-            receiver.app = builder.Build();
+            var app = builder.Build();
             // One path per subscriber: the webhook-id is the event's, the same for the five of them.
-            receiver.app.MapPost("/hook/{subscriber}", (HttpContext http, string subscriber) =>
+            app.MapPost("/hook/{subscriber}", (HttpContext http, string subscriber) =>
             {
-                receiver.ids.AddOrUpdate(subscriber + "/" + http.Request.Headers["webhook-id"].ToString(), 1, (_, n) => n + 1);
-                Interlocked.Increment(ref receiver.count);
+                ids.AddOrUpdate(subscriber + "/" + http.Request.Headers["webhook-id"].ToString(), 1, (_, n) => n + 1);
+                Interlocked.Increment(ref count);
                 return Results.NoContent();
             });
-            await receiver.app.StartAsync();
-            receiver.Url = receiver.app.Urls.First() + "/hook";
-            return receiver;
+            app.MapGet("/counts", () => Results.Ok(new { count = Interlocked.Read(ref count), unique = ids.Count }));
+            app.MapPost("/reset", () =>
+            {
+                ids.Clear();
+                Interlocked.Exchange(ref count, 0);
+                return Results.NoContent();
+            });
+            await app.StartAsync();
+            Console.WriteLine(app.Urls.First());
+            // Until the benchmark closes the pipe (it ends, or it was killed): a receiver never outlives it.
+            await Console.In.ReadToEndAsync();
+            await app.StopAsync();
+            return 0;
         }
 
-        public async ValueTask DisposeAsync() => await app.DisposeAsync();
+        public async ValueTask DisposeAsync()
+        {
+            client.Dispose();
+            if (!process.HasExited)
+            {
+                process.Kill();
+                await process.WaitForExitAsync();
+            }
+            process.Dispose();
+        }
     }
 }

@@ -15,8 +15,10 @@ namespace CoordinationHub.Features.Webhooks;
 /// </summary>
 public sealed class EventSequencer(Db db, EventAudience audience, EventSignal signal, TimeProvider clock, IOptions<WebhookOptions> options)
 {
-    public async Task<int> RunOnceAsync(CancellationToken ct)
+    /// <param name="limit">Events to sequence at most (the configured batch when larger).</param>
+    public async Task<int> RunOnceAsync(int limit, CancellationToken ct)
     {
+        limit = Math.Min(limit, options.Value.SequenceBatch);
         // A read first: an idle sequencer takes no lock and commits nothing.
         var pending = await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct);
         if (pending is null) return 0;
@@ -24,7 +26,7 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
         {
             await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
             var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
-            var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit = options.Value.SequenceBatch }, t, tx))).ToList();
+            var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit }, t, tx))).ToList();
             if (events.Count == 0) return 0;
             var subscriptions = (await c.QueryAsync<SubscriptionRow>(db.Command(ActiveSubscriptionsSql, null, t, tx)))
                 .GroupBy(s => s.OrganisationId)

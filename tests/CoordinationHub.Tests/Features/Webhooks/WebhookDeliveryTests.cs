@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Http;
 using System.Text.Json;
 using CoordinationHub.Features.Webhooks;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CoordinationHub.Tests.Features.Webhooks;
 
@@ -251,6 +252,27 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         // 18 calls at 20 a second, the bucket holding two ticks (2 calls): at least 0.8 s from the first to the last.
         var calls = receiver.Calls.Select(c => c.At).Order().ToList();
         Assert.True(calls[^1] - calls[0] >= TimeSpan.FromSeconds(0.7), $"18 calls in {(calls[^1] - calls[0]).TotalSeconds:F2} s");
+    }
+
+    [Fact]
+    public async Task A_sequencing_pass_takes_at_most_the_events_it_is_given_oldest_first()
+    {
+        // A capped dispatcher sequences a tick's worth of a backlog at a time (cap × 50 ms events), not the whole of it.
+        var partner = await Subscriber("Association Au Compte-Gouttes");
+        await Subscribe(partner, await StartReceiver());
+        await ConventionWith(partner);
+        await ConventionWith(partner);
+        var sequencer = Fx.Services.GetRequiredService<EventSequencer>();
+        const string Pending = "SELECT COUNT(*) FROM outbox_event WHERE position IS NULL";
+        var before = await Sql<long>(Pending);
+        Assert.True(before >= 6, $"{before} events wait to be sequenced");
+        var oldest = await Sql<Guid>("SELECT id FROM outbox_event WHERE position IS NULL ORDER BY seq LIMIT 1");
+
+        Assert.Equal(4, await sequencer.RunOnceAsync(4, CancellationToken.None));
+        Assert.Equal(before - 4, await Sql<long>(Pending));
+        Assert.NotNull(await Sql<long?>("SELECT position FROM outbox_event WHERE id = @oldest", new { oldest }));
+        // Without a smaller limit, a pass takes the configured batch (500).
+        Assert.Equal((int)Math.Min(before - 4, 500), await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None));
     }
 }
 
