@@ -280,8 +280,10 @@ public sealed class WebhookDispatcher(
             timeout.CancelAfter(O.HttpTimeout);
             try
             {
-                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
-                var excerpt = await ExcerptAsync(response, timeout.Token);
+                // The answer is read where it arrives, on the pool: going back to the dispatcher's thread for that little
+                // work cost a thread switch and a wake-up per delivery.
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+                var excerpt = await ExcerptAsync(response, timeout.Token).ConfigureAwait(false);
                 outcome = new Outcome((int)response.StatusCode, null, excerpt, RetryAfter(response));
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
@@ -352,9 +354,10 @@ public sealed class WebhookDispatcher(
     private static async Task<string?> ExcerptAsync(HttpResponseMessage response, CancellationToken ct)
     {
         var buffer = new byte[500];
-        await using var stream = await response.Content.ReadAsStreamAsync(ct);
+        var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        await using var _ = stream.ConfigureAwait(false);
         var read = 0;
-        while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), ct) is var n and > 0) read += n;
+        while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), ct).ConfigureAwait(false) is var n and > 0) read += n;
         return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
     }
 
