@@ -18,6 +18,7 @@ public static class WebhookBenchmark
 {
     public const int Events = 10_000;
     public const int Subscribers = 5;
+    private const int FloorPerSecond = 1_000;
     private const int WarmUpEvents = 2_000;
     private const int Conventions = 100;
 
@@ -81,6 +82,13 @@ public static class WebhookBenchmark
         await generator.RunAtRateAsync("warm-up", lookups, readerKey, rate, options.Warmup, ct);
         var idleAtRate = await generator.RunAtRateAsync($"lookup at {rate:N0}/s, dispatcher idle", lookups, readerKey, rate, options.Duration, ct);
 
+        // The floor: the same closed-loop lookups while 1,000 bare webhook-sized POSTs a second go between two other
+        // processes' sockets (the receiver process posting to itself: no database, no signing, no API). Whatever this costs
+        // the lookups, any dispatcher making 1,000 deliveries a second on these cores costs at least that.
+        await receiver.BlastAsync(FloorPerSecond, options.Duration + TimeSpan.FromSeconds(1));
+        var floor = await generator.RunAsync($"lookup, {FloorPerSecond:N0} bare POSTs/s beside", lookups, readerKey, options.Duration, ct);
+        var (blasted, blastCpu) = await receiver.BlastDoneAsync();
+
         // The events, committed at once into the outbox as the API's own transactions write them.
         var expected = Events * Subscribers;
         await CommitEventsAsync(apiProcess, conventions, Events, ct);
@@ -120,6 +128,7 @@ public static class WebhookBenchmark
         var receiverPerDelivery = receiverCpu.TotalMicroseconds / expected;
 
         idle.Print();
+        floor.Print();
         busy.Print();
         idleAtRate.Print();
         busyAtRate.Print();
@@ -129,6 +138,7 @@ public static class WebhookBenchmark
         Console.WriteLine($"  deliveries: {expected:N0} in {elapsed.TotalSeconds:F1} s = {deliveries:N0}/s ({duringLookups:N0} of them during the " +
                           $"closed-loop window, {duringRate:N0} during the fixed-rate one); " +
                           $"duplicates {duplicates}; all signed and answered 204");
+        Console.WriteLine($"  floor: {blasted:N0} bare POSTs in the window, {blastCpu.TotalMicroseconds / Math.Max(1, blasted):F0} µs of CPU each (sender and receiver in one process)");
         Console.WriteLine($"  CPU: server {perDelivery:F0} µs per delivery (sequencing, lease, sign, post, record){alone}, receiver {receiverPerDelivery:F0} µs; " +
                           $"2 cores would carry {2_000_000 / (perDelivery + receiverPerDelivery):N0} deliveries/s with nothing else running; " +
                           $"load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
@@ -139,6 +149,8 @@ public static class WebhookBenchmark
         Console.WriteLine($"| lookup p99, dispatcher idle               | {idle.PercentileMs(99),11:F2} ms |                   |        |");
         Console.WriteLine($"| lookup p99, while dispatching             | {busy.PercentileMs(99),11:F2} ms | <= 1.20 × idle    | {(p99Ratio <= 1.2 ? "PASS" : "FAIL"),-6} |");
         Console.WriteLine($"| lookup req/s idle / dispatching           | {idle.RequestsPerSecond,6:N0} / {busy.RequestsPerSecond,5:N0} |                   |        |");
+        Console.WriteLine($"| floor: p99 beside {FloorPerSecond:N0} bare POSTs/s       | {floor.PercentileMs(99),11:F2} ms | (× {floor.PercentileMs(99) / idle.PercentileMs(99):F2} idle)     |        |");
+        Console.WriteLine($"| floor: lookup req/s                       | {floor.RequestsPerSecond,14:N0} |                   |        |");
         Console.WriteLine($"| at a fixed {rate,6:N0}/s: p99 idle → dispatching | {idleAtRate.PercentileMs(99),5:F2} → {busyAtRate.PercentileMs(99),5:F2} | (× {busyAtRate.PercentileMs(99) / idleAtRate.PercentileMs(99):F2}) |        |");
         var errors = idle.ErrorCount + busy.ErrorCount + idleAtRate.ErrorCount + busyAtRate.ErrorCount;
         if (errors > 0) Console.WriteLine($"ERROR: {errors} lookups failed");
@@ -212,6 +224,22 @@ public static class WebhookBenchmark
             (Count, Unique) = (counts["count"]!.GetValue<long>(), counts["unique"]!.GetValue<int>());
         }
 
+        /// <summary>Starts the receiver posting to itself, <paramref name="perSecond"/> a second for <paramref name="duration"/>.</summary>
+        public async Task BlastAsync(int perSecond, TimeSpan duration)
+        {
+            blastCpu = CpuTime;
+            (await client.PostAsync($"/blast?perSecond={perSecond}&milliseconds={(int)duration.TotalMilliseconds}", null)).EnsureSuccessStatusCode();
+        }
+
+        /// <summary>Waits for the blast to end: the POSTs answered, and the receiver process's CPU meanwhile.</summary>
+        public async Task<(long Sent, TimeSpan Cpu)> BlastDoneAsync()
+        {
+            var sent = long.Parse(await client.GetStringAsync("/blast"));
+            return (sent, CpuTime - blastCpu);
+        }
+
+        private TimeSpan blastCpu;
+
         public async Task ResetAsync()
         {
             (await client.PostAsync("/reset", null)).EnsureSuccessStatusCode();
@@ -247,6 +275,15 @@ public static class WebhookBenchmark
                 return Results.NoContent();
             });
             app.MapGet("/counts", () => Results.Ok(new { count = Interlocked.Read(ref count), unique = ids.Count }));
+            // The floor: posts to itself at a fixed rate, each with a webhook's size and headers; GET waits for the end.
+            Task<long> blast = Task.FromResult(0L);
+            app.MapPost("/blast", (int perSecond, int milliseconds, HttpContext http) =>
+            {
+                blast = BlastAsync(http.Request.Host.ToString(), perSecond, TimeSpan.FromMilliseconds(milliseconds));
+                return Results.Accepted();
+            });
+            app.MapGet("/blast", async () => (await blast).ToString());
+            app.MapPost("/sink", () => Results.NoContent());
             app.MapPost("/reset", () =>
             {
                 ids.Clear();
@@ -259,6 +296,35 @@ public static class WebhookBenchmark
             await Console.In.ReadToEndAsync();
             await app.StopAsync();
             return 0;
+        }
+
+        private static async Task<long> BlastAsync(string host, int perSecond, TimeSpan duration)
+        {
+            using var sender = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri($"http://{host}") };
+            var body = "{\"id\":\"" + Guid.CreateVersion7() + "\",\"type\":\"convention.amendment-proposed\",\"timestamp\":\"2026-11-26T10:00:00+00:00\"," +
+                       "\"data\":{\"resourceType\":\"convention\",\"resourceId\":\"" + Guid.CreateVersion7() + "\",\"recordedStatus\":\"SIGNED\"}}";
+            var signature = "v1," + Convert.ToBase64String(new byte[32]);
+            var total = (int)(perSecond * duration.TotalSeconds);
+            var calls = new List<Task>(total);
+            var started = Stopwatch.GetTimestamp();
+            var interval = Stopwatch.Frequency / (double)perSecond;
+            for (var i = 0; i < total;)
+            {
+                for (var now = Stopwatch.GetTimestamp(); i < total && started + (long)(i * interval) <= now; i++) calls.Add(PostAsync());
+                await Task.Delay(1);
+            }
+            await Task.WhenAll(calls);
+            return total;
+
+            async Task PostAsync()
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/sink") { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+                request.Headers.Add("webhook-id", "msg_floor");
+                request.Headers.Add("webhook-timestamp", "1795000000");
+                request.Headers.Add("webhook-signature", signature);
+                using var response = await sender.SendAsync(request);
+                response.EnsureSuccessStatusCode();
+            }
         }
 
         public async ValueTask DisposeAsync()

@@ -41,12 +41,12 @@ public sealed class WebhookDispatcher(
     private WebhookOptions O => options.Value;
 
     // The loop and its calls' own code run on a low-priority thread: lookups win the cores when both want them.
-    private BackgroundScheduler? scheduler;
+    private SingleThreadScheduler? scheduler;
 
     protected override Task ExecuteAsync(CancellationToken stopping)
     {
         if (!O.Dispatch) return Task.CompletedTask;
-        scheduler = new BackgroundScheduler("Webhook dispatcher");
+        scheduler = new SingleThreadScheduler("Webhook dispatcher", nice: 10);
         return scheduler.RunAsync(() => LoopAsync(stopping));
     }
 

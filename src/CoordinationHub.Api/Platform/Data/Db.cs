@@ -21,7 +21,7 @@ public sealed class DatabaseOptions
 /// The one way handlers reach the database: an open connection of the configured provider,
 /// the dialect, and a retry pipeline for operations that are safe to repeat.
 /// </summary>
-public sealed class Db
+public sealed class Db : IDisposable
 {
     private readonly string connectionString;
     private readonly ResiliencePipeline retry;
@@ -97,6 +97,8 @@ public sealed class Db
 
     private readonly SqliteWriter sqliteWriter;
 
+    public void Dispose() => sqliteWriter.Dispose();
+
     /// <summary>
     /// SQLite has one writer at a time (and Microsoft.Data.Sqlite waits for a busy file by sleeping 150 ms
     /// between attempts), so the writers of this process queue here instead. One loop takes what is queued,
@@ -112,7 +114,7 @@ public sealed class Db
     /// temp_store stays FILE: a unit's savepoint journal is kept in memory up to 64 KiB and spills to a
     /// file beyond, so a 200,000-record push does not hold a copy of every page it changes in memory.
     /// </remarks>
-    private sealed class SqliteWriter(Db db)
+    private sealed class SqliteWriter(Db db) : IDisposable
     {
         private const int MaxBatch = 64;
 
@@ -128,10 +130,14 @@ public sealed class Db
         private readonly System.Threading.Channels.Channel<Unit> queue =
             System.Threading.Channels.Channel.CreateUnbounded<Unit>(new() { SingleReader = true });
         private int started;
+        private SingleThreadScheduler? thread;
+
+        public void Dispose() => thread?.Dispose();
 
         public async Task<object?> RunAsync(Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> work, CancellationToken ct)
         {
-            if (Interlocked.Exchange(ref started, 1) == 0) _ = Task.Run(LoopAsync);
+            // Its own thread, not the pool's: SQLite's calls are synchronous, and a batch (a push: seconds) held a pool thread.
+            if (Interlocked.Exchange(ref started, 1) == 0) _ = (thread = new SingleThreadScheduler("SQLite writer", nice: 0)).RunAsync(LoopAsync);
             var unit = new Unit(work, ct);
             await queue.Writer.WriteAsync(unit, ct);
             // Not cancelled by ct here: once its work has run, the unit's fate is the batch's commit.

@@ -3,19 +3,24 @@ using System.Runtime.InteropServices;
 namespace CoordinationHub.Platform;
 
 /// <summary>
-/// Runs background work (and the continuations of its awaits) on one dedicated thread, which on Linux is given a
-/// lower priority (nice 10): when the cores are busy, the request threads win them, and the background work takes
-/// what they leave. Code awaited with <c>ConfigureAwait(false)</c> inside libraries still continues on the pool.
+/// Runs work (and the continuations of its awaits) on one dedicated thread instead of the thread pool, optionally at a
+/// lower priority on Linux (nice 10 for background work: when the cores are busy, the request threads win them). Work
+/// that holds its thread for milliseconds (SQLite's writer) no longer holds one of the pool's few threads meanwhile,
+/// with requests queued behind it. Code awaited with <c>ConfigureAwait(false)</c> inside libraries still continues on the pool.
 /// </summary>
-public sealed class BackgroundScheduler : TaskScheduler, IDisposable
+public sealed class SingleThreadScheduler : TaskScheduler, IDisposable
 {
+    private readonly int nice;
+
     // A plain queue and Monitor.Wait: BlockingCollection's SemaphoreSlim spins with sched_yield before it sleeps,
     // which a profile of the dispatcher showed as 3 % of the process's CPU on this VM (a yield is a costly switch).
     private readonly Queue<Task> queue = [];
     private bool completed;
 
-    public BackgroundScheduler(string name)
+    /// <param name="nice">The thread's nice value on Linux: 0 for the normal priority, 10 for background work.</param>
+    public SingleThreadScheduler(string name, int nice)
     {
+        this.nice = nice;
         new Thread(Run) { IsBackground = true, Name = name }.Start();
     }
 
@@ -27,7 +32,7 @@ public sealed class BackgroundScheduler : TaskScheduler, IDisposable
     {
         try
         {
-            if (OperatingSystem.IsLinux()) _ = SetPriority(0, GetThreadId(), 10); // PRIO_PROCESS of a tid: this thread only
+            if (OperatingSystem.IsLinux() && nice != 0) _ = SetPriority(0, GetThreadId(), nice); // PRIO_PROCESS of a tid: this thread only
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -53,7 +58,12 @@ public sealed class BackgroundScheduler : TaskScheduler, IDisposable
     {
         lock (queue)
         {
-            if (completed) throw new InvalidOperationException("The scheduler is disposed.");
+            if (completed)
+            {
+                // Disposed (the host is stopping): what still comes runs on the pool rather than never.
+                ThreadPool.UnsafeQueueUserWorkItem(_ => TryExecuteTask(task), null);
+                return;
+            }
             queue.Enqueue(task);
             if (queue.Count == 1) Monitor.Pulse(queue);
         }
