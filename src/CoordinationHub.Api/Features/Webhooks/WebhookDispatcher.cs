@@ -98,6 +98,7 @@ public sealed class WebhookDispatcher(
     private long refilledAt = Stopwatch.GetTimestamp();
     // The last lease stopped at the rate cap: more may be due at the next tick.
     private bool heldBack;
+    private long leases;
 
     /// <summary>
     /// With a rate cap, one record-and-lease transaction per tick, and the tick's calls spread over it: a steady
@@ -233,15 +234,33 @@ public sealed class WebhookDispatcher(
         heldBack = allowance <= 0;
         if (capacity <= 0) return [];
         // One query per subscription with free slots: a query over all subscriptions would walk every
-        // pending row of the busy ones (and of blocked resources) to find nothing.
+        // pending row of the busy ones (and of blocked resources) to find nothing. Fair shares first: when the cap
+        // leaves room for only part of what is due, every subscription gets its share before any gets more (the ones
+        // listed first took every slot, and the last one's backlog went out alone at the end, 32 calls a tick).
         var ids = new List<Guid>();
-        foreach (var subscriptionId in await c.QueryAsync<Guid>(db.Command(ActiveSql, null, t, tx)))
+        var subscriptions = (await c.QueryAsync<Guid>(db.Command(ActiveSql, null, t, tx))).ToList();
+        if (subscriptions.Count == 0) return [];
+        var start = (int)(leases++ % subscriptions.Count); // the share's rounding favours each in turn
+        var order = subscriptions.Skip(start).Concat(subscriptions.Take(start)).ToList();
+        var share = (capacity + order.Count - 1) / order.Count;
+        var taken = new Dictionary<Guid, int>();
+        var dry = new HashSet<Guid>();
+        foreach (var limit in (int[])[share, int.MaxValue]) // the fair share, then what the others left
         {
-            var busy = perSubscription.GetValueOrDefault(subscriptionId) - freed.GetValueOrDefault(subscriptionId);
-            var free = Math.Min(O.MaxInFlightPerSubscription - busy, capacity - ids.Count);
-            if (free <= 0) continue;
-            ids.AddRange(await c.QueryAsync<Guid>(db.Command(DueSql, new { now, subscriptionId, limit = free }, t, tx)));
-            if (ids.Count >= capacity) break;
+            foreach (var subscriptionId in order)
+            {
+                if (ids.Count >= capacity) break;
+                if (dry.Contains(subscriptionId)) continue;
+                var had = taken.GetValueOrDefault(subscriptionId);
+                var busy = perSubscription.GetValueOrDefault(subscriptionId) - freed.GetValueOrDefault(subscriptionId) + had;
+                var free = Math.Min(Math.Min(O.MaxInFlightPerSubscription - busy, capacity - ids.Count), limit - had);
+                if (free <= 0) continue;
+                // In this transaction the rows the first pass took come first again: skip them.
+                var due = (await c.QueryAsync<Guid>(db.Command(DueSql, new { now, subscriptionId, limit = had + free }, t, tx))).Skip(had).ToList();
+                ids.AddRange(due);
+                taken[subscriptionId] = had + due.Count;
+                if (due.Count < free) dry.Add(subscriptionId);
+            }
         }
         heldBack = ids.Count >= allowance;
         if (ids.Count == 0) return [];
@@ -387,7 +406,7 @@ public sealed class WebhookDispatcher(
         }.ToEvent();
     }
 
-    private const string ActiveSql = "SELECT id FROM webhook_subscription WHERE status = 'ACTIVE'";
+    private const string ActiveSql = "SELECT id FROM webhook_subscription WHERE status = 'ACTIVE' ORDER BY id";
     // Only the oldest pending delivery of a resource per subscription is eligible: per-resource order.
     // The rows read stay locked to this transaction (PostgreSQL, SQL Server) until they are leased.
     private const string DueSql = """

@@ -255,6 +255,30 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
     }
 
     [Fact]
+    public async Task Under_the_cap_subscriptions_take_turns_and_none_waits_for_another_to_drain()
+    {
+        var (first, second) = (await Subscriber("Association Premier Servi"), await Subscriber("Association Second Servi"));
+        var (a, b) = (await StartReceiver(), await StartReceiver());
+        await Subscribe(first, a);
+        await Subscribe(second, b);
+        const int conventions = 4;
+        foreach (var party in new[] { first, second })
+            for (var i = 0; i < conventions; i++) await ConventionWith(party);
+        // Every event sequenced first (the capped dispatcher sequences a tick's worth at a time, the first party's first):
+        // then both have more due than the cap lets out.
+        var sequencer = Fx.Services.GetRequiredService<EventSequencer>();
+        while (await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None) > 0) { }
+        // 20 calls a second: two a tick, fewer than either subscription has due (4 conventions each, one in flight per convention).
+        StartDispatcher(("Webhooks:MaxDeliveriesPerSecond", "20"));
+
+        await Eventually(async () => a.Calls.Count >= 3 * conventions && b.Calls.Count >= 3 * conventions, "every event delivered", seconds: 30);
+        var (atA, atB) = (a.Calls.Select(c => c.At).Order().ToList(), b.Calls.Select(c => c.At).Order().ToList());
+        // Before, the subscription listed first took both calls of every tick until it had fewer due than that.
+        Assert.True(atB[0] < atA[5], "the second subscription waited for the first one's backlog");
+        Assert.True(atA[0] < atB[5], "the first subscription waited for the second one's backlog");
+    }
+
+    [Fact]
     public async Task A_sequencing_pass_takes_at_most_the_events_it_is_given_oldest_first()
     {
         // A capped dispatcher sequences a tick's worth of a backlog at a time (cap × 50 ms events), not the whole of it.
