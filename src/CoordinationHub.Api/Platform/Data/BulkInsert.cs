@@ -34,38 +34,52 @@ public static class BulkInsert
     {
         var list = rows as IReadOnlyCollection<object?[]> ?? rows.ToList();
         if (list.Count == 0) return;
-        if (c is SqliteStatementCache writer) Bound(writer, table, columns, list);
-        else if (db.Dialect.Provider == DatabaseProvider.Sqlite) Prepared(db, c, tx, table, columns, types, list);
+        if (db.Dialect.Provider == DatabaseProvider.Sqlite)
+            await db.ExecuteRowsAsync(c, tx, Sql(table, columns, 1), [.. columns.Select(col => $"@{col}_0")], types, list, ct);
         else if (c is NpgsqlConnection npgsql && list.Count >= CopyFrom) await CopyAsync(npgsql, table, columns, types, list, ct);
         else await MultiRowAsync(db, c, tx, table, columns, types, list, ct);
     }
 
-    private static void Prepared(Db db, DbConnection c, DbTransaction tx, string table, IReadOnlyList<string> columns, IReadOnlyList<DbType> types,
-        IEnumerable<object?[]> rows)
+    /// <summary>
+    /// One statement executed once per row (a one-row INSERT, an UPDATE by key): on the SQLite writer's connection
+    /// bound by position on its compiled statement (<see cref="Bound"/>), elsewhere one prepared command rebound
+    /// for every row. <paramref name="parameters"/> names the statement's parameters in the order of a row's values.
+    /// </summary>
+    public static async Task ExecuteRowsAsync(this Db db, DbConnection c, DbTransaction tx, string sql, IReadOnlyList<string> parameters,
+        IReadOnlyList<DbType> types, IReadOnlyCollection<object?[]> rows, CancellationToken ct)
     {
-        using var command = c.CreateCommand();
+        if (rows.Count == 0) return;
+        sql = db.Dialect.Render(sql);
+        if (c is SqliteStatementCache writer)
+        {
+            Bound(writer, sql, parameters, rows);
+            return;
+        }
+        await using var command = c.CreateCommand();
         command.Transaction = tx;
-        command.CommandText = Sql(table, columns, 1);
-        var parameters = columns.Select(col => db.Dialect.Parameter(command, $"@{col}_0", null, DbType.String)).ToArray();
-        command.Parameters.AddRange(parameters);
+        command.CommandText = sql;
+        var bound = parameters.Select((name, i) => db.Dialect.Parameter(command, name, null, types[i])).ToArray();
+        command.Parameters.AddRange(bound);
         // Microsoft.Data.Sqlite keeps the compiled statement while the text stays the same: executed again, it is only rebound.
         foreach (var row in rows)
         {
-            for (var col = 0; col < parameters.Length; col++) db.Dialect.Bind(parameters[col], row[col], types[col]);
-            command.ExecuteNonQuery();
+            for (var i = 0; i < bound.Length; i++) db.Dialect.Bind(bound[i], row[i], types[i]);
+            await command.ExecuteNonQueryAsync(ct);
         }
     }
 
     /// <summary>
-    /// The SQLite writer's rows, bound by position with SQLitePCL's calls on a statement compiled once per connection.
+    /// The SQLite writer's rows, bound with SQLitePCL's calls on a statement compiled once per connection.
     /// Through Microsoft.Data.Sqlite each execution looked every parameter up by name and made new UTF-8 arrays of
     /// its name and value, and a reader; a pushed record binds about 60 values (its 8 rows). The values stored are the
     /// same as <see cref="SqliteDialect"/> gives Microsoft.Data.Sqlite: ids, dates and instants as text, formatted
     /// here straight into UTF-8 on the stack. The writer holds the write lock (BEGIN IMMEDIATE): a step is never busy.
     /// </summary>
-    private static void Bound(SqliteStatementCache c, string table, IReadOnlyList<string> columns, IEnumerable<object?[]> rows)
+    private static void Bound(SqliteStatementCache c, string sql, IReadOnlyList<string> parameters, IEnumerable<object?[]> rows)
     {
-        var statement = c.Insert(Sql(table, columns, 1));
+        var statement = c.Statement(sql);
+        var index = parameters.Select(p => raw.sqlite3_bind_parameter_index(statement, p) is > 0 and var i
+            ? i : throw new ArgumentException($"The statement has no parameter {p}: {sql}")).ToArray();
         var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1024);
         try
         {
@@ -73,8 +87,8 @@ public static class BulkInsert
             {
                 try
                 {
-                    for (var col = 0; col < columns.Count; col++)
-                        SqliteException.ThrowExceptionForRC(Bind(statement, col + 1, row[col], ref buffer, table, columns[col]), c.Handle);
+                    for (var p = 0; p < index.Length; p++)
+                        SqliteException.ThrowExceptionForRC(Bind(statement, index[p], row[p], ref buffer, sql, parameters[p]), c.Handle);
                     var rc = raw.sqlite3_step(statement);
                     if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, c.Handle);
                 }
@@ -91,7 +105,7 @@ public static class BulkInsert
         }
     }
 
-    private static int Bind(sqlite3_stmt s, int i, object? value, ref byte[] buffer, string table, string column)
+    private static int Bind(sqlite3_stmt s, int i, object? value, ref byte[] buffer, string sql, string parameter)
     {
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         Span<byte> utf8 = stackalloc byte[40];
@@ -117,7 +131,7 @@ public static class BulkInsert
             case double v: return raw.sqlite3_bind_double(s, i, v);
             case decimal m: m.TryFormat(utf8, out n, default, invariant); return raw.sqlite3_bind_text(s, i, utf8[..n]);
             case byte[] blob: return raw.sqlite3_bind_blob(s, i, blob);
-            default: throw new NotSupportedException($"INSERT INTO {table}: no SQLite binding for {value.GetType().Name} ({column}).");
+            default: throw new NotSupportedException($"No SQLite binding for {value.GetType().Name} ({parameter} of {sql}).");
         }
     }
 
