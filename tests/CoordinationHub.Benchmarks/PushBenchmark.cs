@@ -12,8 +12,9 @@ namespace CoordinationHub.Benchmarks;
 /// <summary>
 /// Issue 16's benchmark (<c>--push</c>): the national load — every département pushes, through the API, the
 /// snapshot of its 9 legal competences on each of its communes (one record per commune and competence) —
-/// against the provider's native bulk path writing the same rows to a scratch table; lookups run during
-/// the load; then the server's memory during a push of 20,000 and of 200,000 records.
+/// against the provider's native bulk path writing the same rows to a scratch table, and (SQLite) writing the
+/// push's own rows into a copy of the database (<see cref="PushRowsReplay"/>); lookups run during the load; then
+/// the server's memory during a push of 20,000 and of 200,000 records.
 /// </summary>
 public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGenerator generator, BenchmarkOptions options, Workload workload)
 {
