@@ -122,10 +122,11 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
                               $"; in all {own.Sum(a => a.Rows):N0} ({(double)own.Sum(a => a.Rows) / records:F2} per record); " +
                               $"after their commits, by the event sequencer: " +
                               string.Join(", ", after.Select(a => $"{a.Table} {a.Rows:N0} ({(double)a.Rows / records:F2})")));
-            Console.WriteLine($"  native, the push's rows (each push's inserted rows, read back by rowid, inserted again into a copy of the database " +
-                              $"taken before the load: same tables, indexes, triggers and foreign keys; one prepared INSERT per row, one transaction " +
-                              $"per push; the sequencer's rows left out): {sameRows:N0} rows in {sameTime.TotalSeconds:F2} s = {records / sameTime.TotalSeconds:N0} records/s " +
-                              $"({sameRows / sameTime.TotalSeconds:N0} rows/s)");
+            Console.WriteLine($"  native, the push's rows (each push's inserted rows, read back by rowid, inserted again " +
+                              $"into a copy of the database taken before the load: same tables, indexes, triggers and " +
+                              $"foreign keys; one prepared INSERT per row, one transaction per push; the sequencer's rows " +
+                              $"left out): {sameRows:N0} rows in {sameTime.TotalSeconds:F2} s = " +
+                              $"{records / sameTime.TotalSeconds:N0} records/s ({sameRows / sameTime.TotalSeconds:N0} rows/s)");
             Console.WriteLine($"  time ratios: API / native one-row {ratio:F1} ×, API / native same rows {pushTime / sameTime:F1} ×, " +
                               $"native same rows / native one-row {sameTime / nativeTime:F1} ×");
         }
@@ -231,8 +232,8 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
         var (after, hwm) = apiProcess.Memory;
         var peak = exact ? hwm : sampled;
         Console.WriteLine($"  {count:N0}-record push (Nord: its {nord.Communes.Count} communes × {competences.Length} competences × months from {from:yyyy-MM}, commune by commune): " +
-                          $"{result.Elapsed.TotalSeconds:F1} s = {count / result.Elapsed.TotalSeconds:N0} records/s, server CPU {cpu.TotalMicroseconds / count:F0} µs per record " +
-                          $"(nothing else running); RSS before {Mb(before)}, " +
+                          $"{result.Elapsed.TotalSeconds:F1} s = {count / result.Elapsed.TotalSeconds:N0} records/s, " +
+                          $"server CPU {cpu.TotalMicroseconds / count:F0} µs per record (nothing else running); RSS before {Mb(before)}, " +
                           $"peak {Mb(peak)} ({(exact ? "VmHWM reset before the push" : "sampled every 20 ms")}), after {Mb(after)}");
         return new MemoryResult(count, result.Elapsed, before, peak, after);
     }

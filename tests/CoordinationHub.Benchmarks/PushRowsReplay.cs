@@ -45,11 +45,15 @@ public sealed class PushRowsReplay : IAsyncDisposable
         File.Delete(file);
         await api.ExecuteAsync("VACUUM INTO @file", new { file });
         // As the API opens its database: foreign keys on, write-ahead log (synchronous left at its default, as the API does).
-        var copy = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = file, ForeignKeys = true, Pooling = false }.ToString());
+        var copy = new SqliteConnection(
+            new SqliteConnectionStringBuilder { DataSource = file, ForeignKeys = true, Pooling = false }.ToString());
         await copy.OpenAsync(ct);
         await copy.ExecuteAsync("PRAGMA journal_mode=WAL");
-        var names = (await api.QueryAsync<string>(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'bench%' ORDER BY name")).ToList();
+        var names = (await api.QueryAsync<string>("""
+            SELECT name FROM sqlite_master
+            WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name NOT LIKE 'bench%'
+            ORDER BY name
+            """)).ToList();
         var parents = new Dictionary<string, List<string>>();
         foreach (var t in names)
             parents[t] = [.. await api.QueryAsync<string>($"SELECT DISTINCT \"table\" FROM pragma_foreign_key_list('{t}')")];
@@ -125,7 +129,8 @@ public sealed class PushRowsReplay : IAsyncDisposable
             {
                 await using var insert = copy.CreateCommand();
                 insert.Transaction = tx;
-                insert.CommandText = $"INSERT INTO {t} ({string.Join(", ", columns)}) VALUES ({string.Join(", ", columns.Select((_, i) => $"@p{i}"))})";
+                var values = string.Join(", ", columns.Select((_, i) => $"@p{i}"));
+                insert.CommandText = $"INSERT INTO {t} ({string.Join(", ", columns)}) VALUES ({values})";
                 var parameters = columns.Select((_, i) => insert.Parameters.Add(new SqliteParameter { ParameterName = $"@p{i}" })).ToArray();
                 insert.Prepare();
                 foreach (var row in list)

@@ -56,7 +56,9 @@ public sealed class EventAudience(Db db)
         UNION
         SELECT id, organisation_id FROM import_job WHERE id {in:ids} AND organisation_id IS NOT NULL
         """;
-    private const string ConventionSql = "SELECT convention_id AS resource_id, organisation_id FROM convention_party WHERE convention_id {in:ids}";
+    private const string ConventionSql = """
+        SELECT convention_id AS resource_id, organisation_id FROM convention_party WHERE convention_id {in:ids}
+        """;
     private const string DelegationSql = """
         SELECT id AS resource_id, delegator_id AS organisation_id FROM delegation WHERE id {in:ids}
         UNION
