@@ -12,8 +12,9 @@ namespace CoordinationHub.Benchmarks;
 /// <summary>
 /// Issue 16's benchmark (<c>--push</c>): the national load — every département pushes, through the API, the
 /// snapshot of its 9 legal competences on each of its communes (one record per commune and competence) —
-/// against the provider's native bulk path writing the same rows to a scratch table; lookups run during
-/// the load; then the server's memory during a push of 20,000 and of 200,000 records.
+/// against the provider's native bulk path writing the same rows to a scratch table, and (SQLite) writing the
+/// push's own rows into a copy of the database (<see cref="PushRowsReplay"/>); lookups run during the load; then
+/// the server's memory during a push of 20,000 and of 200,000 records.
 /// </summary>
 public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGenerator generator, BenchmarkOptions options, Workload workload)
 {
@@ -54,6 +55,11 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
         var idle = await generator.RunAsync("lookup, idle", lookups, readerKey, TimeSpan.FromSeconds(5), ct);
         var cpuPerLookup = (apiProcess.CpuTime - idleCpu) / Math.Max(1, idle.Requests);
 
+        // The floor of the push's own rows (SQLite): a copy of the database as it is before the load, and where each table ends.
+        // (In the API's temporary folder, removed with it.)
+        var replay = apiProcess.Db.Dialect.Provider == DatabaseProvider.Sqlite
+            ? await PushRowsReplay.CreateAsync(apiProcess.Db.ConnectionString, ct) : null;
+
         // The national load, département after département, with lookups beside it.
         Console.WriteLine($"Pushing {departements.Count} snapshots, lookups at concurrency {options.Concurrency} meanwhile…");
         var loading = new CancellationTokenSource();
@@ -70,6 +76,7 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
             var result = await PushAsync(d, Snapshot(d, competences), Query(competences, dryRun: false), ct);
             results.Add(result);
             if (result.Status != "APPLIED") throw new InvalidOperationException($"The push of {d.Code} is {result.Status}.");
+            if (replay is not null) await replay.MarkPushAsync(); // outside the push's time
             if (results.Count % 10 == 0) Console.WriteLine($"  {results.Count}/{departements.Count} ({watch.Elapsed.TotalSeconds:F0} s)");
         }
         var loadElapsed = watch.Elapsed;
@@ -89,6 +96,16 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
             foreach (var d in departements) nativeTime += await native.WriteAsync(Rows(d, competences), ct);
         }
 
+        // The same rows as the API's pushes wrote them, natively: same tables, columns and indexes.
+        var (sameTime, sameRows) = (TimeSpan.Zero, 0L);
+        List<(string Table, long Rows)> added = [];
+        if (replay is not null)
+        {
+            added = await replay.RowsAddedAsync();
+            (sameTime, sameRows) = await replay.ReplayAsync(ct);
+            await replay.DisposeAsync(); // its copy holds the whole load again
+        }
+
         var apiRate = records / pushTime.TotalSeconds;
         var nativeRate = records / nativeTime.TotalSeconds;
         var ratio = pushTime / nativeTime;
@@ -96,6 +113,23 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
         Console.WriteLine($"  API: {records:N0} records in {pushTime.TotalSeconds:F1} s of pushes ({loadElapsed.TotalSeconds:F1} s wall) = {apiRate:N0} records/s; " +
                           $"server CPU {pushCpu.TotalMicroseconds / records:F0} µs per record (lookups' share taken out: {during.Requests:N0} × {cpuPerLookup.TotalMicroseconds:F0} µs)");
         Console.WriteLine($"  native ({NativePath.Describe(apiProcess.Db)}): {nativeTime.TotalSeconds:F2} s = {nativeRate:N0} records/s");
+        if (replay is not null)
+        {
+            var (own, after) = (added.Where(a => !PushRowsReplay.AfterCommit.Contains(a.Table)).ToList(),
+                added.Where(a => PushRowsReplay.AfterCommit.Contains(a.Table)).ToList());
+            Console.WriteLine($"  rows the pushes' transactions added, per table (per record): " +
+                              string.Join(", ", own.Select(a => $"{a.Table} {a.Rows:N0} ({(double)a.Rows / records:F2})")) +
+                              $"; in all {own.Sum(a => a.Rows):N0} ({(double)own.Sum(a => a.Rows) / records:F2} per record); " +
+                              $"after their commits, by the event sequencer: " +
+                              string.Join(", ", after.Select(a => $"{a.Table} {a.Rows:N0} ({(double)a.Rows / records:F2})")));
+            Console.WriteLine($"  native, the push's rows (each push's inserted rows, read back by rowid, inserted again " +
+                              $"into a copy of the database taken before the load: same tables, indexes, triggers and " +
+                              $"foreign keys; one prepared INSERT per row, one transaction per push; the sequencer's rows " +
+                              $"left out): {sameRows:N0} rows in {sameTime.TotalSeconds:F2} s = " +
+                              $"{records / sameTime.TotalSeconds:N0} records/s ({sameRows / sameTime.TotalSeconds:N0} rows/s)");
+            Console.WriteLine($"  time ratios: API / native one-row {ratio:F1} ×, API / native same rows {pushTime / sameTime:F1} ×, " +
+                              $"native same rows / native one-row {sameTime / nativeTime:F1} ×");
+        }
         Console.WriteLine($"  largest push, Pas-de-Calais: {largest.Records:N0} records in {largest.Elapsed.TotalSeconds:F2} s");
         idle.Print();
         during.Print();
@@ -112,6 +146,12 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
         Row("national load through the API", $"{apiRate:N0} rec/s", "", null);
         Row($"native path ({NativePath.Short(apiProcess.Db)})", $"{nativeRate:N0} rec/s", "", null);
         Row("API time / native time", $"{ratio:F1} ×", "<= 5 ×", ratio <= 5);
+        if (replay is not null)
+        {
+            Row("native path, the push's rows (prepared INSERT)", $"{records / sameTime.TotalSeconds:N0} rec/s", "", null);
+            Row("API time / native time, the push's rows", $"{pushTime / sameTime:F1} ×", "", null);
+            Row("native time: push's rows / one row", $"{sameTime / nativeTime:F1} ×", "", null);
+        }
         Row("server CPU per record (push)", $"{pushCpu.TotalMicroseconds / records:F0} µs", "", null);
         Row($"Pas-de-Calais ({largest.Records:N0} records)", $"{largest.Elapsed.TotalSeconds:F2} s", "", null);
         Row("lookup p99 during the load", $"{during.PercentileMs(99):F2} ms", "<= 10 ms", during.PercentileMs(99) <= 10);
@@ -183,14 +223,17 @@ public sealed class PushBenchmark(ApiProcess apiProcess, ApiClient api, LoadGene
                 await Task.Delay(20, CancellationToken.None);
             }
         }, CancellationToken.None);
+        var cpu = apiProcess.CpuTime;
         var result = await PushAsync(nord, body, "?mode=UPSERT", ct);
+        cpu = apiProcess.CpuTime - cpu;
         await sampling.CancelAsync();
         await sampler;
         if (result.Status != "APPLIED") throw new InvalidOperationException($"The {count:N0}-record push is {result.Status}.");
         var (after, hwm) = apiProcess.Memory;
         var peak = exact ? hwm : sampled;
         Console.WriteLine($"  {count:N0}-record push (Nord: its {nord.Communes.Count} communes × {competences.Length} competences × months from {from:yyyy-MM}, commune by commune): " +
-                          $"{result.Elapsed.TotalSeconds:F1} s = {count / result.Elapsed.TotalSeconds:N0} records/s; RSS before {Mb(before)}, " +
+                          $"{result.Elapsed.TotalSeconds:F1} s = {count / result.Elapsed.TotalSeconds:N0} records/s, " +
+                          $"server CPU {cpu.TotalMicroseconds / count:F0} µs per record (nothing else running); RSS before {Mb(before)}, " +
                           $"peak {Mb(peak)} ({(exact ? "VmHWM reset before the push" : "sampled every 20 ms")}), after {Mb(after)}");
         return new MemoryResult(count, result.Elapsed, before, peak, after);
     }

@@ -10,39 +10,58 @@ namespace CoordinationHub.Features.Webhooks;
 /// </summary>
 public sealed class EventAudience(Db db)
 {
-    public async Task<IReadOnlyList<Guid>> ResolveAsync(DbConnection c, DbTransaction tx, string resourceType, Guid resourceId, CancellationToken ct)
+    /// <summary>IN lists are cut to this size (SQL Server takes 2,100 parameters a statement).</summary>
+    private const int Chunk = 500;
+
+    /// <summary>
+    /// The audience of each resource, read with one query per resource type and 500 resources (a bulk push's events
+    /// are a thousand delegations); a resource type with no audience, or a resource that is gone, has none.
+    /// </summary>
+    public async Task<Dictionary<(string Type, Guid Id), IReadOnlyList<Guid>>> ResolveAsync(DbConnection c, DbTransaction tx,
+        IEnumerable<(string Type, Guid Id)> resources, CancellationToken ct)
     {
-        var sql = resourceType switch
+        var audiences = new Dictionary<(string Type, Guid Id), IReadOnlyList<Guid>>();
+        foreach (var type in resources.Distinct().GroupBy(r => r.Type, StringComparer.Ordinal))
         {
-            // The parties of the convention.
-            "convention" => ConventionSql,
-            // The delegator and the delegate.
-            "delegation" => DelegationSql,
-            // The sender and the current receiver (one that transferred it learns no more of it).
-            "referral" => ReferralSql,
-            // The delegator whose delegations were pushed, and the organisation that pushed them.
-            "import" => ImportSql,
-            _ => null,
-        };
-        if (sql is null) return [];
-        var ids = await c.QueryAsync<Guid>(db.Command(sql, new { id = resourceId }, ct, tx));
-        return ids.Distinct().ToList();
+            foreach (var r in type) audiences[r] = [];
+            var sql = type.Key switch
+            {
+                // The parties of the convention.
+                "convention" => ConventionSql,
+                // The delegator and the delegate.
+                "delegation" => DelegationSql,
+                // The sender and the current receiver (one that transferred it learns no more of it).
+                "referral" => ReferralSql,
+                // The delegator whose delegations were pushed, and the organisation that pushed them.
+                "import" => ImportSql,
+                _ => null,
+            };
+            if (sql is null) continue;
+            foreach (var ids in type.Select(r => r.Id).Chunk(Chunk))
+                foreach (var resource in (await c.QueryAsync<AudienceRow>(db.Command(sql, new { ids }, ct, tx))).GroupBy(a => a.ResourceId))
+                    audiences[(type.Key, resource.Key)] = resource.Select(a => a.OrganisationId).Distinct().ToList();
+        }
+        return audiences;
     }
 
+    private sealed class AudienceRow { public Guid ResourceId { get; init; } public Guid OrganisationId { get; init; } }
+
     private const string ReferralSql = """
-        SELECT sender_id FROM referral WHERE id = @id
+        SELECT id AS resource_id, sender_id AS organisation_id FROM referral WHERE id {in:ids}
         UNION
-        SELECT receiver_id FROM referral WHERE id = @id
+        SELECT id, receiver_id FROM referral WHERE id {in:ids}
         """;
     private const string ImportSql = """
-        SELECT delegator_id FROM import_job WHERE id = @id
+        SELECT id AS resource_id, delegator_id AS organisation_id FROM import_job WHERE id {in:ids}
         UNION
-        SELECT organisation_id FROM import_job WHERE id = @id AND organisation_id IS NOT NULL
+        SELECT id, organisation_id FROM import_job WHERE id {in:ids} AND organisation_id IS NOT NULL
         """;
-    private const string ConventionSql = "SELECT organisation_id FROM convention_party WHERE convention_id = @id";
+    private const string ConventionSql = """
+        SELECT convention_id AS resource_id, organisation_id FROM convention_party WHERE convention_id {in:ids}
+        """;
     private const string DelegationSql = """
-        SELECT delegator_id FROM delegation WHERE id = @id
+        SELECT id AS resource_id, delegator_id AS organisation_id FROM delegation WHERE id {in:ids}
         UNION
-        SELECT delegate_id FROM delegation WHERE id = @id
+        SELECT id, delegate_id FROM delegation WHERE id {in:ids}
         """;
 }

@@ -34,15 +34,14 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
             var now = clock.GetUtcNow();
             var audienceRows = new List<object?[]>();
             var deliveries = new List<object?[]>();
-            // Many events of one batch concern the same resource: resolve each audience once.
-            var audiences = new Dictionary<(string, Guid), IReadOnlyList<Guid>>();
+            // Each resource's audience read once for the batch, every resource of a type in one query.
+            var audiences = await audience.ResolveAsync(c, tx, events.Select(e => (e.ResourceType, e.ResourceId)), t);
+            var positions = new List<object?[]>(events.Count);
             foreach (var e in events)
             {
                 var position = ++last;
-                await c.ExecuteAsync(db.Command(SetPositionSql, new { id = e.Id, position }, t, tx));
-                if (!audiences.TryGetValue((e.ResourceType, e.ResourceId), out var organisations))
-                    audiences[(e.ResourceType, e.ResourceId)] = organisations = await audience.ResolveAsync(c, tx, e.ResourceType, e.ResourceId, t);
-                foreach (var organisationId in organisations)
+                positions.Add([position, e.Id]);
+                foreach (var organisationId in audiences[(e.ResourceType, e.ResourceId)])
                 {
                     audienceRows.Add([organisationId, position, e.Id]);
                     foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
@@ -50,6 +49,7 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
                             deliveries.Add([Guid.CreateVersion7(), s.Id, e.Id, position, e.ResourceId, "PENDING", 0, now, now]);
                 }
             }
+            await db.ExecuteRowsAsync(c, tx, SetPositionSql, PositionParameters, PositionTypes, positions, t);
             await db.InsertRowsAsync(c, tx, "event_audience", AudienceColumns, AudienceTypes, audienceRows, t);
             await db.InsertRowsAsync(c, tx, "webhook_delivery", DeliveryColumns, DeliveryTypes, deliveries, t);
             await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
@@ -70,8 +70,9 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
     private const string LockSql = "UPDATE event_sequencer SET last_position = last_position WHERE id = 1";
     private const string AnyUnsequencedSql = "SELECT id FROM outbox_event WHERE position IS NULL ORDER BY seq {limit}";
     private const string LastPositionSql = "SELECT last_position FROM event_sequencer WHERE id = 1";
+    // Not the payload: the sequencer does not read it.
     private const string UnsequencedSql = """
-        SELECT id, occurred_at, event_type, resource_type, resource_id, payload
+        SELECT id, event_type, resource_type, resource_id
         FROM outbox_event
         WHERE position IS NULL
         ORDER BY seq
@@ -79,6 +80,8 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
         """;
     private const string ActiveSubscriptionsSql = "SELECT id, organisation_id, event_types FROM webhook_subscription WHERE status = 'ACTIVE'";
     private const string SetPositionSql = "UPDATE outbox_event SET position = @position WHERE id = @id";
+    private static readonly string[] PositionParameters = ["@position", "@id"];
+    private static readonly DbType[] PositionTypes = [DbType.Int64, DbType.Guid];
     private static readonly string[] AudienceColumns = ["organisation_id", "position", "event_id"];
     private static readonly DbType[] AudienceTypes = [DbType.Guid, DbType.Int64, DbType.Guid];
     private static readonly string[] DeliveryColumns =

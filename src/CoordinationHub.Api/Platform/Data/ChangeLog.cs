@@ -32,14 +32,19 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         // SQLite numbers the events here, as its trigger would one UPDATE at a time (this transaction is the only writer).
         var sqlite = db.Dialect.Provider == DatabaseProvider.Sqlite;
         var seq = sqlite ? await c.ExecuteScalarAsync<long>(db.Command(LastSeqSql, null, ct, tx)) : 0;
+        // One buffer and writer for every payload of the call (a push's chunk: a thousand).
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder });
         foreach (var e in entries)
         {
             var now = clock.GetUtcNow();
             var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
             var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
             audit.Add([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson]);
-            object?[] row = [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson)];
-            outbox.Add(sqlite ? [.. row, ++seq] : row);
+            var payload = Payload(e, now, afterJson ?? beforeJson, buffer, writer);
+            outbox.Add(sqlite
+                ? [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, payload, ++seq]
+                : [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, payload]);
         }
         await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, audit, ct);
         await db.InsertRowsAsync(c, tx, "outbox_event", sqlite ? [.. OutboxColumns, "seq"] : OutboxColumns, sqlite ? [.. OutboxTypes, DbType.Int64] : OutboxTypes,
@@ -47,21 +52,20 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     }
 
     /// <summary>The event: its type, resource and time, and the state it carries (already serialised for the audit record: not twice).</summary>
-    private static string Payload(Entry e, DateTimeOffset now, string? data)
+    private static string Payload(Entry e, DateTimeOffset now, string? data, System.Buffers.ArrayBufferWriter<byte> buffer, Utf8JsonWriter w)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256 + (data?.Length ?? 0));
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder }))
-        {
-            w.WriteStartObject();
-            w.WriteString("type", e.EventType);
-            w.WriteString("resourceType", e.ResourceType);
-            w.WriteString("resourceId", e.ResourceId);
-            w.WriteString("occurredAt", now);
-            w.WritePropertyName("data");
-            if (data is null) w.WriteNullValue();
-            else w.WriteRawValue(data, skipInputValidation: true);
-            w.WriteEndObject();
-        }
+        buffer.ResetWrittenCount();
+        w.Reset(buffer);
+        w.WriteStartObject();
+        w.WriteString("type", e.EventType);
+        w.WriteString("resourceType", e.ResourceType);
+        w.WriteString("resourceId", e.ResourceId);
+        w.WriteString("occurredAt", now);
+        w.WritePropertyName("data");
+        if (data is null) w.WriteNullValue();
+        else w.WriteRawValue(data, skipInputValidation: true);
+        w.WriteEndObject();
+        w.Flush();
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 

@@ -20,6 +20,8 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
     /// </summary>
     public const int Capacity = 256;
     private readonly Dictionary<string, LinkedListNode<SqliteCommand>> idle = new(StringComparer.Ordinal);
+    /// <summary>The statements <see cref="BulkInsert"/> executes row after row: a few fixed texts, kept while the connection lives.</summary>
+    private readonly Dictionary<string, SQLitePCL.sqlite3_stmt> perRow = new(StringComparer.Ordinal);
     private readonly LinkedList<SqliteCommand> recent = [];
 
     /// <summary>Compiled statements kept for reuse.</summary>
@@ -30,6 +32,16 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
     /// <summary>BEGIN IMMEDIATE: the write lock up front, so that another process's writer queues instead of
     /// failing on lock upgrade half-way through a read-then-write rule check.</summary>
     public SqliteTransaction BeginImmediate() => inner.BeginTransaction(deferred: false);
+
+    public SQLitePCL.sqlite3 Handle => inner.Handle!;
+
+    /// <summary>The compiled statement of <paramref name="sql"/>, bound and stepped by <see cref="BulkInsert"/> itself.</summary>
+    public SQLitePCL.sqlite3_stmt Statement(string sql)
+    {
+        if (perRow.TryGetValue(sql, out var statement)) return statement;
+        SqliteException.ThrowExceptionForRC(SQLitePCL.raw.sqlite3_prepare_v2(Handle, sql, out statement), Handle);
+        return perRow[sql] = statement;
+    }
 
     /// <summary>Runs <paramref name="sql"/> (no parameters) in <paramref name="tx"/> with its cached statement.</summary>
     public void Execute(string sql, SqliteTransaction tx)
@@ -82,6 +94,8 @@ public sealed class SqliteStatementCache(SqliteConnection inner) : DbConnection
         if (disposing)
         {
             foreach (var command in recent) command.Dispose();
+            foreach (var statement in perRow.Values) statement.Dispose();
+            perRow.Clear();
             idle.Clear();
             recent.Clear();
             inner.Dispose();
