@@ -170,6 +170,8 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
     {
         var slices = phases.Select(_ => new List<LoadResult>()).ToArray();
         var cpu = new TimeSpan[phases.Length];
+        var held = new TimeSpan[phases.Length];
+        var committing = new TimeSpan[phases.Length];
         foreach (var p in phases) await generator.RunAsync(p.Name + " (warm-up)", p.Next, p.Key, options.Warmup, ct);
         var slice = options.Duration / options.Rounds;
         for (var round = 0; round < options.Rounds; round++)
@@ -177,17 +179,31 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
             for (var i = 0; i < phases.Length; i++)
             {
                 var before = apiProcess.CpuTime;
+                var writer = await api.GetAsync("/bench/writer", apiProcess.AdminKey, ct);
                 slices[i].Add(await generator.RunAsync(phases[i].Name, phases[i].Next, phases[i].Key, slice, ct));
                 cpu[i] += apiProcess.CpuTime - before;
+                var after = await api.GetAsync("/bench/writer", apiProcess.AdminKey, ct);
+                held[i] += Span(after, writer, "unitTime");
+                committing[i] += Span(after, writer, "commitTime");
             }
             Console.WriteLine($"  round {round + 1}: " +
                               string.Join(", ", phases.Select((p, i) => $"{p.Name} {slices[i][^1].RequestsPerSecond:N0} req/s")));
         }
         var results = slices.Select(LoadResult.Combine).ToArray();
         foreach (var r in results) r.Print();
+        // SQLite only: how long each request held the one writer (its unit, in its savepoint), and its share of the
+        // batches' BEGIN and COMMIT.
+        for (var i = 0; i < phases.Length; i++)
+            if (held[i] > TimeSpan.Zero)
+                Console.WriteLine($"  {phases[i].Name}: the SQLite writer held {held[i].TotalMicroseconds / results[i].Requests:F0} µs a request, " +
+                                  $"+ {committing[i].TotalMicroseconds / results[i].Requests:F0} µs of BEGIN/COMMIT");
         // CPU per request does not depend on what else runs on the machine, unlike req/s.
         return results.Select((r, i) => (r, cpu[i].TotalMicroseconds / r.Requests)).ToArray();
     }
+
+    private static TimeSpan Span(System.Text.Json.Nodes.JsonNode after, System.Text.Json.Nodes.JsonNode before, string name) =>
+        TimeSpan.Parse(after[name]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)
+        - TimeSpan.Parse(before[name]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Row(string measure, string value, string target, bool? pass) =>
         Console.WriteLine($"| {measure,-39} | {value,12} | {target,-8} | {(pass is null ? "" : pass.Value ? "PASS" : "FAIL"),-6} |");

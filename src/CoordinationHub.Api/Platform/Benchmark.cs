@@ -34,6 +34,9 @@ public static class Benchmark
             .AllowAnonymous()
             .ExcludeFromDescription();
 
+        // The SQLite writer's counters: the benchmark takes their difference over each phase.
+        app.MapGet("/bench/writer", (Db db) => TypedResults.Ok(db.Writer)).AllowAnonymous().ExcludeFromDescription();
+
         // The floor of create-referral: the same single INSERT of a referral row, nothing else.
         app.MapPost("/bench/baseline/referral", async (BaselineReferral body, Db db, TimeProvider clock, CancellationToken ct) =>
             {
