@@ -206,19 +206,18 @@ public sealed class Db
     public CommandDefinition Command(string sql, object? parameters, CancellationToken ct, DbTransaction? tx = null) =>
         new(Dialect.Render(sql), Dialect.Provider == DatabaseProvider.Sqlite ? CamelCase(parameters) : parameters, tx, cancellationToken: ct);
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (string Name, System.Reflection.PropertyInfo Property)[]> Properties = new();
-
     /// <summary>
     /// SQL names parameters in camelCase (<c>@departementCode</c>). PostgreSQL and SQL Server match
-    /// names without regard to case; SQLite does not, so <c>new { query.Id }</c> is renamed <c>id</c>.
+    /// names without regard to case; SQLite does not, so <c>new { query.Id }</c> is renamed <c>@id</c>
+    /// (<see cref="SqliteParameters"/>), or <c>id</c> in Dapper's parameters when it carries a list to expand.
     /// </summary>
     private static object? CamelCase(object? parameters)
     {
         if (parameters is null or SqlMapper.IDynamicParameters) return parameters;
-        var properties = Properties.GetOrAdd(parameters.GetType(), t => t.GetProperties()
-            .Select(p => (char.ToLowerInvariant(p.Name[0]) + p.Name[1..], p)).ToArray());
+        var shape = SqliteParameters.Of(parameters.GetType());
+        if (shape.Direct) return new SqliteParameters(parameters, shape);
         var renamed = new DynamicParameters();
-        foreach (var (name, property) in properties)
+        foreach (var (name, property) in shape.Named)
         {
             var value = property.GetValue(parameters);
             // Dapper expands lists (IN @ids) without the type handlers: give SQLite the text form of ids.
