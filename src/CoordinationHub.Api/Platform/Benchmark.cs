@@ -83,13 +83,16 @@ public static class Benchmark
                     DeadlineAt = now.AddDays(10), DeadlineSource = "URGENCY", SentAt = now, Version = 1, UpdatedAt = now,
                 };
                 var agent = new Features.Referrals.AgentInput("bench", "Benchmark");
+                // As the create does: sealed and serialised before the transaction.
+                var sealedPerson = people.Seal(row.Id, 1, person);
+                var sent = changeLog.Prepare(new ChangeLog.Entry("referral", row.Id, "referral.sent", null, Features.Referrals.ReferralStore.Snapshot(row)));
                 await db.InTransactionAsync(async (c, tx, t) =>
                 {
                     await Features.Referrals.ReferralSending.GuardAsync(db, c, tx, row, null, t);
                     await Features.Referrals.ReferralStore.InsertAsync(db, c, tx, row, t);
-                    await people.WriteAsync(c, tx, row.Id, 1, person, [], new Features.Referrals.PersonAuthor(body.SenderId, agent), now, t);
+                    await people.WriteAsync(c, tx, sealedPerson, [], new Features.Referrals.PersonAuthor(body.SenderId, agent), now, t);
                     await Features.Referrals.ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
-                    await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.sent", null, Features.Referrals.ReferralStore.Snapshot(row), t);
+                    await changeLog.WriteAsync(c, tx, [sent], t);
                     await access.RecordAsync(c, tx, [row.Id], t);
                     return 0;
                 }, ct);

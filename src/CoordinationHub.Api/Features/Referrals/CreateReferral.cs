@@ -121,16 +121,20 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
             var sender = await c.QuerySingleAsync<SenderRow>(db.Command(SenderSql, new { id = senderId }, t));
             return (row, route, new ReferralOrganisation(senderId, sender.Name, sender.Kind));
         }, ct);
+        // The person sealed and the audit record serialised before the transaction too (the guard changes nothing
+        // the snapshot holds): on SQLite the writer is held for the statements alone.
+        var sealedPerson = people.Seal(row.Id, 1, person);
+        var sent = changeLog.Prepare(new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row)));
         await db.InTransactionAsync(async (c, tx, t) =>
         {
             await ReferralSending.GuardAsync(db, c, tx, row, command.Force ? command.ForceReason : null, t);
             await ReferralStore.InsertAsync(db, c, tx, row, t);
-            await people.WriteAsync(c, tx, row.Id, 1, person, [], new PersonAuthor(senderId, command.Agent), now, t);
+            await people.WriteAsync(c, tx, sealedPerson, [], new PersonAuthor(senderId, command.Agent), now, t);
             await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
             if (command.Force)
                 await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, t), MessageKind.MESSAGE, command.Agent,
                     $"Sent again although referral {row.ForcedDuplicateOf} is open: {command.ForceReason}");
-            await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row), t);
+            await changeLog.WriteAsync(c, tx, [sent], t);
             await access.RecordAsync(c, tx, [row.Id], t);
             return 0;
         }, ct);

@@ -24,26 +24,35 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         RecordAsync(c, tx, [new Entry(resourceType, resourceId, eventType, before, after)], ct);
 
     /// <summary>Many changes in a few statements (a bulk push): the audit rows, then the events in the order given.</summary>
-    public async Task RecordAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<Entry> entries, CancellationToken ct)
+    public Task RecordAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<Entry> entries, CancellationToken ct) =>
+        WriteAsync(c, tx, entries.Select(Prepare).ToList(), ct);
+
+    /// <summary>A change's audit row and event, built (its states serialised) to be written by <see cref="WriteAsync"/>.</summary>
+    public sealed record Prepared(object?[] Audit, object?[] Event);
+
+    /// <summary>
+    /// Builds a change's rows, which can be done before the transaction that writes them: on SQLite the one writer is
+    /// then held for the inserts alone, not for the JSON.
+    /// </summary>
+    public Prepared Prepare(Entry e)
+    {
+        var now = clock.GetUtcNow();
+        var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
+        var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
+        return new([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
+            [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson)]);
+    }
+
+    /// <summary>Writes prepared changes: the audit rows, then the events in the order given.</summary>
+    public async Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Prepared> entries, CancellationToken ct)
     {
         if (entries.Count == 0) return;
-        var audit = new List<object?[]>(entries.Count);
-        var outbox = new List<object?[]>(entries.Count);
         // SQLite numbers the events here, as its trigger would one UPDATE at a time (this transaction is the only writer).
         var sqlite = db.Dialect.Provider == DatabaseProvider.Sqlite;
         var seq = sqlite ? await c.ExecuteScalarAsync<long>(db.Command(LastSeqSql, null, ct, tx)) : 0;
-        foreach (var e in entries)
-        {
-            var now = clock.GetUtcNow();
-            var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
-            var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
-            audit.Add([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson]);
-            object?[] row = [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson)];
-            outbox.Add(sqlite ? [.. row, ++seq] : row);
-        }
-        await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, audit, ct);
+        await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, entries.Select(e => e.Audit).ToList(), ct);
         await db.InsertRowsAsync(c, tx, "outbox_event", sqlite ? [.. OutboxColumns, "seq"] : OutboxColumns, sqlite ? [.. OutboxTypes, DbType.Int64] : OutboxTypes,
-            outbox, ct);
+            entries.Select(e => sqlite ? [.. e.Event, ++seq] : e.Event).ToList(), ct);
     }
 
     /// <summary>The event: its type, resource and time, and the state it carries (already serialised for the audit record: not twice).</summary>
