@@ -61,11 +61,16 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
                 }),
             };
         }
+        // The baseline's rows (no person) are sent by another partner to the sender: the reads below take the sender's
+        // latest sent referrals and Nord's latest received, which must carry a person for the access log to log anything.
+        var baselineSenderId = await api.PostOrExistingAsync("/v1/organisations",
+            new { kind = "PARTNER", name = "Association témoin (benchmark baseline)", partnerCategory = "ASSOCIATION", departementCode = Nord },
+            apiProcess.AdminKey, ct);
         HttpRequestMessage Baseline(Random r) => new(HttpMethod.Post, "/bench/baseline/referral")
         {
             Content = JsonContent.Create(new
             {
-                senderId, receiverId = nordId, communeId = communes[r.Next(communes.Count)].Id, personKey = $"BASE|{Interlocked.Increment(ref n)}",
+                senderId = baselineSenderId, receiverId = senderId, communeId = communes[r.Next(communes.Count)].Id, personKey = $"BASE|{Interlocked.Increment(ref n)}",
             }),
         };
         // The floor: the rows a create writes, by the same statements in one transaction, without the request around them.
