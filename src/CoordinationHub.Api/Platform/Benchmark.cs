@@ -60,14 +60,16 @@ public static class Benchmark
         // access record), without authentication, mediator, validation, routing reads or an answer beyond the id.
         // What separates create-referral from it is the request's own overhead; what separates it from the baseline
         // is what the rows the issues demand cost.
-        app.MapPost("/bench/floor/referral", async (FloorReferral body, HttpContext http, Db db, TimeProvider clock, CancellationToken ct) =>
+        app.MapPost("/bench/floor/referral", async (
+                FloorReferral body, HttpContext http, Db db, TimeProvider clock, CancellationToken ct) =>
             {
                 var services = http.RequestServices;
                 var people = services.GetRequiredService<Features.Referrals.ReferralPersonData>();
                 var changeLog = services.GetRequiredService<ChangeLog>();
                 var access = services.GetRequiredService<Features.PersonalData.PersonAccess>();
                 // Who the create's key would be: the audit row and the access record carry it.
-                services.GetRequiredService<Auth.Caller>().Set(new Auth.ApiKeyIdentity(body.KeyId, body.SenderId, false, new HashSet<string>()));
+                services.GetRequiredService<Auth.Caller>()
+                    .Set(new Auth.ApiKeyIdentity(body.KeyId, body.SenderId, false, new HashSet<string>()));
                 services.GetRequiredService<Features.PersonalData.AccessContext>().Operation = "CreateReferral";
                 var now = clock.GetUtcNow();
                 var person = Features.Referrals.ReferralPersonData.Clean(body.Person, "Benchmark");
@@ -85,12 +87,14 @@ public static class Benchmark
                 var agent = new Features.Referrals.AgentInput("bench", "Benchmark");
                 // As the create does: sealed and serialised before the transaction.
                 var sealedPerson = people.Seal(row.Id, 1, person);
-                var sent = changeLog.Prepare(new ChangeLog.Entry("referral", row.Id, "referral.sent", null, Features.Referrals.ReferralStore.Snapshot(row)));
+                var sent = changeLog.Prepare(
+                    new ChangeLog.Entry("referral", row.Id, "referral.sent", null, Features.Referrals.ReferralStore.Snapshot(row)));
                 await db.InTransactionAsync(async (c, tx, t) =>
                 {
                     await Features.Referrals.ReferralSending.GuardAsync(db, c, tx, row, null, t);
                     await Features.Referrals.ReferralStore.InsertAsync(db, c, tx, row, t);
-                    await people.WriteAsync(c, tx, sealedPerson, [], new Features.Referrals.PersonAuthor(body.SenderId, agent), now, t);
+                    var author = new Features.Referrals.PersonAuthor(body.SenderId, agent);
+                    await people.WriteAsync(c, tx, sealedPerson, [], author, now, t);
                     await Features.Referrals.ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
                     await changeLog.WriteAsync(c, tx, [sent], t);
                     await access.RecordAsync(c, tx, [row.Id], t);
@@ -104,7 +108,8 @@ public static class Benchmark
 
     public sealed record MapStats(long Generation, int Keys, int Periods, int Organisations, int Communes);
     public sealed record BaselineReferral(Guid SenderId, Guid ReceiverId, Guid CommuneId, string PersonKey);
-    public sealed record FloorReferral(Guid SenderId, Guid KeyId, Guid ReceiverId, Guid CommuneId, Features.Referrals.PersonInput Person);
+    public sealed record FloorReferral(
+        Guid SenderId, Guid KeyId, Guid ReceiverId, Guid CommuneId, Features.Referrals.PersonInput Person);
 
     public sealed class BaselineRow
     {

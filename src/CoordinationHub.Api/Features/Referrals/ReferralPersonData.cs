@@ -39,7 +39,7 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher)
         PersonAuthor author, DateTimeOffset now, CancellationToken ct) =>
         WriteAsync(c, tx, Seal(referralId, version, record), changed, author, now, ct);
 
-    /// <summary>Version <paramref name="version"/> of the person of a referral, sealed to be written (it can be sealed before the transaction).</summary>
+    /// <summary>Version <paramref name="version"/> of a referral's person, sealed to be written (before the transaction, if need be).</summary>
     public SealedPerson Seal(Guid referralId, int version, PersonRecord record) =>
         new(referralId, version, cipher.Seal(JsonSerializer.Serialize(record, Json), Context(referralId, version)));
 

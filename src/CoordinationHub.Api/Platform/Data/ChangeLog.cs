@@ -27,7 +27,7 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     public Task RecordAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<Entry> entries, CancellationToken ct) =>
         WriteAsync(c, tx, entries.Select(Prepare).ToList(), ct);
 
-    /// <summary>A change's audit row and event, built (its states serialised) to be written by <see cref="WriteAsync"/>.</summary>
+    /// <summary>A change's audit row and event, built (states serialised) to be written by <see cref="WriteAsync"/>.</summary>
     public sealed record Prepared(object?[] Audit, object?[] Event);
 
     /// <summary>
@@ -39,7 +39,8 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         var now = clock.GetUtcNow();
         var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
         var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
-        return new([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
+        return new(
+            [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
             [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson)]);
     }
 

@@ -102,8 +102,11 @@ public sealed class Db
     /// What the SQLite writer has done since the process started: units run, and the time they held it (their
     /// savepoints included), batches and the time their BEGIN and COMMIT took. For the benchmark's figures.
     /// </summary>
-    public WriterTimes Writer => new(Volatile.Read(ref sqliteWriter.Units), Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.UnitTicks)),
-        Volatile.Read(ref sqliteWriter.Batches), Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.CommitTicks)));
+    public WriterTimes Writer => new(
+        Volatile.Read(ref sqliteWriter.Units),
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.UnitTicks)),
+        Volatile.Read(ref sqliteWriter.Batches),
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.CommitTicks)));
 
     public sealed record WriterTimes(long Units, TimeSpan UnitTime, long Batches, TimeSpan CommitTime);
 

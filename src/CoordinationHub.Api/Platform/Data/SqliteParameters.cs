@@ -44,7 +44,9 @@ internal sealed class SqliteParameters(object target, SqliteParameters.Shape sha
 
         public static Shape Build(Type type)
         {
-            var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.GetIndexParameters().Length == 0).ToArray();
+            var properties = type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+                .Where(p => p.GetIndexParameters().Length == 0)
+                .ToArray();
             var named = properties.Select(p => (char.ToLowerInvariant(p.Name[0]) + p.Name[1..], p)).ToArray();
             var direct = properties.All(p => TypeHandlers.IsSqliteValue(p.PropertyType));
             return new Shape

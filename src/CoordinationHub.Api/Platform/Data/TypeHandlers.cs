@@ -32,7 +32,7 @@ public static class TypeHandlers
 
     public const string InstantFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
 
-    /// <summary>A parameter's value as SQLite stores it: what the handlers below set, and enums as their number (as Dapper does).</summary>
+    /// <summary>A parameter's value as SQLite stores it: what the handlers below set, enums as their number (as Dapper does).</summary>
     public static object ToSqlite(object? value) => value switch
     {
         null => DBNull.Value,
@@ -44,7 +44,7 @@ public static class TypeHandlers
         _ => value,
     };
 
-    /// <summary>The types <see cref="ToSqlite"/> takes (nullable or not); anything else goes through Dapper's parameters.</summary>
+    /// <summary>The types <see cref="ToSqlite"/> takes (nullable or not); others go through Dapper's parameters.</summary>
     public static bool IsSqliteValue(Type type)
     {
         var t = Nullable.GetUnderlyingType(type) ?? type;
