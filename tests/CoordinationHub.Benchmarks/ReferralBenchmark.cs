@@ -61,15 +61,36 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
                 }),
             };
         }
+        // The baseline's rows (no person) are sent by another partner to the sender: the reads below take the sender's
+        // latest sent referrals and Nord's latest received, which must carry a person for the access log to log anything.
+        var baselineSenderId = await api.PostOrExistingAsync("/v1/organisations",
+            new { kind = "PARTNER", name = "Association témoin (benchmark baseline)", partnerCategory = "ASSOCIATION", departementCode = Nord },
+            apiProcess.AdminKey, ct);
         HttpRequestMessage Baseline(Random r) => new(HttpMethod.Post, "/bench/baseline/referral")
         {
             Content = JsonContent.Create(new
             {
-                senderId, receiverId = nordId, communeId = communes[r.Next(communes.Count)].Id, personKey = $"BASE|{Interlocked.Increment(ref n)}",
+                senderId = baselineSenderId, receiverId = senderId, communeId = communes[r.Next(communes.Count)].Id, personKey = $"BASE|{Interlocked.Increment(ref n)}",
             }),
         };
-        var ((create, cpuCreate), (baseline, cpuBaseline)) = await InterleavedAsync(
-            ("create-referral", Create, senderKey), ("baseline INSERT", Baseline, null), ct);
+        // The floor: the rows a create writes, by the same statements in one transaction, without the request around them.
+        var floorKey = Guid.CreateVersion7();
+        HttpRequestMessage Floor(Random r)
+        {
+            var commune = communes[r.Next(communes.Count)];
+            var i = Interlocked.Increment(ref n);
+            return new HttpRequestMessage(HttpMethod.Post, "/bench/floor/referral")
+            {
+                Content = JsonContent.Create(new
+                {
+                    senderId, keyId = floorKey, receiverId = nordId, communeId = commune.Id,
+                    person = new { familyName = $"Floor{i}", givenNames = "Camille", birthDate = "1980-01-01", communeInsee = commune.Code },
+                }),
+            };
+        }
+        var measured = await InterleavedAsync(
+            [("create-referral", Create, senderKey), ("floor (create's rows)", Floor, null), ("baseline INSERT", Baseline, null)], ct);
+        var ((create, cpuCreate), (floor, cpuFloor), (baseline, cpuBaseline)) = (measured[0], measured[1], measured[2]);
 
         var ratio = create.RequestsPerSecond / baseline.RequestsPerSecond;
         void CreateRows()
@@ -78,17 +99,24 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
             Console.WriteLine("| measure                                 |        value | target   | result |");
             Console.WriteLine("|-----------------------------------------|-------------:|----------|--------|");
             Row("create-referral throughput", $"{create.RequestsPerSecond:N0} req/s", "", null);
+            Row("floor (create's rows) throughput", $"{floor.RequestsPerSecond:N0} req/s", "", null);
             Row("baseline INSERT throughput", $"{baseline.RequestsPerSecond:N0} req/s", "", null);
             Row("create / baseline", $"{ratio:F2}", ">= 0.50", ratio >= 0.5);
+            Row("floor / baseline", $"{floor.RequestsPerSecond / baseline.RequestsPerSecond:F2}", "", null);
+            Row("create / floor", $"{create.RequestsPerSecond / floor.RequestsPerSecond:F2}", "", null);
             Row("create p50", $"{create.PercentileMs(50):F2} ms", "", null);
             Row("create p99", $"{create.PercentileMs(99):F2} ms", "<= 25 ms", create.PercentileMs(99) <= 25);
+            Row("floor p50 / p99", $"{floor.PercentileMs(50):F1}/{floor.PercentileMs(99):F1} ms", "", null);
             Row("baseline p50 / p99", $"{baseline.PercentileMs(50):F1}/{baseline.PercentileMs(99):F1} ms", "", null);
-            Row("server CPU per request, create / base", $"{cpuCreate:F0}/{cpuBaseline:F0} µs", "", null);
+            Row("server CPU per request, create / floor", $"{cpuCreate:F0}/{cpuFloor:F0} µs", "", null);
+            Row("server CPU per request, baseline", $"{cpuBaseline:F0} µs", "", null);
+            // What the throughput ratios would be if the cores alone bound them.
+            Row("CPU-bound floor / base, create / floor", $"{cpuBaseline / cpuFloor:F2}, {cpuFloor / cpuCreate:F2}", "", null);
         }
         if (options.CreateOnly)
         {
             CreateRows();
-            return Failed(create, baseline);
+            return Failed(create, floor, baseline);
         }
 
         // 3. Issue 14: reading a referral, and a page of the received box (50 persons), with the access log on and off.
@@ -97,10 +125,12 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         var sent = (await api.GetAsync("/v1/referrals/sent?limit=60", senderKey, ct))["items"]!.AsArray().Select(r => r!["id"]!.GetValue<Guid>()).ToList();
         HttpRequestMessage Read(Random r, bool off) => WithLog(new HttpRequestMessage(HttpMethod.Get, $"/v1/referrals/{sent[r.Next(sent.Count)]}"), off);
         HttpRequestMessage Page(bool off) => WithLog(new HttpRequestMessage(HttpMethod.Get, "/v1/referrals/received?limit=50"), off);
-        var ((readOn, cpuReadOn), (readOff, cpuReadOff)) = await InterleavedAsync(
-            ("read, access log on", r => Read(r, false), senderKey), ("read, access log off", r => Read(r, true), senderKey), ct);
-        var ((pageOn, cpuPageOn), (pageOff, cpuPageOff)) = await InterleavedAsync(
-            ("received page, log on", _ => Page(false), receiverKey), ("received page, log off", _ => Page(true), receiverKey), ct);
+        var reads = await InterleavedAsync(
+            [("read, access log on", r => Read(r, false), senderKey), ("read, access log off", r => Read(r, true), senderKey)], ct);
+        var pages = await InterleavedAsync(
+            [("received page, log on", _ => Page(false), receiverKey), ("received page, log off", _ => Page(true), receiverKey)], ct);
+        var ((readOn, cpuReadOn), (readOff, cpuReadOff)) = (reads[0], reads[1]);
+        var ((pageOn, cpuPageOn), (pageOff, cpuPageOff)) = (pages[0], pages[1]);
         var readRatio = readOn.RequestsPerSecond / readOff.RequestsPerSecond;
         var pageRatio = pageOn.RequestsPerSecond / pageOff.RequestsPerSecond;
 
@@ -116,7 +146,7 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         Row("page of 50, log on / off", $"{pageOn.RequestsPerSecond:N0}/{pageOff.RequestsPerSecond:N0}", "", null);
         Row("page: log on / log off", $"{pageRatio:F2}", ">= 0.70", pageRatio >= 0.7);
         Row("server CPU per page, on / off", $"{cpuPageOn:F0}/{cpuPageOff:F0} µs", "", null);
-        return Failed([create, baseline, readOn, readOff, pageOn, pageOff, .. list.Select(l => l.Result)]);
+        return Failed([create, floor, baseline, readOn, readOff, pageOn, pageOff, .. list.Select(l => l.Result)]);
     }
 
     /// <summary>Prints the phases that had failed requests; 1 when there is one.</summary>
@@ -137,33 +167,48 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
     }
 
     /// <summary>
-    /// Two phases, warmed up, then measured in interleaved slices that add up to the duration, so that
-    /// noise from the machine falls on both alike. Returns each phase's result and server CPU µs per request.
+    /// Phases, warmed up, then measured in interleaved slices that add up to the duration, so that
+    /// noise from the machine falls on all alike. Returns each phase's result and server CPU µs per request.
     /// </summary>
-    private async Task<((LoadResult, double), (LoadResult, double))> InterleavedAsync(
-        (string Name, Func<Random, HttpRequestMessage> Next, string? Key) a, (string Name, Func<Random, HttpRequestMessage> Next, string? Key) b,
-        CancellationToken ct)
+    private async Task<(LoadResult Result, double CpuMicroseconds)[]> InterleavedAsync(
+        (string Name, Func<Random, HttpRequestMessage> Next, string? Key)[] phases, CancellationToken ct)
     {
-        var phases = new[] { a, b };
-        var slices = new[] { new List<LoadResult>(), new List<LoadResult>() };
-        var cpu = new[] { TimeSpan.Zero, TimeSpan.Zero };
+        var slices = phases.Select(_ => new List<LoadResult>()).ToArray();
+        var cpu = new TimeSpan[phases.Length];
+        var held = new TimeSpan[phases.Length];
+        var committing = new TimeSpan[phases.Length];
         foreach (var p in phases) await generator.RunAsync(p.Name + " (warm-up)", p.Next, p.Key, options.Warmup, ct);
         var slice = options.Duration / options.Rounds;
         for (var round = 0; round < options.Rounds; round++)
         {
-            for (var i = 0; i < 2; i++)
+            for (var i = 0; i < phases.Length; i++)
             {
                 var before = apiProcess.CpuTime;
+                var writer = await api.GetAsync("/bench/writer", apiProcess.AdminKey, ct);
                 slices[i].Add(await generator.RunAsync(phases[i].Name, phases[i].Next, phases[i].Key, slice, ct));
                 cpu[i] += apiProcess.CpuTime - before;
+                var after = await api.GetAsync("/bench/writer", apiProcess.AdminKey, ct);
+                held[i] += Span(after, writer, "unitTime");
+                committing[i] += Span(after, writer, "commitTime");
             }
-            Console.WriteLine($"  round {round + 1}: {a.Name} {slices[0][^1].RequestsPerSecond:N0} req/s, {b.Name} {slices[1][^1].RequestsPerSecond:N0} req/s");
+            Console.WriteLine($"  round {round + 1}: " +
+                              string.Join(", ", phases.Select((p, i) => $"{p.Name} {slices[i][^1].RequestsPerSecond:N0} req/s")));
         }
         var results = slices.Select(LoadResult.Combine).ToArray();
         foreach (var r in results) r.Print();
+        // SQLite only: how long each request held the one writer (its unit, in its savepoint), and its share of the
+        // batches' BEGIN and COMMIT.
+        for (var i = 0; i < phases.Length; i++)
+            if (held[i] > TimeSpan.Zero)
+                Console.WriteLine($"  {phases[i].Name}: the SQLite writer held {held[i].TotalMicroseconds / results[i].Requests:F0} µs a request, " +
+                                  $"+ {committing[i].TotalMicroseconds / results[i].Requests:F0} µs of BEGIN/COMMIT");
         // CPU per request does not depend on what else runs on the machine, unlike req/s.
-        return ((results[0], cpu[0].TotalMicroseconds / results[0].Requests), (results[1], cpu[1].TotalMicroseconds / results[1].Requests));
+        return results.Select((r, i) => (r, cpu[i].TotalMicroseconds / r.Requests)).ToArray();
     }
+
+    private static TimeSpan Span(System.Text.Json.Nodes.JsonNode after, System.Text.Json.Nodes.JsonNode before, string name) =>
+        TimeSpan.Parse(after[name]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture)
+        - TimeSpan.Parse(before[name]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Row(string measure, string value, string target, bool? pass) =>
         Console.WriteLine($"| {measure,-39} | {value,12} | {target,-8} | {(pass is null ? "" : pass.Value ? "PASS" : "FAIL"),-6} |");

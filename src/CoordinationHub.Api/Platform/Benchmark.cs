@@ -34,6 +34,9 @@ public static class Benchmark
             .AllowAnonymous()
             .ExcludeFromDescription();
 
+        // The SQLite writer's counters: the benchmark takes their difference over each phase.
+        app.MapGet("/bench/writer", (Db db) => TypedResults.Ok(db.Writer)).AllowAnonymous().ExcludeFromDescription();
+
         // The floor of create-referral: the same single INSERT of a referral row, nothing else.
         app.MapPost("/bench/baseline/referral", async (BaselineReferral body, Db db, TimeProvider clock, CancellationToken ct) =>
             {
@@ -51,10 +54,62 @@ public static class Benchmark
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
+
+        // The floor of the rows a create writes: the same statements, through the same Db and Dapper calls, in one
+        // transaction (duplicate guard, referral, sealed person version, receiver history, audit row, outbox event,
+        // access record), without authentication, mediator, validation, routing reads or an answer beyond the id.
+        // What separates create-referral from it is the request's own overhead; what separates it from the baseline
+        // is what the rows the issues demand cost.
+        app.MapPost("/bench/floor/referral", async (
+                FloorReferral body, HttpContext http, Db db, TimeProvider clock, CancellationToken ct) =>
+            {
+                var services = http.RequestServices;
+                var people = services.GetRequiredService<Features.Referrals.ReferralPersonData>();
+                var changeLog = services.GetRequiredService<ChangeLog>();
+                var access = services.GetRequiredService<Features.PersonalData.PersonAccess>();
+                // Who the create's key would be: the audit row and the access record carry it.
+                services.GetRequiredService<Auth.Caller>()
+                    .Set(new Auth.ApiKeyIdentity(body.KeyId, body.SenderId, false, new HashSet<string>()));
+                services.GetRequiredService<Features.PersonalData.AccessContext>().Operation = "CreateReferral";
+                var now = clock.GetUtcNow();
+                var person = Features.Referrals.ReferralPersonData.Clean(body.Person, "Benchmark");
+                var row = new Features.Referrals.ReferralRow
+                {
+                    Id = Guid.CreateVersion7(), SenderId = body.SenderId, ReceiverId = body.ReceiverId, CommuneId = body.CommuneId,
+                    Need = "INCOME", CompetenceCode = "RSA_INSTRUCTION", Urgency = "NORMAL", Status = "SENT",
+                    PersonKey = people.KeyOf(body.Person), SenderAgentReference = "bench", SenderAgentName = "Benchmark",
+                    StatutoryBasis = "RSA_ORIENTATION", RoutingMode = "RESOLVED",
+                    RoutingChain = System.Text.Json.JsonSerializer.Serialize(
+                        new[] { new Features.CompetenceMap.ChainStep(body.ReceiverId, "Nord", "DEPARTEMENT", "LAW", null, null) },
+                        Features.Referrals.ReferralStore.Json),
+                    DeadlineAt = now.AddDays(10), DeadlineSource = "URGENCY", SentAt = now, Version = 1, UpdatedAt = now,
+                };
+                var agent = new Features.Referrals.AgentInput("bench", "Benchmark");
+                // As the create does: sealed and serialised before the transaction.
+                var sealedPerson = people.Seal(row.Id, 1, person);
+                var sent = changeLog.Prepare(
+                    new ChangeLog.Entry("referral", row.Id, "referral.sent", null, Features.Referrals.ReferralStore.Snapshot(row)));
+                await db.InTransactionAsync(async (c, tx, t) =>
+                {
+                    await Features.Referrals.ReferralSending.GuardAsync(db, c, tx, row, null, t);
+                    await Features.Referrals.ReferralStore.InsertAsync(db, c, tx, row, t);
+                    var author = new Features.Referrals.PersonAuthor(body.SenderId, agent);
+                    await people.WriteAsync(c, tx, sealedPerson, [], author, now, t);
+                    await Features.Referrals.ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
+                    await changeLog.WriteAsync(c, tx, [sent], t);
+                    await access.RecordAsync(c, tx, [row.Id], t);
+                    return 0;
+                }, ct);
+                return TypedResults.Created($"/bench/floor/referral/{row.Id}", new { row.Id });
+            })
+            .AllowAnonymous()
+            .ExcludeFromDescription();
     }
 
     public sealed record MapStats(long Generation, int Keys, int Periods, int Organisations, int Communes);
     public sealed record BaselineReferral(Guid SenderId, Guid ReceiverId, Guid CommuneId, string PersonKey);
+    public sealed record FloorReferral(
+        Guid SenderId, Guid KeyId, Guid ReceiverId, Guid CommuneId, Features.Referrals.PersonInput Person);
 
     public sealed class BaselineRow
     {

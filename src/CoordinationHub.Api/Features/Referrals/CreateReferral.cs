@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using CoordinationHub.Features.CompetenceMap;
 using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -85,7 +86,8 @@ public sealed class CreateReferralValidator : AbstractValidator<CreateReferralCo
 }
 
 public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralRouter router,
-    ReferralPersonData people, ReferralWorkflow workflow, PersonAccess access) : ICommandHandler<CreateReferralCommand, ReferralDto>
+    ReferralPersonData people, ReferralWorkflow workflow, PersonAccess access, CompetenceMapCache map, MapChanges changes)
+    : ICommandHandler<CreateReferralCommand, ReferralDto>
 {
     public async ValueTask<ReferralDto> Handle(CreateReferralCommand command, CancellationToken ct)
     {
@@ -118,19 +120,28 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
                 row.ConsentExpiresOn = consent.ExpiresOn;
             }
             var route = await ReferralSending.PrepareAsync(db, router, c, null, row, command.Person.CommuneInsee, command.ReceiverId, now, t);
-            var sender = await c.QuerySingleAsync<SenderRow>(db.Command(SenderSql, new { id = senderId }, t));
+            // The map holds every organisation's name and kind (registrations and renames write to its feed), as the
+            // route's receiver came from it; the directory is read only for a sender it does not hold yet.
+            var known = (await map.GetAsync(changes.MinGeneration, t)).Organisations.GetValueOrDefault(senderId);
+            var sender = known is not null ? new SenderRow { Name = known.Name, Kind = known.Kind }
+                : await c.QuerySingleAsync<SenderRow>(db.Command(SenderSql, new { id = senderId }, t));
             return (row, route, new ReferralOrganisation(senderId, sender.Name, sender.Kind));
         }, ct);
+        // The person sealed and the audit record serialised before the transaction too (the guard changes nothing
+        // the snapshot holds): on SQLite the writer is held for the statements alone.
+        var sealedPerson = people.Seal(row.Id, 1, person);
+        var sent = changeLog.Prepare(
+            new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row)));
         await db.InTransactionAsync(async (c, tx, t) =>
         {
             await ReferralSending.GuardAsync(db, c, tx, row, command.Force ? command.ForceReason : null, t);
             await ReferralStore.InsertAsync(db, c, tx, row, t);
-            await people.WriteAsync(c, tx, row.Id, 1, person, [], new PersonAuthor(senderId, command.Agent), now, t);
+            await people.WriteAsync(c, tx, sealedPerson, [], new PersonAuthor(senderId, command.Agent), now, t);
             await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
             if (command.Force)
                 await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, t), MessageKind.MESSAGE, command.Agent,
                     $"Sent again although referral {row.ForcedDuplicateOf} is open: {command.ForceReason}");
-            await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row), t);
+            await changeLog.WriteAsync(c, tx, [sent], t);
             await access.RecordAsync(c, tx, [row.Id], t);
             return 0;
         }, ct);

@@ -37,9 +37,20 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher)
     /// <summary>Writes version <paramref name="version"/> of the person of a referral.</summary>
     public Task WriteAsync(DbConnection c, DbTransaction tx, Guid referralId, int version, PersonRecord record, IReadOnlyList<string> changed,
         PersonAuthor author, DateTimeOffset now, CancellationToken ct) =>
+        WriteAsync(c, tx, Seal(referralId, version, record), changed, author, now, ct);
+
+    /// <summary>Version <paramref name="version"/> of a referral's person, sealed to be written (before the transaction, if need be).</summary>
+    public SealedPerson Seal(Guid referralId, int version, PersonRecord record) =>
+        new(referralId, version, cipher.Seal(JsonSerializer.Serialize(record, Json), Context(referralId, version)));
+
+    public sealed record SealedPerson(Guid ReferralId, int Version, string Payload);
+
+    /// <summary>Writes a version of the person of a referral, sealed by <see cref="Seal"/>.</summary>
+    public Task WriteAsync(DbConnection c, DbTransaction tx, SealedPerson person, IReadOnlyList<string> changed, PersonAuthor author,
+        DateTimeOffset now, CancellationToken ct) =>
         c.ExecuteAsync(db.Command(InsertSql, new
         {
-            referralId, version, payload = cipher.Seal(JsonSerializer.Serialize(record, Json), Context(referralId, version)),
+            person.ReferralId, person.Version, person.Payload,
             changedFields = changed.Count == 0 ? null : string.Join(',', changed), authorOrganisationId = author.OrganisationId,
             authorAgentReference = author.Agent.Reference.Trim(), authorAgentName = author.Agent.DisplayName.Trim(), createdAt = now,
         }, ct, tx));

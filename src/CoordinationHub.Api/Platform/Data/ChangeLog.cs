@@ -24,31 +24,48 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         RecordAsync(c, tx, [new Entry(resourceType, resourceId, eventType, before, after)], ct);
 
     /// <summary>Many changes in a few statements (a bulk push): the audit rows, then the events in the order given.</summary>
-    public async Task RecordAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<Entry> entries, CancellationToken ct)
+    public Task RecordAsync(DbConnection c, DbTransaction tx, IReadOnlyCollection<Entry> entries, CancellationToken ct)
+    {
+        // One buffer and JSON writer for every event of the call (a push's chunk: a thousand).
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
+        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder });
+        return WriteAsync(c, tx, entries.Select(e => Prepare(e, buffer, writer)).ToList(), ct);
+    }
+
+    /// <summary>A change's audit row and event, built (states serialised) to be written by <see cref="WriteAsync"/>.</summary>
+    public sealed record Prepared(object?[] Audit, object?[] Event);
+
+    /// <summary>
+    /// Builds a change's rows, which can be done before the transaction that writes them: on SQLite the one writer is
+    /// then held for the inserts alone, not for the JSON.
+    /// </summary>
+    public Prepared Prepare(Entry e)
+    {
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
+        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder });
+        return Prepare(e, buffer, writer);
+    }
+
+    private Prepared Prepare(Entry e, System.Buffers.ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
+    {
+        var now = clock.GetUtcNow();
+        var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
+        var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
+        return new(
+            [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
+            [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson, buffer, writer)]);
+    }
+
+    /// <summary>Writes prepared changes: the audit rows, then the events in the order given.</summary>
+    public async Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Prepared> entries, CancellationToken ct)
     {
         if (entries.Count == 0) return;
-        var audit = new List<object?[]>(entries.Count);
-        var outbox = new List<object?[]>(entries.Count);
         // SQLite numbers the events here, as its trigger would one UPDATE at a time (this transaction is the only writer).
         var sqlite = db.Dialect.Provider == DatabaseProvider.Sqlite;
         var seq = sqlite ? await c.ExecuteScalarAsync<long>(db.Command(LastSeqSql, null, ct, tx)) : 0;
-        // One buffer and writer for every payload of the call (a push's chunk: a thousand).
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(1024);
-        using var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Json.Encoder });
-        foreach (var e in entries)
-        {
-            var now = clock.GetUtcNow();
-            var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
-            var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
-            audit.Add([Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson]);
-            var payload = Payload(e, now, afterJson ?? beforeJson, buffer, writer);
-            outbox.Add(sqlite
-                ? [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, payload, ++seq]
-                : [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, payload]);
-        }
-        await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, audit, ct);
+        await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, entries.Select(e => e.Audit).ToList(), ct);
         await db.InsertRowsAsync(c, tx, "outbox_event", sqlite ? [.. OutboxColumns, "seq"] : OutboxColumns, sqlite ? [.. OutboxTypes, DbType.Int64] : OutboxTypes,
-            outbox, ct);
+            entries.Select(e => sqlite ? [.. e.Event, ++seq] : e.Event).ToList(), ct);
     }
 
     /// <summary>The event: its type, resource and time, and the state it carries (already serialised for the audit record: not twice).</summary>

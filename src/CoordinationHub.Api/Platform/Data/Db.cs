@@ -1,5 +1,6 @@
 using System.Data;
 using System.Data.Common;
+using System.Diagnostics;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
@@ -100,6 +101,18 @@ public sealed class Db : IDisposable
     public void Dispose() => sqliteWriter.Dispose();
 
     /// <summary>
+    /// What the SQLite writer has done since the process started: units run, and the time they held it (their
+    /// savepoints included), batches and the time their BEGIN and COMMIT took. For the benchmark's figures.
+    /// </summary>
+    public WriterTimes Writer => new(
+        Volatile.Read(ref sqliteWriter.Units),
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.UnitTicks)),
+        Volatile.Read(ref sqliteWriter.Batches),
+        Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.CommitTicks)));
+
+    public sealed record WriterTimes(long Units, TimeSpan UnitTime, long Batches, TimeSpan CommitTime);
+
+    /// <summary>
     /// SQLite has one writer at a time (and Microsoft.Data.Sqlite waits for a busy file by sleeping 150 ms
     /// between attempts), so the writers of this process queue here instead. One loop takes what is queued,
     /// runs each unit in its own savepoint of one transaction (a unit that fails is rolled back alone, and its
@@ -131,6 +144,7 @@ public sealed class Db : IDisposable
             System.Threading.Channels.Channel.CreateUnbounded<Unit>(new() { SingleReader = true });
         private int started;
         private SingleThreadScheduler? thread;
+        public long Units, UnitTicks, Batches, CommitTicks;
 
         public void Dispose() => thread?.Dispose();
 
@@ -156,7 +170,9 @@ public sealed class Db : IDisposable
                 try
                 {
                     statements ??= new SqliteStatementCache((SqliteConnection)await db.OpenAsync(CancellationToken.None));
+                    var begun = Stopwatch.GetTimestamp();
                     await using var tx = statements.BeginImmediate();
+                    var units = Stopwatch.GetTimestamp();
                     foreach (var unit in batch)
                     {
                         if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
@@ -173,7 +189,13 @@ public sealed class Db : IDisposable
                             statements.Execute("RELEASE unit", tx);
                         }
                     }
+                    var committing = Stopwatch.GetTimestamp();
                     await tx.CommitAsync();
+                    // Only this loop writes them; readers take them with Volatile.Read.
+                    Volatile.Write(ref Units, Units + batch.Count);
+                    Volatile.Write(ref UnitTicks, UnitTicks + committing - units);
+                    Volatile.Write(ref Batches, Batches + 1);
+                    Volatile.Write(ref CommitTicks, CommitTicks + units - begun + Stopwatch.GetTimestamp() - committing);
                     foreach (var unit in batch)
                         if (unit.Error is null) unit.Done.TrySetResult(unit.Result);
                         else unit.Done.TrySetException(unit.Error);
@@ -193,19 +215,18 @@ public sealed class Db : IDisposable
     public CommandDefinition Command(string sql, object? parameters, CancellationToken ct, DbTransaction? tx = null) =>
         new(Dialect.Render(sql), Dialect.Provider == DatabaseProvider.Sqlite ? CamelCase(parameters) : parameters, tx, cancellationToken: ct);
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (string Name, System.Reflection.PropertyInfo Property)[]> Properties = new();
-
     /// <summary>
     /// SQL names parameters in camelCase (<c>@departementCode</c>). PostgreSQL and SQL Server match
-    /// names without regard to case; SQLite does not, so <c>new { query.Id }</c> is renamed <c>id</c>.
+    /// names without regard to case; SQLite does not, so <c>new { query.Id }</c> is renamed <c>@id</c>
+    /// (<see cref="SqliteParameters"/>), or <c>id</c> in Dapper's parameters when it carries a list to expand.
     /// </summary>
     private static object? CamelCase(object? parameters)
     {
         if (parameters is null or SqlMapper.IDynamicParameters) return parameters;
-        var properties = Properties.GetOrAdd(parameters.GetType(), t => t.GetProperties()
-            .Select(p => (char.ToLowerInvariant(p.Name[0]) + p.Name[1..], p)).ToArray());
+        var shape = SqliteParameters.Of(parameters.GetType());
+        if (shape.Direct) return new SqliteParameters(parameters, shape);
         var renamed = new DynamicParameters();
-        foreach (var (name, property) in properties)
+        foreach (var (name, property) in shape.Named)
         {
             var value = property.GetValue(parameters);
             // Dapper expands lists (IN @ids) without the type handlers: give SQLite the text form of ids.

@@ -32,6 +32,31 @@ public static class TypeHandlers
 
     public const string InstantFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
 
+    /// <summary>A parameter's value as SQLite stores it: what the handlers below set, enums as their number (as Dapper does).</summary>
+    public static object ToSqlite(object? value) => value switch
+    {
+        null => DBNull.Value,
+        Guid g => g.ToString(),
+        DateTimeOffset d => Instant(d),
+        DateOnly d => Date(d),
+        decimal m => Number(m),
+        Enum e => Convert.ChangeType(e, Enum.GetUnderlyingType(e.GetType()), CultureInfo.InvariantCulture),
+        _ => value,
+    };
+
+    /// <summary>The types <see cref="ToSqlite"/> takes (nullable or not); others go through Dapper's parameters.</summary>
+    public static bool IsSqliteValue(Type type)
+    {
+        var t = Nullable.GetUnderlyingType(type) ?? type;
+        return t.IsEnum || t == typeof(string) || t == typeof(Guid) || t == typeof(DateTimeOffset) || t == typeof(DateOnly)
+            || t == typeof(decimal) || t == typeof(bool) || t == typeof(int) || t == typeof(long) || t == typeof(short)
+            || t == typeof(double) || t == typeof(byte[]);
+    }
+
+    private static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString(InstantFormat, CultureInfo.InvariantCulture);
+    private static string Date(DateOnly value) => value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    private static string Number(decimal value) => value.ToString(CultureInfo.InvariantCulture);
+
     private sealed class GuidHandler : SqlMapper.TypeHandler<Guid>
     {
         public override void SetValue(IDbDataParameter parameter, Guid value)
@@ -53,7 +78,7 @@ public static class TypeHandlers
     {
         public override void SetValue(IDbDataParameter parameter, DateTimeOffset value)
         {
-            if (parameter is SqliteParameter) { parameter.DbType = DbType.String; parameter.Value = value.UtcDateTime.ToString(InstantFormat, CultureInfo.InvariantCulture); }
+            if (parameter is SqliteParameter) { parameter.DbType = DbType.String; parameter.Value = Instant(value); }
             else { parameter.DbType = DbType.DateTimeOffset; parameter.Value = value.ToUniversalTime(); }
         }
 
@@ -70,7 +95,7 @@ public static class TypeHandlers
     {
         public override void SetValue(IDbDataParameter parameter, DateOnly value)
         {
-            if (parameter is SqliteParameter) { parameter.DbType = DbType.String; parameter.Value = value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture); }
+            if (parameter is SqliteParameter) { parameter.DbType = DbType.String; parameter.Value = Date(value); }
             else { parameter.DbType = DbType.Date; parameter.Value = value; }
         }
 
@@ -88,7 +113,7 @@ public static class TypeHandlers
         public override void SetValue(IDbDataParameter parameter, decimal value)
         {
             // Text keeps every digit in SQLite; REAL would round cents.
-            if (parameter is SqliteParameter) { parameter.DbType = DbType.String; parameter.Value = value.ToString(CultureInfo.InvariantCulture); }
+            if (parameter is SqliteParameter) { parameter.DbType = DbType.String; parameter.Value = Number(value); }
             else { parameter.DbType = DbType.Decimal; parameter.Value = value; }
         }
 
