@@ -16,18 +16,19 @@ namespace CoordinationHub.Features.Webhooks;
 public sealed class EventSequencer(Db db, EventAudience audience, EventSignal signal, TimeProvider clock, IOptions<WebhookOptions> options)
 {
     /// <param name="limit">Events to sequence at most (the configured batch when larger).</param>
-    public async Task<int> RunOnceAsync(int limit, CancellationToken ct)
+    /// <returns>The events sequenced, and the deliveries that created.</returns>
+    public async Task<(int Events, int Deliveries)> RunOnceAsync(int limit, CancellationToken ct)
     {
         limit = Math.Min(limit, options.Value.SequenceBatch);
         // A read first: an idle sequencer takes no lock and commits nothing.
         var pending = await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct);
-        if (pending is null) return 0;
+        if (pending is null) return (0, 0);
         var count = await db.InTransactionAsync(async (c, tx, t) =>
         {
             await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
             var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
             var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit }, t, tx))).ToList();
-            if (events.Count == 0) return 0;
+            if (events.Count == 0) return (0, 0);
             var subscriptions = (await c.QueryAsync<SubscriptionRow>(db.Command(ActiveSubscriptionsSql, null, t, tx)))
                 .GroupBy(s => s.OrganisationId)
                 .ToDictionary(g => g.Key, g => g.Select(s => (s.Id, Types: s.EventTypes.Split(' '))).ToList());
@@ -53,9 +54,9 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
             await db.InsertRowsAsync(c, tx, "event_audience", AudienceColumns, AudienceTypes, audienceRows, t);
             await db.InsertRowsAsync(c, tx, "webhook_delivery", DeliveryColumns, DeliveryTypes, deliveries, t);
             await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
-            return events.Count;
+            return (events.Count, deliveries.Count);
         }, ct);
-        if (count > 0) signal.Pulse();
+        if (count.Item1 > 0) signal.Pulse();
         return count;
     }
 

@@ -267,7 +267,7 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         // Every event sequenced first (the capped dispatcher sequences a tick's worth at a time, the first party's first):
         // then both have more due than the cap lets out.
         var sequencer = Fx.Services.GetRequiredService<EventSequencer>();
-        while (await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None) > 0) { }
+        while ((await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None)).Events > 0) { }
         // 20 calls a second: two a tick, fewer than either subscription has due (4 conventions each, one in flight per convention).
         StartDispatcher(("Webhooks:MaxDeliveriesPerSecond", "20"));
 
@@ -292,11 +292,11 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         Assert.True(before >= 6, $"{before} events wait to be sequenced");
         var oldest = await Sql<Guid>("SELECT id FROM outbox_event WHERE position IS NULL ORDER BY seq LIMIT 1");
 
-        Assert.Equal(4, await sequencer.RunOnceAsync(4, CancellationToken.None));
+        Assert.Equal(4, (await sequencer.RunOnceAsync(4, CancellationToken.None)).Events);
         Assert.Equal(before - 4, await Sql<long>(Pending));
         Assert.NotNull(await Sql<long?>("SELECT position FROM outbox_event WHERE id = @oldest", new { oldest }));
         // Without a smaller limit, a pass takes the configured batch (500).
-        Assert.Equal((int)Math.Min(before - 4, 500), await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None));
+        Assert.Equal((int)Math.Min(before - 4, 500), (await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None)).Events);
     }
 }
 
