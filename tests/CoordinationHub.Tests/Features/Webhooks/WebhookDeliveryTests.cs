@@ -281,7 +281,7 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
     [Fact]
     public async Task A_sequencing_pass_takes_at_most_the_events_it_is_given_oldest_first()
     {
-        // A capped dispatcher sequences a tick's worth of a backlog at a time (cap × 50 ms events), not the whole of it.
+        // A capped dispatcher sequences a tick's worth of a backlog at a time (the events that make twice its calls of a tick), not the whole of it.
         var partner = await Subscriber("Association Au Compte-Gouttes");
         await Subscribe(partner, await StartReceiver());
         await ConventionWith(partner);
