@@ -89,15 +89,11 @@ public static class Benchmark
                 var sealedPerson = people.Seal(row.Id, 1, person);
                 var sent = changeLog.Prepare(
                     new ChangeLog.Entry("referral", row.Id, "referral.sent", null, Features.Referrals.ReferralStore.Snapshot(row)));
+                var workflow = services.GetRequiredService<Features.Referrals.ReferralWorkflow>();
                 await db.InTransactionAsync(async (c, tx, t) =>
                 {
-                    await Features.Referrals.ReferralSending.GuardAsync(db, c, tx, row, null, t);
-                    await Features.Referrals.ReferralStore.InsertAsync(db, c, tx, row, t);
-                    var author = new Features.Referrals.PersonAuthor(body.SenderId, agent);
-                    await people.WriteAsync(c, tx, sealedPerson, [], author, now, t);
-                    await Features.Referrals.ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
-                    await changeLog.WriteAsync(c, tx, [sent], t);
-                    await access.RecordAsync(c, tx, [row.Id], t);
+                    await Features.Referrals.CreateReferralHandler.WriteAsync(db, people, changeLog, access, workflow, c, tx, row, sealedPerson, sent,
+                        agent, forceReason: null, now, t);
                     return 0;
                 }, ct);
                 return TypedResults.Created($"/bench/floor/referral/{row.Id}", new { row.Id });

@@ -134,15 +134,8 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
             new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row)));
         await db.InTransactionAsync(async (c, tx, t) =>
         {
-            await ReferralSending.GuardAsync(db, c, tx, row, command.Force ? command.ForceReason : null, t);
-            await ReferralStore.InsertAsync(db, c, tx, row, t);
-            await people.WriteAsync(c, tx, sealedPerson, [], new PersonAuthor(senderId, command.Agent), now, t);
-            await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, t);
-            if (command.Force)
-                await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, t), MessageKind.MESSAGE, command.Agent,
-                    $"Sent again although referral {row.ForcedDuplicateOf} is open: {command.ForceReason}");
-            await changeLog.WriteAsync(c, tx, [sent], t);
-            await access.RecordAsync(c, tx, [row.Id], t);
+            await WriteAsync(db, people, changeLog, access, workflow, c, tx, row, sealedPerson, sent, command.Agent,
+                command.Force ? command.ForceReason : null, now, t);
             return 0;
         }, ct);
         // The answer is built from what is in memory: no read after the commit.
@@ -153,6 +146,26 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         names[sender.Id] = (sender, names.GetValueOrDefault(sender.Id).Code);
         names[route.Receiver.Id] = (route.Receiver, names.GetValueOrDefault(route.Receiver.Id).Code);
         return ReferralStore.ToDto(row, ReferralRole.SENDER, names, person, now);
+    }
+
+    /// <summary>
+    /// The statements of a new referral's transaction, its rows built beforehand: the duplicate guard, the referral, its
+    /// person, its receiver, the note of a forced duplicate (<paramref name="forceReason"/>), its audit row and event, the
+    /// sender's access record. The benchmark's floor runs the same, without the request around it.
+    /// </summary>
+    public static async Task WriteAsync(Db db, ReferralPersonData people, ChangeLog changeLog, PersonAccess access, ReferralWorkflow workflow,
+        DbConnection c, DbTransaction tx, ReferralRow row, ReferralPersonData.SealedPerson person, ChangeLog.Prepared sent, AgentInput agent,
+        string? forceReason, DateTimeOffset now, CancellationToken ct)
+    {
+        await ReferralSending.GuardAsync(db, c, tx, row, forceReason, ct);
+        await ReferralStore.InsertAsync(db, c, tx, row, ct);
+        await people.WriteAsync(c, tx, person, [], new PersonAuthor(row.SenderId, agent), now, ct);
+        await ReferralSending.ReceiverSinceAsync(db, c, tx, row, now, ct);
+        if (forceReason is not null)
+            await workflow.AppendAsync(new ReferralStep(c, tx, row, ReferralRole.SENDER, now, ct), MessageKind.MESSAGE, agent,
+                $"Sent again although referral {row.ForcedDuplicateOf} is open: {forceReason}");
+        await changeLog.WriteAsync(c, tx, [sent], ct);
+        await access.RecordAsync(c, tx, [row.Id], ct);
     }
 
     private sealed class SenderRow
