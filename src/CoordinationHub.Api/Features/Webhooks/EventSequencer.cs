@@ -23,7 +23,7 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
         // A read first: an idle sequencer takes no lock and commits nothing.
         var pending = await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct);
         if (pending is null) return (0, 0);
-        var count = await db.InTransactionAsync(async (c, tx, t) =>
+        var (sequenced, created) = await db.InTransactionAsync(async (c, tx, t) =>
         {
             await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
             var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
@@ -56,8 +56,8 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
             await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
             return (events.Count, deliveries.Count);
         }, ct);
-        if (count.Item1 > 0) signal.Pulse();
-        return count;
+        if (sequenced > 0) signal.Pulse();
+        return (sequenced, created);
     }
 
     private sealed class SubscriptionRow

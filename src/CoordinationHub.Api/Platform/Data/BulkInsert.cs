@@ -121,7 +121,7 @@ public static class BulkInsert
                 }
                 return raw.sqlite3_bind_text(s, i, buffer.AsSpan(0, Encoding.UTF8.GetBytes(text, buffer)));
             case Guid g: g.TryFormat(utf8, out n); return raw.sqlite3_bind_text(s, i, utf8[..n]);
-            case DateOnly d: d.TryFormat(utf8, out n, "yyyy-MM-dd", invariant); return raw.sqlite3_bind_text(s, i, utf8[..n]);
+            case DateOnly d: d.TryFormat(utf8, out n, TypeHandlers.DateFormat, invariant); return raw.sqlite3_bind_text(s, i, utf8[..n]);
             case DateTimeOffset t:
                 t.UtcDateTime.TryFormat(utf8, out n, TypeHandlers.InstantFormat, invariant);
                 return raw.sqlite3_bind_text(s, i, utf8[..n]);

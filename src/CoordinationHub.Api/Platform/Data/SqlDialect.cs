@@ -98,7 +98,7 @@ public sealed class SqliteDialect : SqlDialect
     {
         Guid g => g.ToString(),
         DateTimeOffset d => d.UtcDateTime.ToString(TypeHandlers.InstantFormat, System.Globalization.CultureInfo.InvariantCulture),
-        DateOnly d => d.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString(TypeHandlers.DateFormat, System.Globalization.CultureInfo.InvariantCulture),
         decimal m => m.ToString(System.Globalization.CultureInfo.InvariantCulture),
         _ => value,
     };

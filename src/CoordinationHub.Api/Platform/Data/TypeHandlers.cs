@@ -31,6 +31,7 @@ public static class TypeHandlers
     }
 
     public const string InstantFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
+    public const string DateFormat = "yyyy-MM-dd";
 
     /// <summary>A parameter's value as SQLite stores it: what the handlers below set, enums as their number (as Dapper does).</summary>
     public static object ToSqlite(object? value) => value switch
@@ -54,7 +55,7 @@ public static class TypeHandlers
     }
 
     private static string Instant(DateTimeOffset value) => value.UtcDateTime.ToString(InstantFormat, CultureInfo.InvariantCulture);
-    private static string Date(DateOnly value) => value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+    private static string Date(DateOnly value) => value.ToString(DateFormat, CultureInfo.InvariantCulture);
     private static string Number(decimal value) => value.ToString(CultureInfo.InvariantCulture);
 
     private sealed class GuidHandler : SqlMapper.TypeHandler<Guid>
@@ -103,7 +104,7 @@ public static class TypeHandlers
         {
             DateOnly d => d,
             DateTime d => DateOnly.FromDateTime(d),
-            string s => DateOnly.ParseExact(s[..10], "yyyy-MM-dd", CultureInfo.InvariantCulture),
+            string s => DateOnly.ParseExact(s[..10], DateFormat, CultureInfo.InvariantCulture),
             _ => throw new DataException($"Cannot read {value.GetType()} as DateOnly"),
         };
     }
