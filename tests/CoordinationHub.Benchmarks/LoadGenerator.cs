@@ -112,6 +112,23 @@ public sealed class LoadGenerator : IDisposable
     }
 
     /// <summary>
+    /// Starts <paramref name="total"/> calls at <paramref name="perSecond"/> a second, on schedule whatever their pace: every
+    /// call due goes, then a millisecond's sleep (the starts stay on schedule to within it); then waits for them all.
+    /// </summary>
+    public static async Task PacedAsync(double perSecond, int total, Func<int, Task> start, CancellationToken ct)
+    {
+        var calls = new List<Task>(total);
+        var started = Stopwatch.GetTimestamp();
+        var interval = Stopwatch.Frequency / perSecond;
+        for (var i = 0; i < total && !ct.IsCancellationRequested;)
+        {
+            for (var now = Stopwatch.GetTimestamp(); i < total && started + (long)(i * interval) <= now; i++) calls.Add(start(i));
+            await Task.Delay(1, ct);
+        }
+        await Task.WhenAll(calls);
+    }
+
+    /// <summary>
     /// An open-loop run: <paramref name="perSecond"/> requests a second, sent on schedule whatever the answers' pace
     /// (up to 256 in flight, each on a connection of its own), for a latency at a load the server carries with room
     /// to spare, where closed-loop workers would take every core. Each latency runs from the send.
@@ -126,17 +143,8 @@ public sealed class LoadGenerator : IDisposable
         var latencies = new long[total];
         var errors = new System.Collections.Concurrent.ConcurrentDictionary<string, long>();
         var samples = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        var calls = new List<Task>(total);
         var started = Stopwatch.GetTimestamp();
-        var interval = Stopwatch.Frequency / perSecond;
-        for (var i = 0; i < total && !ct.IsCancellationRequested;)
-        {
-            // Every request due by now goes; then a millisecond's sleep (the sends stay on schedule to within it).
-            for (var now = Stopwatch.GetTimestamp(); i < total && started + (long)(i * interval) <= now; i++)
-                calls.Add(SendAsync(i, requests[random.Next(requests.Count)]));
-            await Task.Delay(1, ct);
-        }
-        await Task.WhenAll(calls);
+        await PacedAsync(perSecond, total, i => SendAsync(i, requests[random.Next(requests.Count)]), ct);
         var elapsed = Stopwatch.GetElapsedTime(started);
         Array.Sort(latencies);
         return new LoadResult(name, total, elapsed, latencies, errors, samples.Take(5).ToList());

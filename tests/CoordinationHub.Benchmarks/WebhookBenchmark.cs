@@ -311,15 +311,7 @@ public static class WebhookBenchmark
                        "\"data\":{\"resourceType\":\"convention\",\"resourceId\":\"" + Guid.CreateVersion7() + "\",\"recordedStatus\":\"SIGNED\"}}";
             var signature = "v1," + Convert.ToBase64String(new byte[32]);
             var total = (int)(perSecond * duration.TotalSeconds);
-            var calls = new List<Task>(total);
-            var started = Stopwatch.GetTimestamp();
-            var interval = Stopwatch.Frequency / (double)perSecond;
-            for (var i = 0; i < total;)
-            {
-                for (var now = Stopwatch.GetTimestamp(); i < total && started + (long)(i * interval) <= now; i++) calls.Add(PostAsync());
-                await Task.Delay(1);
-            }
-            await Task.WhenAll(calls);
+            await LoadGenerator.PacedAsync(perSecond, total, _ => PostAsync(), CancellationToken.None);
             return total;
 
             async Task PostAsync()
