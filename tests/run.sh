@@ -9,7 +9,8 @@
 #   if missing (apt-get), and a throwaway cluster is created in a temp dir, started
 #   on a free port on 127.0.0.1, and stopped and deleted again on exit.
 # - Installs the Node.js packages of the contract checks (npm ci, from package-lock.json) when needed.
-# - The last line printed is always "N passed, N failed[, N skipped]".
+# - The last line printed is always "N passed, N failed[, N skipped]"; failed tests are listed
+#   (name, message, first frames) just before it.
 # - Exits non-zero when the build or any test fails.
 #
 # Special modes (no dotnet test run):
@@ -285,6 +286,11 @@ print_totals() {
     else
         passed=0
         failed=1
+    fi
+    if [ "$failed" -gt 0 ] && [ "${#trx_files[@]}" -gt 0 ]; then
+        # Repeated here so that the tail of a long log names what failed and why.
+        echo "== failed tests =="
+        perl "$SCRIPT_DIR/failed-tests.pl" "${trx_files[@]}" || true
     fi
     if [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
         # Build failure, crashed test host, aborted run, ...: never report green.
