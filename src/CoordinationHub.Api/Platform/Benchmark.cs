@@ -37,6 +37,12 @@ public static class Benchmark
         // The SQLite writer's counters: the benchmark takes their difference over each phase.
         app.MapGet("/bench/writer", (Db db) => TypedResults.Ok(db.Writer)).AllowAnonymous().ExcludeFromDescription();
 
+        // The runtime's counters (collections, pauses, allocations, thread pool): the benchmark takes their difference over a window.
+        app.MapGet("/bench/runtime", () => TypedResults.Ok(new RuntimeCounters(
+                GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration().TotalMilliseconds,
+                GC.GetTotalAllocatedBytes(), ThreadPool.CompletedWorkItemCount, ThreadPool.ThreadCount, CpuByThread())))
+            .AllowAnonymous().ExcludeFromDescription();
+
         // The floor of create-referral: the same single INSERT of a referral row, nothing else.
         app.MapPost("/bench/baseline/referral", async (BaselineReferral body, Db db, TimeProvider clock, CancellationToken ct) =>
             {
@@ -102,6 +108,28 @@ public static class Benchmark
             .ExcludeFromDescription();
     }
 
+    public sealed record RuntimeCounters(
+        int Gen0, int Gen1, int Gen2, double PausedMs, long AllocatedBytes, long WorkItems, int Threads, Dictionary<string, double> CpuMs);
+
+    /// <summary>CPU time (ms) of this process's threads by name, numbers dropped (".NET TP Worker", "SQLite writer"…); Linux only.</summary>
+    private static Dictionary<string, double> CpuByThread()
+    {
+        var cpu = new Dictionary<string, double>();
+        if (!Directory.Exists("/proc/self/task")) return cpu;
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim().TrimEnd('0', '1', '2', '3', '4', '5', '6', '7', '8', '9').Trim();
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                // utime and stime, fields 14 and 15 of the line, in clock ticks of 10 ms.
+                cpu[name] = cpu.GetValueOrDefault(name) + (long.Parse(fields[11]) + long.Parse(fields[12])) * 10.0;
+            }
+            catch (IOException) { } // the thread ended meanwhile
+        }
+        return cpu;
+    }
     public sealed record MapStats(long Generation, int Keys, int Periods, int Organisations, int Communes);
     public sealed record BaselineReferral(Guid SenderId, Guid ReceiverId, Guid CommuneId, string PersonKey);
     public sealed record FloorReferral(

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using CoordinationHub.Platform.Data;
 using Dapper;
 using Microsoft.Extensions.Options;
@@ -19,45 +20,59 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
     /// <returns>The events sequenced, and the deliveries that created.</returns>
     public async Task<(int Events, int Deliveries)> RunOnceAsync(int limit, CancellationToken ct)
     {
+        if (!await AnyPendingAsync(ct)) return (0, 0);
+        var result = await db.InTransactionAsync((c, tx, t) => SequenceAsync(c, tx, limit, t), ct);
+        Committed(result.Events);
+        return result;
+    }
+
+    /// <summary>A read, on no writer: an idle sequencer takes no lock and commits nothing.</summary>
+    public async Task<bool> AnyPendingAsync(CancellationToken ct) =>
+        await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct) is not null;
+
+    /// <summary>Wakes this process's long polls once the transaction that sequenced <paramref name="events"/> committed.</summary>
+    public void Committed(int events)
+    {
+        if (events > 0) signal.Pulse();
+    }
+
+    /// <summary>
+    /// One batch in the caller's transaction (the dispatcher's, which records and leases in the same commit); the caller
+    /// calls <see cref="Committed"/> after its commit.
+    /// </summary>
+    public async Task<(int Events, int Deliveries)> SequenceAsync(DbConnection c, DbTransaction tx, int limit, CancellationToken t)
+    {
         limit = Math.Min(limit, options.Value.SequenceBatch);
-        // A read first: an idle sequencer takes no lock and commits nothing.
-        var pending = await db.RetryAsync(async (c, t) => await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(AnyUnsequencedSql, new { limit = 1 }, t)), ct);
-        if (pending is null) return (0, 0);
-        var (sequenced, created) = await db.InTransactionAsync(async (c, tx, t) =>
+        await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
+        var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
+        var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit }, t, tx))).ToList();
+        if (events.Count == 0) return (0, 0);
+        var subscriptions = (await c.QueryAsync<SubscriptionRow>(db.Command(ActiveSubscriptionsSql, null, t, tx)))
+            .GroupBy(s => s.OrganisationId)
+            .ToDictionary(g => g.Key, g => g.Select(s => (s.Id, Types: s.EventTypes.Split(' '))).ToList());
+        var now = clock.GetUtcNow();
+        var audienceRows = new List<object?[]>();
+        var deliveries = new List<object?[]>();
+        // Each resource's audience read once for the batch, every resource of a type in one query.
+        var audiences = await audience.ResolveAsync(c, tx, events.Select(e => (e.ResourceType, e.ResourceId)), t);
+        var positions = new List<object?[]>(events.Count);
+        foreach (var e in events)
         {
-            await c.ExecuteAsync(db.Command(LockSql, null, t, tx));
-            var last = await c.ExecuteScalarAsync<long>(db.Command(LastPositionSql, null, t, tx));
-            var events = (await c.QueryAsync<OutboxRow>(db.Command(UnsequencedSql, new { limit }, t, tx))).ToList();
-            if (events.Count == 0) return (0, 0);
-            var subscriptions = (await c.QueryAsync<SubscriptionRow>(db.Command(ActiveSubscriptionsSql, null, t, tx)))
-                .GroupBy(s => s.OrganisationId)
-                .ToDictionary(g => g.Key, g => g.Select(s => (s.Id, Types: s.EventTypes.Split(' '))).ToList());
-            var now = clock.GetUtcNow();
-            var audienceRows = new List<object?[]>();
-            var deliveries = new List<object?[]>();
-            // Each resource's audience read once for the batch, every resource of a type in one query.
-            var audiences = await audience.ResolveAsync(c, tx, events.Select(e => (e.ResourceType, e.ResourceId)), t);
-            var positions = new List<object?[]>(events.Count);
-            foreach (var e in events)
+            var position = ++last;
+            positions.Add([position, e.Id]);
+            foreach (var organisationId in audiences[(e.ResourceType, e.ResourceId)])
             {
-                var position = ++last;
-                positions.Add([position, e.Id]);
-                foreach (var organisationId in audiences[(e.ResourceType, e.ResourceId)])
-                {
-                    audienceRows.Add([organisationId, position, e.Id]);
-                    foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
-                        if (EventTypes.Matches(s.Types, e.EventType))
-                            deliveries.Add([Guid.CreateVersion7(), s.Id, e.Id, position, e.ResourceId, "PENDING", 0, now, now]);
-                }
+                audienceRows.Add([organisationId, position, e.Id]);
+                foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
+                    if (EventTypes.Matches(s.Types, e.EventType))
+                        deliveries.Add([Guid.CreateVersion7(), s.Id, e.Id, position, e.ResourceId, "PENDING", 0, now, now]);
             }
-            await db.ExecuteRowsAsync(c, tx, SetPositionSql, PositionParameters, PositionTypes, positions, t);
-            await db.InsertRowsAsync(c, tx, "event_audience", AudienceColumns, AudienceTypes, audienceRows, t);
-            await db.InsertRowsAsync(c, tx, "webhook_delivery", DeliveryColumns, DeliveryTypes, deliveries, t);
-            await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
-            return (events.Count, deliveries.Count);
-        }, ct);
-        if (sequenced > 0) signal.Pulse();
-        return (sequenced, created);
+        }
+        await db.ExecuteRowsAsync(c, tx, SetPositionSql, PositionParameters, PositionTypes, positions, t);
+        await db.InsertRowsAsync(c, tx, "event_audience", AudienceColumns, AudienceTypes, audienceRows, t);
+        await db.InsertRowsAsync(c, tx, "webhook_delivery", DeliveryColumns, DeliveryTypes, deliveries, t);
+        await c.ExecuteAsync(db.Command(SaveLastPositionSql, new { last }, t, tx));
+        return (events.Count, deliveries.Count);
     }
 
     private sealed class SubscriptionRow

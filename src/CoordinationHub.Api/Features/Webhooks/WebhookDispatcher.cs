@@ -57,16 +57,15 @@ public sealed class WebhookDispatcher(
         {
             try
             {
-                var limit = SequenceLimit;
-                var (sequenced, created) = await sequencer.RunOnceAsync(limit, stopping);
-                if (sequenced > 0) fanOut = (double)created / sequenced;
+                var limit = await sequencer.AnyPendingAsync(stopping) ? SequenceLimit : 0;
                 while (finished.Reader.TryRead(out var r)) results.Add(r);
-                await RecordAndLeaseAsync(results, lease: true, stopping);
+                var (sequenced, created) = await RecordAndLeaseAsync(results, lease: true, limit, stopping);
+                if (sequenced > 0) fanOut = (double)created / sequenced;
                 results.Clear();
                 await PurgeWhenDueAsync(stopping);
                 // What was due is leased: the next lease is worth a transaction once a call finishes. Capped, a tick
                 // passes even while a backlog is sequenced, so that the backlog's cost is spread too.
-                if (sequenced == 0 || Capped) await WaitAsync(backlog: sequenced >= limit, stopping);
+                if (sequenced == 0 || Capped) await WaitAsync(backlog: limit > 0 && sequenced >= limit, stopping);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -85,7 +84,7 @@ public sealed class WebhookDispatcher(
         // a call that was answered is recorded.
         await Task.WhenAll(inFlight.Values);
         while (finished.Reader.TryRead(out var r)) results.Add(r);
-        if (results.Count > 0) await RecordAndLeaseAsync(results, lease: false, CancellationToken.None);
+        if (results.Count > 0) await RecordAndLeaseAsync(results, lease: false, sequence: 0, CancellationToken.None);
     }
 
     public override void Dispose()
@@ -106,7 +105,7 @@ public sealed class WebhookDispatcher(
     /// stream instead of bursts, and batches large enough that the transaction's fixed cost stays small (a
     /// transaction for every call that finished cost three times the CPU per delivery).
     /// </summary>
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Deliveries that may start now under <c>MaxDeliveriesPerSecond</c>: a token bucket holding two ticks.</summary>
     private int Allowance()
@@ -157,21 +156,25 @@ public sealed class WebhookDispatcher(
     }
 
     /// <summary>
-    /// One transaction: the outcomes of the finished calls (many rows a statement: a commit per delivery
-    /// would cap the rate at what the disk syncs per second), then new leases for the slots they free.
-    /// Recorded first, so that the next event of a resource just delivered is due in the same transaction.
+    /// One transaction: up to <paramref name="sequence"/> new events sequenced (their deliveries created), the outcomes of
+    /// the finished calls (many rows a statement: a commit per delivery would cap the rate at what the disk syncs per
+    /// second), then new leases for the slots they free. Recorded first, so that the next event of a resource just
+    /// delivered is due in the same transaction. One commit a tick where sequencing had one of its own: on SQLite each
+    /// commit writes the pages it changed to the WAL, and the two wrote the same delivery pages.
     /// </summary>
-    private async Task RecordAndLeaseAsync(List<Result> results, bool lease, CancellationToken ct)
+    private async Task<(int Events, int Deliveries)> RecordAndLeaseAsync(List<Result> results, bool lease, int sequence, CancellationToken ct)
     {
-        if (results.Count == 0 && (!lease || inFlight.Count >= O.MaxInFlight)) return;
+        if (sequence == 0 && results.Count == 0 && (!lease || inFlight.Count >= O.MaxInFlight)) return (0, 0);
         var owner = $"{name}/{Interlocked.Increment(ref batch)}";
         var now = clock.GetUtcNow();
         var freed = results.CountBy(r => r.Row.SubscriptionId).ToDictionary();
-        var rows = await db.InTransactionAsync(async (c, tx, t) =>
+        var (sequenced, rows) = await db.InTransactionAsync(async (c, tx, t) =>
         {
+            (int Events, int Deliveries) s = sequence > 0 ? await sequencer.SequenceAsync(c, tx, sequence, t) : (0, 0);
             if (results.Count > 0) await RecordAsync(c, tx, results, now, t);
-            return lease ? await LeaseAsync(c, tx, owner, now, freed, t) : [];
+            return (s, lease ? await LeaseAsync(c, tx, owner, now, freed, t) : []);
         }, ct);
+        sequencer.Committed(sequenced.Events);
         Free(results);
         tokens -= rows.Count;
         // Capped, the calls start in small groups across the tick (a group wakes the threads once).
@@ -182,6 +185,7 @@ public sealed class WebhookDispatcher(
             perSubscription[row.SubscriptionId] = perSubscription.GetValueOrDefault(row.SubscriptionId) + 1;
             inFlight[row.Id] = DeliverAsync(row, owner, Tick * (i * slices / rows.Count) / slices, ct);
         }
+        return sequenced;
     }
 
     private void Free(List<Result> results)
