@@ -57,15 +57,22 @@ public sealed class WebhookDispatcher(
         {
             try
             {
-                var limit = await sequencer.AnyPendingAsync(stopping) ? SequenceLimit : 0;
+                // SQLite has one writer: the tick's sequencing rides in its record-and-lease transaction (one commit, where
+                // two wrote the same delivery pages to the WAL). A server keeps it apart, so that the sequencer's row lock,
+                // which the other instances' sequencers wait for, is not held through this instance's leases.
+                var together = db.Dialect.Provider == DatabaseProvider.Sqlite;
+                var limit = SequenceLimit;
+                var apart = together ? (0, 0) : await sequencer.RunOnceAsync(limit, stopping);
+                var sequence = together && await sequencer.AnyPendingAsync(stopping) ? limit : 0;
                 while (finished.Reader.TryRead(out var r)) results.Add(r);
-                var (sequenced, created) = await RecordAndLeaseAsync(results, lease: true, limit, stopping);
+                var withLeases = await RecordAndLeaseAsync(results, lease: true, sequence, stopping);
+                var (sequenced, created) = together ? withLeases : apart;
                 if (sequenced > 0) fanOut = (double)created / sequenced;
                 results.Clear();
                 await PurgeWhenDueAsync(stopping);
                 // What was due is leased: the next lease is worth a transaction once a call finishes. Capped, a tick
                 // passes even while a backlog is sequenced, so that the backlog's cost is spread too.
-                if (sequenced == 0 || Capped) await WaitAsync(backlog: limit > 0 && sequenced >= limit, stopping);
+                if (sequenced == 0 || Capped) await WaitAsync(backlog: sequenced >= limit, stopping);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -159,8 +166,7 @@ public sealed class WebhookDispatcher(
     /// One transaction: up to <paramref name="sequence"/> new events sequenced (their deliveries created), the outcomes of
     /// the finished calls (many rows a statement: a commit per delivery would cap the rate at what the disk syncs per
     /// second), then new leases for the slots they free. Recorded first, so that the next event of a resource just
-    /// delivered is due in the same transaction. One commit a tick where sequencing had one of its own: on SQLite each
-    /// commit writes the pages it changed to the WAL, and the two wrote the same delivery pages.
+    /// delivered is due in the same transaction.
     /// </summary>
     private async Task<(int Events, int Deliveries)> RecordAndLeaseAsync(List<Result> results, bool lease, int sequence, CancellationToken ct)
     {
