@@ -193,6 +193,13 @@ public static class WebhookBenchmark
         }
         Console.WriteLine("    closed-loop p99 per round, idle / floor / dispatching (ms): " + string.Join(", ",
             Enumerable.Range(0, rounds).Select(i => string.Join("/", closedSlices.Select(c => $"{c[i].PercentileMs(99):F2}")))));
+        // Each round's own ratios: a condition that costs the lookups nothing is above and below 1 by turns.
+        double Median(IEnumerable<double> values) { var v = values.Order().ToArray(); return (v[(v.Length - 1) / 2] + v[v.Length / 2]) / 2; }
+        var floorRatios = Enumerable.Range(0, rounds).Select(i => closedSlices[1][i].PercentileMs(99) / closedSlices[0][i].PercentileMs(99)).ToList();
+        var busyRatios = Enumerable.Range(0, rounds).Select(i => closedSlices[2][i].PercentileMs(99) / closedSlices[0][i].PercentileMs(99)).ToList();
+        Console.WriteLine($"    closed-loop p99 over the same round's idle: floor median × {Median(floorRatios):F2} (× {floorRatios.Min():F2} to " +
+                          $"{floorRatios.Max():F2}, above 1 in {floorRatios.Count(r => r > 1)} of {rounds}), dispatching median × {Median(busyRatios):F2} " +
+                          $"(× {busyRatios.Min():F2} to {busyRatios.Max():F2}, above 1.2 in {busyRatios.Count(r => r > 1.2)} of {rounds})");
         Console.WriteLine($"    p99 at {rate:N0}/s per round, idle / floor / dispatching (ms): " + string.Join(", ",
             Enumerable.Range(0, rounds).Select(i => string.Join("/", rateSlices.Select(c => $"{c[i].PercentileMs(99):F2}")))));
         var deliveries = expected / elapsed.TotalSeconds;
