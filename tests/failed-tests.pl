@@ -5,7 +5,7 @@ local $/;
 for my $file (@ARGV) {
     open my $fh, '<', $file or next;
     my $xml = <$fh>;
-    while ($xml =~ m{<UnitTestResult\b([^>]*)>(.*?)</UnitTestResult>}gs) {
+    while ($xml =~ m{<UnitTestResult\b([^>]*[^/>])>(.*?)</UnitTestResult>}gs) {
         my ($attrs, $body) = ($1, $2);
         next unless $attrs =~ /outcome="Failed"/;
         my ($name) = $attrs =~ /testName="([^"]*)"/;
