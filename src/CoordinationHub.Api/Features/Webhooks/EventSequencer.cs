@@ -37,8 +37,8 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
     }
 
     /// <summary>
-    /// One batch in the caller's transaction (the dispatcher's, which records and leases in the same commit); the caller
-    /// calls <see cref="Committed"/> after its commit.
+    /// One batch in the caller's transaction (on SQLite the dispatcher's, which records and leases in the same commit);
+    /// the caller calls <see cref="Committed"/> after its commit.
     /// </summary>
     public async Task<(int Events, int Deliveries)> SequenceAsync(DbConnection c, DbTransaction tx, int limit, CancellationToken t)
     {
