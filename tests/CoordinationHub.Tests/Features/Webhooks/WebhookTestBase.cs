@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Text.Json;
 using CoordinationHub.Features.Webhooks;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Tests.Features.Delegations;
@@ -86,15 +87,38 @@ public abstract class WebhookTestBase(ApiFixture fx) : DelegationTestBase(fx), I
         return (await c.QueryAsync<T>(Fx.Db.Command(sql, parameters, CancellationToken.None))).ToList();
     }
 
-    /// <summary>Polls until the condition holds; fails with what was seen after <paramref name="seconds"/>.</summary>
-    protected static async Task Eventually(Func<Task<bool>> condition, string what, int seconds = 15)
+    /// <summary>Polls until the condition holds; fails after <paramref name="seconds"/>, with what <paramref name="seen"/> describes.</summary>
+    protected static async Task Eventually(Func<Task<bool>> condition, string what, int seconds = 15, Func<Task<string>>? seen = null)
     {
         var until = DateTime.UtcNow.AddSeconds(seconds);
         while (!await condition())
         {
-            if (DateTime.UtcNow > until) Assert.Fail($"Not within {seconds} s: {what}");
+            if (DateTime.UtcNow > until) Assert.Fail($"Not within {seconds} s: {what}" + (seen is null ? "" : $"; seen: {await seen()}"));
             await Task.Delay(25);
         }
+    }
+
+    /// <summary>
+    /// For a failure message: a receiver's calls (event type and id), the subscription's deliveries as stored (lease
+    /// included), and the events not yet sequenced.
+    /// </summary>
+    protected async Task<string> Seen(Receiver receiver, Guid subscriptionId)
+    {
+        var deliveries = await Rows<dynamic>("""
+            SELECT e.event_type, d.position, d.status, d.attempts, d.leased_until, d.lease_owner, d.last_error
+            FROM webhook_delivery d JOIN outbox_event e ON e.id = d.event_id
+            WHERE d.subscription_id = @subscriptionId ORDER BY d.position
+            """, new { subscriptionId });
+        var unsequenced = await Sql<long>("SELECT COUNT(*) FROM outbox_event WHERE position IS NULL");
+        return "calls [" + string.Join(", ", receiver.Calls.Select(c => $"{EventType(c.Body)} {c.Id}")) + "], deliveries [" +
+               string.Join(", ", deliveries.Select(d => string.Join(" ", ((IDictionary<string, object?>)d).Values))) +
+               $"], unsequenced events {unsequenced}";
+    }
+
+    private static string EventType(string body)
+    {
+        try { return JsonDocument.Parse(body).RootElement.GetProperty("type").GetString() ?? "?"; }
+        catch (JsonException) { return "?"; }
     }
 
     protected Task<WebhookDeliveryDto> Delivery(Party party, Guid subscriptionId) =>
@@ -128,7 +152,9 @@ public sealed class Receiver : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         receiver.app = builder.Build();
-        receiver.app.MapPost("/hook", async (HttpContext http) =>
+        // A path of its own: a subscription of an earlier test whose receiver had this port reaches a 404, not this receiver.
+        var path = "/hook/" + Guid.NewGuid().ToString("N");
+        receiver.app.MapPost(path, async (HttpContext http) =>
         {
             var body = await new StreamReader(http.Request.Body).ReadToEndAsync();
             var verified = receiver.Secrets.Any(secret =>
@@ -141,7 +167,7 @@ public sealed class Receiver : IAsyncDisposable
             await receiver.Respond(http);
         });
         await receiver.app.StartAsync();
-        receiver.Url = receiver.app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/hook";
+        receiver.Url = receiver.app.Urls.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + path;
         return receiver;
     }
 
