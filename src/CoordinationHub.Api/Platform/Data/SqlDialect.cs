@@ -94,14 +94,7 @@ public sealed class SqliteDialect : SqlDialect
     // Microsoft.Data.Sqlite matches each statement parameter to the collection by name, linearly:
     // thousands per statement turn quadratic. Short statements are as fast in SQLite (no round trip).
     public override int BulkParameters => 160;
-    protected override object Convert(object value) => value switch
-    {
-        Guid g => g.ToString(),
-        DateTimeOffset d => d.UtcDateTime.ToString(TypeHandlers.InstantFormat, System.Globalization.CultureInfo.InvariantCulture),
-        DateOnly d => d.ToString(TypeHandlers.DateFormat, System.Globalization.CultureInfo.InvariantCulture),
-        decimal m => m.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        _ => value,
-    };
+    protected override object Convert(object value) => TypeHandlers.ToSqlite(value);
     // 5 SQLITE_BUSY, 6 SQLITE_LOCKED: another writer holds the file.
     public override bool IsTransient(Exception e) => e is SqliteException { SqliteErrorCode: 5 or 6 };
     // 14 SQLITE_CANTOPEN
