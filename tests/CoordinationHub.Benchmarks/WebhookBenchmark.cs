@@ -411,13 +411,8 @@ public static class WebhookBenchmark
 /// <summary>The API process's runtime counters (<c>GET /bench/runtime</c>); a difference of two readings covers a window.</summary>
 public sealed record Runtime(int Gen0, int Gen1, int Gen2, double PausedMs, long AllocatedBytes, long WorkItems, int Threads, IReadOnlyDictionary<string, double> CpuMs)
 {
-    public static async Task<Runtime> ReadAsync(ApiClient api, string key, CancellationToken ct)
-    {
-        var r = await api.GetAsync("/bench/runtime", key, ct);
-        return new Runtime(r["gen0"]!.GetValue<int>(), r["gen1"]!.GetValue<int>(), r["gen2"]!.GetValue<int>(), r["pausedMs"]!.GetValue<double>(),
-            r["allocatedBytes"]!.GetValue<long>(), r["workItems"]!.GetValue<long>(), r["threads"]!.GetValue<int>(),
-            r["cpuMs"]!.AsObject().ToDictionary(p => p.Key, p => p.Value!.GetValue<double>()));
-    }
+    public static async Task<Runtime> ReadAsync(ApiClient api, string key, CancellationToken ct) =>
+        System.Text.Json.JsonSerializer.Deserialize<Runtime>(await api.GetAsync("/bench/runtime", key, ct), System.Text.Json.JsonSerializerOptions.Web)!;
 
     public static readonly Runtime Zero = new(0, 0, 0, 0, 0, 0, 0, new Dictionary<string, double>());
 

@@ -130,6 +130,7 @@ public static class Benchmark
         }
         return cpu;
     }
+
     public sealed record MapStats(long Generation, int Keys, int Periods, int Organisations, int Communes);
     public sealed record BaselineReferral(Guid SenderId, Guid ReceiverId, Guid CommuneId, string PersonKey);
     public sealed record FloorReferral(

@@ -18,10 +18,11 @@ public sealed class WebhookOptions
     /// <summary>
     /// Deliveries started per second by this instance at most (0, the default: no cap), for operators who would
     /// rather drain a backlog slowly than share the cores with it. Capped, the dispatcher sequences, records and leases
-    /// once per 100 ms tick (on SQLite in one transaction) and starts the tick's calls in ten groups across it, and sequences per tick only the events that make
-    /// twice the calls it may start (at the last batch's calls per event): a backlog reaches the feed at that pace too. Measured on 2 cores (50,000 deliveries, see the
-    /// benchmark README): uncapped about 4,500/s, the lookups' p99 about 2.6 × idle; capped at 1,200, about 1,190/s at
-    /// about 190–230 µs of CPU a delivery, the p99 × 1.34–1.48 of idle (1,000 bare POSTs/s beside them: × 1.13–1.26).
+    /// once per 100 ms tick (on SQLite in one transaction), sequencing only the events that make twice the calls it may
+    /// start (at the last batch's calls per event: a backlog reaches the feed at that pace too), and starts the tick's
+    /// calls in ten groups across it. Measured on 2 cores (50,000 deliveries, see the benchmark README): uncapped about
+    /// 4,500/s, the lookups' p99 about 2.6 × idle; capped at 1,200, about 1,190/s at about 190–230 µs of CPU a
+    /// delivery, the p99 × 1.31–1.48 of idle (1,000 bare POSTs/s beside them: × 1.13–1.26).
     /// </summary>
     public int MaxDeliveriesPerSecond { get; set; }
     public int MaxInFlightPerSubscription { get; set; } = 32;
