@@ -56,7 +56,8 @@ public static class Host
         services.AddMediator((Mediator.MediatorOptions o) =>
         {
             o.ServiceLifetime = ServiceLifetime.Scoped;
-            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(MapRefreshBehavior<,>)];
+            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(NirGuardBehavior<,>),
+                typeof(MapRefreshBehavior<,>)];
         });
         services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
         ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
@@ -116,6 +117,7 @@ public static class Host
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.Use(NirGuard.Middleware);
         app.Use(AccessContext.Middleware);
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();

@@ -200,7 +200,7 @@ public sealed class PushDelegationsHandler(
                     break;
                 }
                 if (line.Record is not { } record)
-                    chunk.Add(new Entry(line.Line, null, new ImportError(line.Line, null, "imports.malformed-record", line.Error!)));
+                    chunk.Add(new Entry(line.Line, null, new ImportError(line.Line, null, line.ErrorType, line.Error!)));
                 else if (record.ExternalRef is { } seen && !pushed.Add(Hash(seen)))
                     chunk.Add(new Entry(line.Line, null, new ImportError(line.Line, seen, "imports.duplicate-external-ref", $"'{seen}' appears twice in the push.")));
                 else

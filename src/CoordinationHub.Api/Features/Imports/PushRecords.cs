@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using CoordinationHub.Platform.Http;
 using CoordinationHub.Platform.OpenApi;
+using CoordinationHub.Platform.Security;
 using FluentValidation;
 
 namespace CoordinationHub.Features.Imports;
@@ -48,8 +49,14 @@ public sealed class PushRecordValidator : AbstractValidator<PushRecord>
     }
 }
 
-/// <summary>A record read from the body, or why its line could not be read.</summary>
-public sealed record PushLine(int Line, PushRecord? Record, string? Error);
+/// <summary>A record read from the body, or why its line could not be read (and that error's problem type).</summary>
+public sealed record PushLine(int Line, PushRecord? Record, string? Error, string ErrorType = "imports.malformed-record")
+{
+    /// <summary>A record that carries a NIR is refused whole, named by its field, its text never repeated (not even its externalRef).</summary>
+    public static PushLine Guarded(int line, PushRecord record) => NirGuard.Find(record) is { } field
+        ? new PushLine(line, null, NirGuard.Refused(field, "record").Message, NirGuard.Code)
+        : new PushLine(line, record, null);
+}
 
 /// <summary>
 /// Reads a push one record at a time, whatever its size: NDJSON and CSV by line (the line number is
@@ -91,7 +98,7 @@ public static class PushRecords
     {
         try
         {
-            return new PushLine(line, JsonSerializer.Deserialize<PushRecord>(json, Json) ?? throw new JsonException("null is not a record."), null);
+            return PushLine.Guarded(line, JsonSerializer.Deserialize<PushRecord>(json, Json) ?? throw new JsonException("null is not a record."));
         }
         catch (JsonException e)
         {
@@ -150,7 +157,7 @@ public static class PushRecords
         string? F(int i) => fields[i].Length == 0 ? null : fields[i];
         try
         {
-            return new PushLine(line, new PushRecord
+            return PushLine.Guarded(line, new PushRecord
             {
                 ExternalRef = F(0), Competence = F(1), DelegateId = F(2) is { } id ? Guid.Parse(id) : null,
                 DelegateSiret = F(3), DelegateCcasCommune = F(4),
@@ -158,7 +165,7 @@ public static class PushRecords
                 StartOn = F(6) is { } s ? DateOnly.ParseExact(s, "yyyy-MM-dd") : null,
                 EndOn = F(7) is { } e ? DateOnly.ParseExact(e, "yyyy-MM-dd") : null,
                 ConventionId = F(8) is { } k ? Guid.Parse(k) : null, ConventionReference = F(9),
-            }, null);
+            });
         }
         catch (FormatException e)
         {

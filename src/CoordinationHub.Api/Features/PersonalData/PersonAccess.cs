@@ -52,6 +52,7 @@ public sealed class AccessContext
         context.Operation = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "";
         context.Off = http.Request.Headers.ContainsKey("X-Benchmark-Access-Log-Off")
             && http.RequestServices.GetRequiredService<IConfiguration>().GetValue<bool>("Benchmark:Enabled");
+        NoStore.Register(http, context);
         await next();
     }
 

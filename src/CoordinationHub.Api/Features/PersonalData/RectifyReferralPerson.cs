@@ -31,7 +31,6 @@ public sealed class RectifyReferralPersonHandler(ReferralWorkflow workflow, Refe
 {
     public async ValueTask<ReferralDto> Handle(RectifyReferralPersonCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.RECTIFY_PERSON, "referral.person-rectified", async s =>
         {
             var versions = await people.ReadVersionsAsync(s.C, s.Tx, s.Row.Id, s.Ct);

@@ -21,7 +21,6 @@ public sealed class AcceptReferralHandler(ReferralWorkflow workflow, AssignmentL
 {
     public async ValueTask<ReferralDto> Handle(AcceptReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.ACCEPT, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.ACCEPTED);

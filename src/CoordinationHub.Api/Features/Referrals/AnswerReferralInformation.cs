@@ -22,7 +22,6 @@ public sealed class AnswerReferralInformationHandler(ReferralWorkflow workflow)
 {
     public async ValueTask<ReferralDto> Handle(AnswerReferralInformationCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.ANSWER_INFO, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.RECEIVED);

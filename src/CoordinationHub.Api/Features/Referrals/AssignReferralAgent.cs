@@ -22,7 +22,6 @@ public sealed class AssignReferralAgentHandler(ReferralWorkflow workflow, Assign
 {
     public async ValueTask<ReferralDto> Handle(AssignReferralAgentCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.ASSIGN_AGENT, "referral.agent-assigned",
             s => assignments.AssignAsync(s, command.AssignedAgent), ct);
     }

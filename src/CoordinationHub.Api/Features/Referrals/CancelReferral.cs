@@ -22,7 +22,6 @@ public sealed class CancelReferralHandler(ReferralWorkflow workflow) : ICommandH
 {
     public async ValueTask<ReferralDto> Handle(CancelReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.CANCEL, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.CANCELLED);

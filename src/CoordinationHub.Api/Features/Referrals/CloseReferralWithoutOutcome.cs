@@ -21,7 +21,6 @@ public sealed class CloseReferralWithoutOutcomeHandler(ReferralWorkflow workflow
 {
     public async ValueTask<ReferralDto> Handle(CloseReferralWithoutOutcomeCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.CLOSE_WITHOUT_OUTCOME, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.CLOSED_WITHOUT_OUTCOME);

@@ -21,7 +21,6 @@ public sealed class CompleteReferralHandler(ReferralWorkflow workflow) : IComman
 {
     public async ValueTask<ReferralDto> Handle(CompleteReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.COMPLETE, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.COMPLETED);

@@ -91,7 +91,6 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
 {
     public async ValueTask<ReferralDto> Handle(CreateReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         var senderId = caller.OrganisationId ?? throw new ForbiddenException("Referrals are sent by an organisation's key.");
         var now = clock.GetUtcNow();
         var person = ReferralPersonData.Clean(command.Person, command.Context);

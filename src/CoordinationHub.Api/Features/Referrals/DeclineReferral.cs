@@ -24,7 +24,6 @@ public sealed class DeclineReferralHandler(ReferralWorkflow workflow) : ICommand
 {
     public async ValueTask<ReferralDto> Handle(DeclineReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.DECLINE, "referral.status-changed", async s =>
         {
             if (command.SuggestedReceiverId is { } suggested && (suggested == s.Row.ReceiverId || suggested == s.Row.SenderId))

@@ -1,9 +1,4 @@
-using System.Collections;
-using System.Globalization;
-using System.Reflection;
 using System.Text;
-using System.Text.RegularExpressions;
-using CoordinationHub.Platform.Errors;
 
 namespace CoordinationHub.Features.Referrals;
 
@@ -50,61 +45,6 @@ public static class Needs
         : catalogue.Contains(need) ? need : null;
 
     public const string NeedPattern = "^[A-Z][A-Z_]{1,31}$";
-}
-
-/// <summary>
-/// The NIR (numéro de sécurité sociale) is reserved by law: a NIR-shaped number anywhere in a
-/// request — 13 characters (Corsica: 2A/2B) and a key that checks modulo 97 — is refused with 422.
-/// </summary>
-public static class NirGuard
-{
-    private static readonly Regex Candidate = new(
-        @"(?<![0-9A-Za-z])[1-478][ .\-]?\d{2}[ .\-]?\d{2}[ .\-]?(?:\d{2}|2[AaBb])[ .\-]?\d{3}[ .\-]?\d{3}[ .\-]?\d{2}(?![0-9])",
-        RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(200));
-
-    public static bool Contains(string? text)
-    {
-        if (string.IsNullOrEmpty(text)) return false;
-        foreach (Match m in Candidate.Matches(text))
-        {
-            var s = new string(m.Value.Where(char.IsLetterOrDigit).ToArray()).ToUpperInvariant();
-            // Corsica: 2A counts as 19, 2B as 18 in the key computation.
-            var digits = s[5..7] switch { "2A" => s[..5] + "19" + s[7..13], "2B" => s[..5] + "18" + s[7..13], _ => s[..13] };
-            if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
-                && int.TryParse(s[13..], NumberStyles.None, CultureInfo.InvariantCulture, out var key)
-                && 97 - number % 97 == key)
-                return true;
-        }
-        return false;
-    }
-
-    /// <summary>Walks every string of a request (nested records and lists) and refuses the first that carries a NIR.</summary>
-    public static void Refuse(object? request) => Walk(request, "", 0);
-
-    private static void Walk(object? value, string path, int depth)
-    {
-        if (value is null || depth > 6) return;
-        switch (value)
-        {
-            case string s:
-                if (Contains(s))
-                    throw new RuleException("referrals.nir-refused",
-                        $"{(path.Length == 0 ? "The request" : path)} contains what looks like a NIR (social security number); the law reserves it: remove it.")
-                        { Extensions = { ["field"] = path } };
-                return;
-            case IEnumerable list:
-                var i = 0;
-                foreach (var item in list) Walk(item, $"{path}[{i++}]", depth + 1);
-                return;
-        }
-        var type = value.GetType();
-        if (type.IsPrimitive || type.IsEnum || type.Namespace?.StartsWith("System", StringComparison.Ordinal) == true) return;
-        foreach (var p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
-            if (p.GetIndexParameters().Length == 0)
-                Walk(p.GetValue(value), path.Length == 0 ? Camel(p.Name) : $"{path}.{Camel(p.Name)}", depth + 1);
-    }
-
-    private static string Camel(string name) => char.ToLowerInvariant(name[0]) + name[1..];
 }
 
 /// <summary>

@@ -28,7 +28,6 @@ public sealed class PostReferralMessageHandler(Db db, Caller caller, TimeProvide
 {
     public async ValueTask<ThreadMessage> Handle(PostReferralMessageCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await db.InTransactionAsync(async (c, tx, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, tx, command.Id, t, forUpdate: true);

@@ -30,7 +30,6 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
 {
     public async ValueTask<ReferralDto> Handle(ReorientReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         var newId = Guid.CreateVersion7();
         await workflow.ApplyAsync(command.Id, command.ExpectedVersion, ReferralAction.REORIENT, "referral.reoriented", async s =>
         {

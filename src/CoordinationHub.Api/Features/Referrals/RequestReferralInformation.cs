@@ -22,7 +22,6 @@ public sealed class RequestReferralInformationHandler(ReferralWorkflow workflow)
 {
     public async ValueTask<ReferralDto> Handle(RequestReferralInformationCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.REQUEST_INFO, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.NEEDS_INFO);

@@ -39,7 +39,6 @@ public sealed class SetReferralIntakeHandler(Db db, Caller caller, TimeProvider 
     public async ValueTask<IntakeDto> Handle(SetReferralIntakeCommand command, CancellationToken ct)
     {
         var org = caller.OrganisationId ?? throw new ForbiddenException("Intake is set by an organisation's key.");
-        NirGuard.Refuse(command);
         var now = clock.GetUtcNow();
         return await db.InTransactionAsync(async (c, tx, t) =>
         {

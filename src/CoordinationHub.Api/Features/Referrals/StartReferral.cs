@@ -17,7 +17,6 @@ public sealed class StartReferralHandler(ReferralWorkflow workflow) : ICommandHa
 {
     public async ValueTask<ReferralDto> Handle(StartReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.START, "referral.status-changed", async s =>
         {
             s.Row.Status = nameof(ReferralStatus.IN_PROGRESS);

@@ -27,7 +27,6 @@ public sealed class TransferReferralHandler(Db db, ReferralWorkflow workflow, Re
 {
     public async ValueTask<ReferralDto> Handle(TransferReferralCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         await workflow.ApplyAsync(command.Id, command.ExpectedVersion, ReferralAction.TRANSFER, "referral.transferred", async s =>
         {
             var from = s.Row.ReceiverId;

@@ -21,7 +21,6 @@ public sealed class WithdrawReferralConsentHandler(ReferralWorkflow workflow) : 
 {
     public async ValueTask<ReferralDto> Handle(WithdrawReferralConsentCommand command, CancellationToken ct)
     {
-        NirGuard.Refuse(command);
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.WITHDRAW_CONSENT, "referral.consent-withdrawn", async s =>
         {
             Withdraw(s.Row, s.Now);

@@ -1,5 +1,6 @@
 using System.Net;
 using CoordinationHub.Features.Referrals;
+using CoordinationHub.Platform.Security;
 using Dapper;
 
 namespace CoordinationHub.Tests.Features.Referrals;
