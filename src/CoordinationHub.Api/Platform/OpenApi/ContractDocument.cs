@@ -53,6 +53,12 @@ public static class ContractDocument
                     Lists are cursor-paginated (`limit` ≤ 500, follow `next`). Single resources carry an `ETag`;
                     updates require `If-Match`. POSTs honour an `Idempotency-Key` header.
 
+                    **The NIR.** The social security number is reserved by law: a NIR-shaped number (its key checked
+                    modulo 97, however spaced, dotted or dashed, in any Unicode digits or spaces) is refused with 422
+                    `referrals.nir-refused` wherever it comes: a body, a free-text header, the query string, the path, a
+                    pushed record. The problem names where (`field`, `source`: body, header, query, path, record), never
+                    the number. Answers that may carry a person's data are sent with `Cache-Control: no-store`.
+
                     **Compatibility within /v1.** Operations, optional request fields and response fields may be added:
                     ignore fields you do not know. Nothing is removed, retyped, made newly required in a request, or
                     made optional or nullable in a response; no enum gains a value a response may carry. Such changes

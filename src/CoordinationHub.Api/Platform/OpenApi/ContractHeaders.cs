@@ -32,6 +32,11 @@ public sealed class ContractHeaders : IDocumentFilter
                 "your write through any instance behind a load balancer.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Minimum = "0" },
         };
+        document.Components.Headers["Cache-Control"] = new OpenApiHeader
+        {
+            Description = "`no-store`: the answer may carry a person's data (or who read it); no cache, proxy or client library may keep it.",
+            Schema = Text(50),
+        };
         document.Components.Headers["Retry-After"] = new OpenApiHeader
         {
             Description = "Seconds to wait before the next request.",
@@ -55,6 +60,9 @@ public sealed class ContractHeaders : IDocumentFilter
         };
         if (!operation.Responses.ContainsKey("429"))
             operation.Responses["429"] = Problem("Too many requests for this API key: wait `Retry-After` seconds.");
+        // The NIR guard reads every operation's free-text headers, query string and path (Platform/Security/NirGuard).
+        operation.Responses.TryAdd("422", Problem("A business rule refuses the request. On any operation: `referrals.nir-refused` when a "
+            + "free-text header (`X-Agent`, `X-Purpose`, `Idempotency-Key`), the query string or the path carries a NIR."));
         if (!operation.Responses.ContainsKey("500"))
             operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
         if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
@@ -76,11 +84,14 @@ public sealed class ContractHeaders : IDocumentFilter
                 Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Minimum = "0" },
             });
         }
+        var personal = Features.PersonalData.NoStore.IsPersonalPath("/" + context.ApiDescription.RelativePath)
+            || context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<Features.PersonalData.ServesPersonalData>().Any();
         foreach (var (status, response) in operation.Responses)
         {
             if (response is not OpenApiResponse r) continue;
             r.Headers ??= new Dictionary<string, IOpenApiHeader>();
             foreach (var (name, _) in Headers) r.Headers[name] = new OpenApiHeaderReference(name, context.Document);
+            if (personal) r.Headers["Cache-Control"] = new OpenApiHeaderReference("Cache-Control", context.Document);
             if ((readsMap || writesMap) && status.StartsWith('2'))
                 r.Headers[MapChanges.Header] = new OpenApiHeaderReference(MapChanges.Header, context.Document);
             if (status == "429") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
