@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using CoordinationHub.Platform.Auth;
+using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -13,7 +14,7 @@ namespace CoordinationHub.Tests.Platform;
 /// </summary>
 public abstract class ApiKeyRevocationTests(ApiFixture fx) : ApiTests(fx)
 {
-    private sealed record Instance(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> Host, TestClock Clock) : IAsyncDisposable
+    private sealed record Instance(WebApplicationFactory<Program> Host, TestClock Clock) : IAsyncDisposable
     {
         public HttpClient Client(string key)
         {
@@ -54,16 +55,17 @@ public abstract class ApiKeyRevocationTests(ApiFixture fx) : ApiTests(fx)
         second.Clock.Set(second.Clock.GetUtcNow() + ApiKeyStore.RevocationsCheckedEvery);
         var response = await second.Client(key).GetAsync("/v1/organisations?limit=1");
         Assert.True(response.StatusCode == HttpStatusCode.Unauthorized,
-            $"A key revoked {ApiKeyStore.RevocationsCheckedEvery.TotalSeconds} s ago on another instance still answers {(int)response.StatusCode}");
+            $"A key revoked {ApiKeyStore.RevocationsCheckedEvery.TotalSeconds} s ago on another instance still answers "
+            + $"{(int)response.StatusCode}");
         Assert.True(ApiKeyStore.RevocationsCheckedEvery <= TimeSpan.FromSeconds(1));
     }
 
     [Fact]
-    public async Task A_key_revoked_by_another_process_while_requests_go_on_is_refused_once_the_second_has_passed_and_others_keep_working()
+    public async Task A_key_revoked_by_another_process_is_refused_once_a_second_has_passed_and_other_keys_keep_working()
     {
         var pau = await Commune("64445");
         await using var instance = Start();
-        var store = Fx.Services.GetRequiredService<ApiKeyStore>(); // the fixture's host: another process for this instance
+        var store = Fx.Services.GetRequiredService<ApiKeyStore>(); // the fixture's host: another process, for this one
         var (id, key) = await store.CreateAsync(pau.Id, "revoked by the verb", [Scopes.DirectoryRead], false, default);
         var (_, other) = await store.CreateAsync(pau.Id, "kept", [Scopes.DirectoryRead], false, default);
         await instance.Client(key).GetAsync("/v1/organisations?limit=1").Ok();
@@ -82,5 +84,8 @@ public abstract class ApiKeyRevocationTests(ApiFixture fx) : ApiTests(fx)
     }
 }
 
-[Collection(SqliteCollection.Name)] public sealed class ApiKeyRevocationTests_Sqlite(SqliteFixture f) : ApiKeyRevocationTests(f);
-[Collection(PostgresCollection.Name)] public sealed class ApiKeyRevocationTests_Postgres(PostgresFixture f) : ApiKeyRevocationTests(f);
+[Collection(SqliteCollection.Name)]
+public sealed class ApiKeyRevocationTests_Sqlite(SqliteFixture f) : ApiKeyRevocationTests(f);
+
+[Collection(PostgresCollection.Name)]
+public sealed class ApiKeyRevocationTests_Postgres(PostgresFixture f) : ApiKeyRevocationTests(f);

@@ -50,9 +50,10 @@ public sealed class PushRecordValidator : AbstractValidator<PushRecord>
 }
 
 /// <summary>A record read from the body, or why its line could not be read (and that error's problem type).</summary>
-public sealed record PushLine(int Line, PushRecord? Record, string? Error, string ErrorType = "imports.malformed-record")
+public sealed record PushLine(
+    int Line, PushRecord? Record, string? Error, string ErrorType = "imports.malformed-record")
 {
-    /// <summary>A record that carries a NIR is refused whole, named by its field, its text never repeated (not even its externalRef).</summary>
+    /// <summary>A record that carries a NIR is refused whole, named by its field, its text never repeated (nor its externalRef).</summary>
     public static PushLine Guarded(int line, PushRecord record) => NirGuard.Find(record) is { } field
         ? new PushLine(line, null, NirGuard.Refused(field, "record").Message, NirGuard.Code)
         : new PushLine(line, record, null);

@@ -44,7 +44,9 @@ public sealed class UrlGuard(IOptions<WebhookOptions> options)
         {
             var host = context.DnsEndPoint.Host;
             var allowed = options.Value.IsAllowedHost(host);
-            var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal) ? [literal] : await Dns.GetHostAddressesAsync(host, ct);
+            var addresses = IPAddress.TryParse(host.Trim('[', ']'), out var literal)
+                ? [literal]
+                : await Dns.GetHostAddressesAsync(host, ct);
             if (!allowed) addresses = addresses.Where(a => !IsForbidden(a)).ToArray();
             if (addresses.Length == 0) throw new HttpRequestException($"Refused to connect to {host}: no public address.");
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -77,7 +79,8 @@ public sealed class UrlGuard(IOptions<WebhookOptions> options)
         if (address.AddressFamily != AddressFamily.InterNetworkV6) return true;
         var b = address.GetAddressBytes();
         if (Embedded(b) is { } v4) return v4.Any(IsForbiddenV4);
-        if ((b[0] & 0xE0) != 0x20) return true; // outside 2000::/3: loopback, unspecified, ULA, link-local, multicast, 64:ff9b:1::/48…
+        // Outside 2000::/3: loopback, unspecified, ULA, link-local, multicast, discard-only, 64:ff9b:1::/48…
+        if ((b[0] & 0xE0) != 0x20) return true;
         return (b[0], b[1], b[2], b[3]) switch
         {
             (0x20, 0x01, 0x0d, 0xb8) => true,                  // 2001:db8::/32 documentation
@@ -93,13 +96,18 @@ public sealed class UrlGuard(IOptions<WebhookOptions> options)
     {
         static bool Zero(byte[] b, int from, int to) => b.AsSpan(from, to - from).IndexOfAnyExcept((byte)0) < 0;
         var last = b[12..16];
-        if (Zero(b, 0, 10) && b[10] == 0xFF && b[11] == 0xFF) return [last];                          // ::ffff:a.b.c.d mapped
-        if (Zero(b, 0, 8) && b[8] == 0xFF && b[9] == 0xFF && b[10] == 0 && b[11] == 0) return [last]; // ::ffff:0:a.b.c.d translated
-        if (Zero(b, 0, 12)) return [last];                                                       // ::a.b.c.d compatible (::, ::1 too)
-        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && Zero(b, 4, 12)) return [last]; // 64:ff9b::/96 NAT64
-        if (b[0] == 0x20 && b[1] == 0x02) return [b[2..6]];                                      // 2002::/16 6to4
-        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)                              // 2001::/32 Teredo
-            return [b[4..8], last.Select(x => (byte)~x).ToArray()];
+        // ::ffff:a.b.c.d mapped
+        if (Zero(b, 0, 10) && b[10] == 0xFF && b[11] == 0xFF) return [last];
+        // ::ffff:0:a.b.c.d translated (SIIT)
+        if (Zero(b, 0, 8) && b[8] == 0xFF && b[9] == 0xFF && b[10] == 0 && b[11] == 0) return [last];
+        // ::a.b.c.d compatible (:: and ::1 too: 0.0.0.0 and 0.0.0.1 are forbidden)
+        if (Zero(b, 0, 12)) return [last];
+        // 64:ff9b::/96 NAT64 (well-known prefix)
+        if (b[0] == 0x00 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && Zero(b, 4, 12)) return [last];
+        // 2002::/16 6to4
+        if (b[0] == 0x20 && b[1] == 0x02) return [b[2..6]];
+        // 2001::/32 Teredo: the server, and the client's address bit-inverted in the last 32 bits
+        if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) return [b[4..8], last.Select(x => (byte)~x).ToArray()];
         return null;
     }
 
@@ -109,7 +117,8 @@ public sealed class UrlGuard(IOptions<WebhookOptions> options)
         100 => b[1] >= 64 && b[1] < 128,                           // carrier-grade NAT
         169 => b[1] == 254,                                        // link-local, cloud metadata (169.254.169.254)
         172 => b[1] >= 16 && b[1] < 32,                            // private
-        192 => b[1] == 168 || (b[1] == 0 && b[2] is 0 or 2) || (b[1] == 88 && b[2] == 99), // private, IETF, TEST-NET-1, 6to4 relay
+        // private, IETF protocol assignments, TEST-NET-1, 6to4 relay anycast
+        192 => b[1] == 168 || (b[1] == 0 && b[2] is 0 or 2) || (b[1] == 88 && b[2] == 99),
         198 => b[1] == 18 || b[1] == 19 || (b[1] == 51 && b[2] == 100), // benchmarking, TEST-NET-2
         203 => b[1] == 0 && b[2] == 113,                           // TEST-NET-3
         >= 224 => true,                                            // multicast, reserved, broadcast

@@ -27,7 +27,8 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>?
     // when the key was revoked) is not served after it.
     private long generation;
 
-    private sealed record CacheEntry(ApiKeyIdentity? Identity, DateTimeOffset Expires, DateTimeOffset Touched, long Generation);
+    private sealed record CacheEntry(
+        ApiKeyIdentity? Identity, DateTimeOffset Expires, DateTimeOffset Touched, long Generation);
 
     private sealed record RevocationCheck(DateTimeOffset At, long Revoked, DateTimeOffset? Latest);
 
@@ -112,7 +113,8 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>?
             var last = lastCheck;
             var now = clock.GetUtcNow();
             if (!Due(last, now)) return;
-            var stamp = await db.RetryAsync((c, t) => c.QuerySingleAsync<RevocationStamp>(db.Command(RevocationsSql, null, t)), ct);
+            var stamp = await db.RetryAsync(
+                (c, t) => c.QuerySingleAsync<RevocationStamp>(db.Command(RevocationsSql, null, t)), ct);
             if (last is not null && (stamp.Revoked != last.Revoked || stamp.Latest != last.Latest)) Forget();
             lastCheck = new RevocationCheck(now, stamp.Revoked, stamp.Latest);
         }
@@ -183,6 +185,8 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>?
     private const string HashByIdSql = "SELECT key_hash FROM api_key WHERE id = @id";
     private const string RevokeSql = "UPDATE api_key SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL";
     private const string CountSql = "SELECT COUNT(*) FROM api_key";
-    private const string RevocationsSql = "SELECT COUNT(*) AS revoked, MAX(revoked_at) AS latest FROM api_key WHERE revoked_at IS NOT NULL";
+    private const string RevocationsSql = """
+        SELECT COUNT(*) AS revoked, MAX(revoked_at) AS latest FROM api_key WHERE revoked_at IS NOT NULL
+        """;
     private const string TouchSql = "UPDATE api_key SET last_used_at = @now WHERE key_hash = @keyHash";
 }

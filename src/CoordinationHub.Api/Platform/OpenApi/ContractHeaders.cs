@@ -34,7 +34,8 @@ public sealed class ContractHeaders : IDocumentFilter
         };
         document.Components.Headers["Cache-Control"] = new OpenApiHeader
         {
-            Description = "`no-store`: the answer may carry a person's data (or who read it); no cache, proxy or client library may keep it.",
+            Description = "`no-store`: the answer may carry a person's data (or who read it); no cache, proxy or client "
+                + "library may keep it.",
             Schema = Text(50),
         };
         document.Components.Headers["Retry-After"] = new OpenApiHeader
@@ -61,8 +62,9 @@ public sealed class ContractHeaders : IDocumentFilter
         if (!operation.Responses.ContainsKey("429"))
             operation.Responses["429"] = Problem("Too many requests for this API key: wait `Retry-After` seconds.");
         // The NIR guard reads every operation's free-text headers, query string and path (Platform/Security/NirGuard).
-        operation.Responses.TryAdd("422", Problem("A business rule refuses the request. On any operation: `referrals.nir-refused` when a "
-            + "free-text header (`X-Agent`, `X-Purpose`, `Idempotency-Key`), the query string or the path carries a NIR."));
+        operation.Responses.TryAdd("422", Problem("A business rule refuses the request. On any operation: "
+            + "`referrals.nir-refused` when a free-text header (`X-Agent`, `X-Purpose`, `Idempotency-Key`), the query "
+            + "string or the path carries a NIR."));
         if (!operation.Responses.ContainsKey("500"))
             operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
         if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
@@ -85,7 +87,8 @@ public sealed class ContractHeaders : IDocumentFilter
             });
         }
         var personal = Features.PersonalData.NoStore.IsPersonalPath("/" + context.ApiDescription.RelativePath)
-            || context.ApiDescription.ActionDescriptor.EndpointMetadata.OfType<Features.PersonalData.ServesPersonalData>().Any();
+            || context.ApiDescription.ActionDescriptor.EndpointMetadata
+                .OfType<Features.PersonalData.ServesPersonalData>().Any();
         foreach (var (status, response) in operation.Responses)
         {
             if (response is not OpenApiResponse r) continue;

@@ -31,7 +31,8 @@ public static class NirGuard
     // Between the groups of a NIR: up to three separators (after folding: space, dot, dash, slash, underscore).
     private const string Sep = @"[ .\-/_]{0,3}";
     private static readonly Regex Candidate = new(
-        $@"(?<![0-9])[1-478]{Sep}\d{{2}}{Sep}\d{{2}}{Sep}(?:\d{{2}}|2[AaBb]){Sep}\d{{3}}{Sep}\d{{3}}{Sep}\d{{2}}(?![0-9])",
+        $@"(?<![0-9])[1-478]{Sep}\d{{2}}{Sep}\d{{2}}{Sep}(?:\d{{2}}|2[AaBb]){Sep}\d{{3}}{Sep}\d{{3}}{Sep}\d{{2}}"
+        + "(?![0-9])",
         RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(200));
 
     private static readonly bool CanNormalise = Probe();
@@ -43,7 +44,12 @@ public static class NirGuard
         {
             var s = new string(m.Value.Where(char.IsAsciiLetterOrDigit).ToArray()).ToUpperInvariant();
             // Corsica: 2A counts as 19, 2B as 18 in the key computation.
-            var digits = s[5..7] switch { "2A" => s[..5] + "19" + s[7..13], "2B" => s[..5] + "18" + s[7..13], _ => s[..13] };
+            var digits = s[5..7] switch
+            {
+                "2A" => s[..5] + "19" + s[7..13],
+                "2B" => s[..5] + "18" + s[7..13],
+                _ => s[..13],
+            };
             if (long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
                 && int.TryParse(s[13..], NumberStyles.None, CultureInfo.InvariantCulture, out var key)
                 && 97 - number % 97 == key)
@@ -68,10 +74,11 @@ public static class NirGuard
         {
             var category = Rune.GetUnicodeCategory(rune);
             var value = Rune.GetNumericValue(rune);
-            if (category is UnicodeCategory.DecimalDigitNumber or UnicodeCategory.OtherNumber && value is >= 0 and <= 9 && value % 1 == 0)
+            if (category is UnicodeCategory.DecimalDigitNumber or UnicodeCategory.OtherNumber
+                && value is >= 0 and <= 9 && value % 1 == 0)
                 sb.Append((char)('0' + (int)value));
-            else if (category is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
-                     || Rune.IsWhiteSpace(rune))
+            else if (category is UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator
+                     or UnicodeCategory.ParagraphSeparator || Rune.IsWhiteSpace(rune))
                 sb.Append(' ');
             else if (category == UnicodeCategory.DashPunctuation || rune.Value is 0x2212 or 0xFE63 or 0xFF0D)
                 sb.Append('-');
@@ -87,7 +94,7 @@ public static class NirGuard
         return sb.ToString();
     }
 
-    /// <summary>A NIR has at least 13 digits: a text with fewer costs one pass over its characters and nothing else.</summary>
+    /// <summary>A NIR has at least 13 digits: a text with fewer costs one pass over its characters, nothing more.</summary>
     private static bool EnoughDigits(string text)
     {
         var n = 0;
@@ -102,7 +109,7 @@ public static class NirGuard
         catch (PlatformNotSupportedException) { return false; }
     }
 
-    /// <summary>The 422 that names where the NIR was (a body field, a header, a query parameter) and never echoes it.</summary>
+    /// <summary>The 422 that names where the NIR was (a body field, a header, a query parameter), never the NIR.</summary>
     public static RuleException Refused(string field, string source)
     {
         var where = source switch
@@ -112,13 +119,14 @@ public static class NirGuard
             "path" => "The path",
             _ => field.Length == 0 ? "The request" : field,
         };
-        return new RuleException(Code, $"{where} contains what looks like a NIR (social security number); the law reserves it: remove it.")
+        return new RuleException(Code,
+            $"{where} contains what looks like a NIR (social security number); the law reserves it: remove it.")
         {
             Extensions = { ["field"] = field, ["source"] = source },
         };
     }
 
-    /// <summary>Walks every string of a request (nested records, lists, dictionaries, JSON) and refuses the first that carries a NIR.</summary>
+    /// <summary>Walks every string of a request (records, lists, dictionaries, JSON); refuses the first that carries a NIR.</summary>
     public static void Refuse(object? request)
     {
         if (Find(request) is { } field) throw Refused(field, "body");
@@ -174,7 +182,8 @@ public static class NirGuard
                 foreach (var p in json.EnumerateObject())
                 {
                     if (Contains(p.Name)) return path;
-                    if (WalkJson(p.Value, path.Length == 0 ? p.Name : $"{path}.{p.Name}", depth + 1) is { } found) return found;
+                    var at = path.Length == 0 ? p.Name : $"{path}.{p.Name}";
+                    if (WalkJson(p.Value, at, depth + 1) is { } found) return found;
                 }
                 return null;
             default:
@@ -184,7 +193,7 @@ public static class NirGuard
 
     private static readonly ConcurrentDictionary<Type, (string Name, Func<object, object?> Get)[]> Properties = new();
 
-    /// <summary>The public properties worth walking: none for primitives, enums and the framework's own types (ids, dates, streams).</summary>
+    /// <summary>The public properties worth walking: none for primitives, enums and the framework's types (ids, dates, streams).</summary>
     private static (string, Func<object, object?>)[] Readable(Type type) =>
         type.IsPrimitive || type.IsEnum || type.Namespace?.StartsWith("System", StringComparison.Ordinal) == true
             ? []

@@ -19,8 +19,10 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
     private static readonly JsonElement Contract = JsonDocument.Parse(File.ReadAllText(
         Path.Combine(ContractConformance.RepoRoot(), "..", "openapi", "coordinationhub.v1.json"))).RootElement;
 
+    private sealed record Answer(string Operation, string Call, string? CacheControl);
+
     /// <summary>Every answer the host gave: the operation it belongs to and its Cache-Control.</summary>
-    private sealed class Recorder(ConcurrentBag<(string Operation, string Call, string? CacheControl)> answers) : DelegatingHandler
+    private sealed class Recorder(ConcurrentBag<Answer> answers) : DelegatingHandler
     {
 
         private static readonly List<(string Method, Regex Path, string Id)> Operations =
@@ -38,7 +40,8 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
             // Literal routes before templated ones: /v1/referrals/sent is not /v1/referrals/{id}.
             var operation = Operations.Where(o => o.Method == request.Method.Method && o.Path.IsMatch(path))
                 .OrderBy(o => o.Path.ToString().Count(c => c == '[')).Select(o => o.Id).FirstOrDefault() ?? path;
-            answers.Add((operation, $"{request.Method} {path} → {(int)response.StatusCode}", response.Headers.CacheControl?.ToString()));
+            var call = $"{request.Method} {path} → {(int)response.StatusCode}";
+            answers.Add(new Answer(operation, call, response.Headers.CacheControl?.ToString()));
             return response;
         }
     }
@@ -49,11 +52,12 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
         var ccas = await Ccas("87085"); // Limoges
         var dep = await Dep("87");
         var partner = await Partner("Restos du cœur de Limoges", "87");
-        var answers = new ConcurrentBag<(string Operation, string Call, string? CacheControl)>();
+        var answers = new ConcurrentBag<Answer>();
         await using var host = Fx.CreateFactory(Fx.ConnectionString, startupTasks: false);
         HttpClient C(string key)
         {
-            var client = host.CreateDefaultClient(new Uri("http://localhost"), new Recorder(answers), new ContractConformance.Handler());
+            var client = host.CreateDefaultClient(
+                new Uri("http://localhost"), new Recorder(answers), new ContractConformance.Handler());
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
             return client;
         }
@@ -74,10 +78,11 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
             var draft = consent is null
                 ? Draft("INCOME", Person("87085"), receiverId: dep.Id)
                 : Draft("INCOME", Person("87085"), receiverId: dep.Id, consent: consent, statutory: null);
-            var created = await Do(ccas, HttpMethod.Post, "/v1/referrals", draft, expected: HttpStatusCode.Created, idempotencyKey: idempotencyKey);
+            Task<HttpResponseMessage> Create() =>
+                Do(ccas, HttpMethod.Post, "/v1/referrals", draft, expected: HttpStatusCode.Created, idempotencyKey: idempotencyKey);
+            var created = await Create();
             if (idempotencyKey is not null) // the replay serves the person again
-                Assert.Equal("true", (await Do(ccas, HttpMethod.Post, "/v1/referrals", draft, expected: HttpStatusCode.Created,
-                    idempotencyKey: idempotencyKey)).Headers.GetValues("Idempotent-Replayed").Single());
+                Assert.Equal("true", (await Create()).Headers.GetValues("Idempotent-Replayed").Single());
             return (await created.Read<ReferralDto>()).Id;
         }
         var text = new { agent = Agent, text = "Texte." };
@@ -90,7 +95,8 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
         await Do(dep, HttpMethod.Put, $"/v1/referrals/{a}/assigned-agent", new { assignedAgent = Agent }, await Tag(dep, a));
         await Do(dep, HttpMethod.Get, $"/v1/referrals/{a}/assignments", null);
         await Act(dep, a, "start", new { agent = Agent });
-        await Do(ccas, HttpMethod.Post, $"/v1/referrals/{a}/messages", new { agent = Agent, body = "Message." }, expected: HttpStatusCode.Created);
+        await Do(ccas, HttpMethod.Post, $"/v1/referrals/{a}/messages", new { agent = Agent, body = "Message." },
+            expected: HttpStatusCode.Created);
         await Do(dep, HttpMethod.Get, $"/v1/referrals/{a}/messages", null);
         var corrected = Person("87085");
         corrected["address"] = "1 place de la Mairie";
@@ -106,12 +112,14 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
         await Do(dep, HttpMethod.Get, "/v1/referrals/counts?box=RECEIVED", null);
         await Do(ccas, HttpMethod.Get, "/v1/referrals/routing?commune=87085&need=INCOME", null);
         await Do(ccas, HttpMethod.Put, "/v1/referrals/intake/AIDE_ALIMENTAIRE", new { expectedResponseDays = 5 });
-        await Do(new Party(dep.Organisation, Fx.AdminKey), HttpMethod.Get, "/v1/access-log?from=2026-11-25&to=2026-11-25&limit=5", null);
+        var admin = new Party(dep.Organisation, Fx.AdminKey);
+        await Do(admin, HttpMethod.Get, "/v1/access-log?from=2026-11-25&to=2026-11-25&limit=5", null);
 
         var b = await New();
-        await Act(dep, b, "decline", new { agent = Agent, reason = "NOT_COMPETENT", text = "Pas pour nous.", suggestedReceiverId = partner.Id });
-        await Do(ccas, HttpMethod.Post, $"/v1/referrals/{b}/reorientation", new { agent = Agent, receiverId = partner.Id }, await Tag(ccas, b),
-            HttpStatusCode.Created);
+        await Act(dep, b, "decline",
+            new { agent = Agent, reason = "NOT_COMPETENT", text = "Pas pour nous.", suggestedReceiverId = partner.Id });
+        await Do(ccas, HttpMethod.Post, $"/v1/referrals/{b}/reorientation", new { agent = Agent, receiverId = partner.Id },
+            await Tag(ccas, b), HttpStatusCode.Created);
         await Act(ccas, await New(), "cancellation", new { agent = Agent, reason = "SENT_BY_MISTAKE" });
         await Act(dep, await New(), "transfer", new { agent = Agent, receiverId = partner.Id, reason = "DELEGATED" });
         var c = await New(Consent("INCOME"));
@@ -121,11 +129,14 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
         // Refusals of these routes carry no person, but the rule does not ask what the answer holds.
         await (await C(dep.Key).GetAsync($"/v1/referrals/{Guid.NewGuid()}")).Problem(HttpStatusCode.NotFound);
 
-        var cached = answers.Where(r => r.CacheControl != "no-store").Select(r => $"{r.Call} (Cache-Control: {r.CacheControl ?? "none"})");
-        Assert.True(!cached.Any(), "Answers a cache may keep:\n" + string.Join('\n', cached));
+        var cached = answers.Where(r => r.CacheControl != "no-store")
+            .Select(r => $"{r.Call} (Cache-Control: {r.CacheControl ?? "none"})").ToList();
+        Assert.True(cached.Count == 0, "Answers a cache may keep:\n" + string.Join('\n', cached));
         var expected = Contract.GetProperty("paths").EnumerateObject()
-            .Where(p => p.Name.StartsWith("/v1/referrals", StringComparison.Ordinal) || p.Name.StartsWith("/v1/access-log", StringComparison.Ordinal))
-            .SelectMany(p => p.Value.EnumerateObject()).Select(op => op.Value.GetProperty("operationId").GetString()!).ToHashSet();
+            .Where(p => p.Name.StartsWith("/v1/referrals", StringComparison.Ordinal)
+                || p.Name.StartsWith("/v1/access-log", StringComparison.Ordinal))
+            .SelectMany(p => p.Value.EnumerateObject())
+            .Select(op => op.Value.GetProperty("operationId").GetString()!).ToHashSet();
         Assert.Empty(expected.Except(answers.Select(r => r.Operation)));
     }
 

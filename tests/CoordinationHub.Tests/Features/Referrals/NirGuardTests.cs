@@ -33,6 +33,9 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
         return await c.ExecuteScalarAsync<long>(Fx.Db.Command(sql, args, default));
     }
 
+    private static (string?, string?) Where(JsonElement problem) =>
+        (problem.GetProperty("field").GetString(), problem.GetProperty("source").GetString());
+
     private static HttpClient With(HttpClient client, string header, string value)
     {
         client.DefaultRequestHeaders.TryAddWithoutValidation(header, value);
@@ -40,35 +43,38 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
     }
 
     [Fact]
-    public async Task A_NIR_however_spaced_in_X_Purpose_or_X_Agent_is_refused_naming_the_header_and_nothing_reaches_the_access_log()
+    public async Task A_NIR_however_spaced_in_X_Purpose_or_X_Agent_is_refused_naming_the_header_and_nothing_is_logged()
     {
         var ccas = await Ccas("41018"); // Blois
         var dep = await Dep("41");
         var (sent, _) = await Send(ccas, Draft("INCOME", Person("41018"), receiverId: dep.Id));
-        var before = await Count("SELECT COUNT(*) FROM person_access WHERE referral_id = @id", new { id = sent.Id });
+        const string logged = "SELECT COUNT(*) FROM person_access WHERE referral_id = @id";
+        var before = await Count(logged, new { id = sent.Id });
         foreach (var header in new[] { AccessContext.PurposeHeader, AccessContext.AgentHeader })
             foreach (var (how, nir) in Disguised.Select(row => ((string)row[0], (string)row[1])))
             {
                 var text = header == AccessContext.PurposeHeader ? $"Instruction RSA de {nir}" : nir;
-                foreach (var url in new[] { $"/v1/referrals/{sent.Id}", $"/v1/referrals/{sent.Id}/dossier", "/v1/referrals/received?limit=5" })
+                foreach (var url in new[]
+                         { $"/v1/referrals/{sent.Id}", $"/v1/referrals/{sent.Id}/dossier", "/v1/referrals/received?limit=5" })
                 {
                     var response = await With(dep.Client(Fx), header, text).GetAsync(url);
                     Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity,
                         $"A NIR written with {how} in {header} of GET {url} was served ({(int)response.StatusCode}) instead of refused");
                     var problem = await response.Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code);
-                    Assert.Equal((header, "header"), (problem.GetProperty("field").GetString(), problem.GetProperty("source").GetString()));
+                    Assert.Equal((header, "header"), Where(problem));
                     Assert.DoesNotContain(nir, problem.GetRawText());
                 }
             }
-        Assert.Equal(before, await Count("SELECT COUNT(*) FROM person_access WHERE referral_id = @id", new { id = sent.Id }));
+        Assert.Equal(before, await Count(logged, new { id = sent.Id }));
         // The export for the data protection officer holds no purpose or agent with the NIR.
-        var export = await (await Fx.Admin().GetAsync($"/v1/access-log?from=2026-11-25&to=2026-11-25&limit=500").Ok()).Content.ReadAsStringAsync();
+        var export = await (await Fx.Admin().GetAsync("/v1/access-log?from=2026-11-25&to=2026-11-25&limit=500").Ok())
+            .Content.ReadAsStringAsync();
         Assert.DoesNotContain("116 005 22", export);
 
         // The same headers without a NIR are logged as before.
-        await With(With(dep.Client(Fx), AccessContext.AgentHeader, "agent-41"), AccessContext.PurposeHeader, "Instruction RSA")
-            .GetAsync($"/v1/referrals/{sent.Id}").Ok();
-        Assert.Equal(before + 1, await Count("SELECT COUNT(*) FROM person_access WHERE referral_id = @id", new { id = sent.Id }));
+        var agent = With(dep.Client(Fx), AccessContext.AgentHeader, "agent-41");
+        await With(agent, AccessContext.PurposeHeader, "Instruction RSA").GetAsync($"/v1/referrals/{sent.Id}").Ok();
+        Assert.Equal(before + 1, await Count(logged, new { id = sent.Id }));
     }
 
     [Fact]
@@ -84,14 +90,15 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
             Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity,
                 $"A NIR written with {how} as agent.displayName of a person request was recorded ({(int)response.StatusCode})");
             var problem = await response.Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code);
-            Assert.Equal(("agent.displayName", "body"), (problem.GetProperty("field").GetString(), problem.GetProperty("source").GetString()));
+            Assert.Equal(("agent.displayName", "body"), Where(problem));
         }
         Assert.Equal(0, await Count("SELECT COUNT(*) FROM person_request WHERE referral_id = @id", new { id = sent.Id }));
     }
 
     [Theory]
     [MemberData(nameof(Disguised))]
-    public async Task A_NIR_however_spaced_in_the_context_of_a_referral_is_refused_and_nothing_is_sent(string how, string nir)
+    public async Task A_NIR_however_spaced_in_the_context_of_a_referral_is_refused_and_nothing_is_sent(
+        string how, string nir)
     {
         var ccas = await Ccas("41018");
         var dep = await Dep("41");
@@ -99,9 +106,11 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
         var draft = Draft("INCOME", person, receiverId: dep.Id);
         draft["context"] = $"Dossier CAF en cours, NIR : {nir}.";
         var response = await ccas.Client(Fx).PostJson("/v1/referrals", draft);
-        Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"A NIR written with {how} in the context was sent ({(int)response.StatusCode})");
-        Assert.Equal("context", (await response.Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code)).GetProperty("field").GetString());
-        var sent = await (await ccas.Client(Fx).GetAsync("/v1/referrals/sent?limit=500").Ok()).Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity,
+            $"A NIR written with {how} in the context was sent ({(int)response.StatusCode})");
+        Assert.Equal(("context", "body"), Where(await response.Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code)));
+        var sent = await (await ccas.Client(Fx).GetAsync("/v1/referrals/sent?limit=500").Ok())
+            .Content.ReadAsStringAsync();
         Assert.DoesNotContain((string)person["familyName"]!, sent);
     }
 
@@ -114,13 +123,13 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
         {
             var url = $"/v1/referrals/received?familyName={Uri.EscapeDataString(nir)}&givenNames=Jeanne&birthDate=1958-04-12";
             var problem = await (await dep.Client(Fx).GetAsync(url)).Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code);
-            Assert.True(("familyName", "query") == (problem.GetProperty("field").GetString(), problem.GetProperty("source").GetString()),
-                $"A NIR written with {how} in the query string: {problem}");
+            Assert.True(("familyName", "query") == Where(problem), $"A NIR written with {how} in the query string: {problem}");
         }
         var key = "184127511600522";
         var draft = Draft("INCOME", Person("41018"), receiverId: dep.Id);
-        var refused = await (await ccas.Client(Fx).PostJson("/v1/referrals", draft, key)).Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code);
-        Assert.Equal(("Idempotency-Key", "header"), (refused.GetProperty("field").GetString(), refused.GetProperty("source").GetString()));
+        var refused = await (await ccas.Client(Fx).PostJson("/v1/referrals", draft, key))
+            .Problem(HttpStatusCode.UnprocessableEntity, NirGuard.Code);
+        Assert.Equal(("Idempotency-Key", "header"), Where(refused));
         Assert.Equal(0, await Count("SELECT COUNT(*) FROM idempotency_record WHERE idempotency_key = @key", new { key }));
     }
 
@@ -132,10 +141,11 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
         const string nir = "1\u202F84\u202F12\u202F75\u202F116\u202F005\u202F22";
         var record = new
         {
-            externalRef = $"CD65-{nir}", competence = "RSA_INSTRUCTION", delegateCcasCommune = "65440", communes = new[] { "65440" },
-            startOn = "2026-02-01", endOn = "2027-12-31", conventionReference = "CONV-65",
+            externalRef = $"CD65-{nir}", competence = "RSA_INSTRUCTION", delegateCcasCommune = "65440",
+            communes = new[] { "65440" }, startOn = "2026-02-01", endOn = "2027-12-31", conventionReference = "CONV-65",
         };
-        var csvLine = string.Join(';', "CD65-1", "RSA_INSTRUCTION", "", "", "65440", "65440", "2026-02-01", "2027-12-31", "", $"NIR {nir}");
+        var csvLine = string.Join(';',
+            "CD65-1", "RSA_INSTRUCTION", "", "", "65440", "65440", "2026-02-01", "2027-12-31", "", $"NIR {nir}");
         foreach (var (type, body) in new[]
                  {
                      ("application/x-ndjson", JsonSerializer.Serialize(record, ApiFixture.Json) + "\n"),
@@ -143,8 +153,12 @@ public abstract class NirGuardTests(ApiFixture fx) : ReferralTestBase(fx)
                      ("text/csv", PushRecords.CsvHeader + "\n" + csvLine + "\n"),
                  })
         {
-            var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body)) { Headers = { ContentType = new MediaTypeHeaderValue(type) } };
-            var problem = await (await client.PostAsync("/v1/imports/delegations", content)).Problem(HttpStatusCode.UnprocessableEntity, "imports.refused");
+            var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body))
+            {
+                Headers = { ContentType = new MediaTypeHeaderValue(type) },
+            };
+            var problem = await (await client.PostAsync("/v1/imports/delegations", content))
+                .Problem(HttpStatusCode.UnprocessableEntity, "imports.refused");
             var error = Assert.Single(problem.GetProperty("report").GetProperty("errors").EnumerateArray());
             Assert.True(error.GetProperty("type").GetString() == NirGuard.Code, $"A NIR in a {type} push: {error}");
             Assert.Equal(JsonValueKind.Null, error.GetProperty("externalRef").ValueKind);

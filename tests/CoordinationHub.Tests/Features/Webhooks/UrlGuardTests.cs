@@ -18,13 +18,16 @@ public abstract class UrlGuardTests(ApiFixture fx) : WebhookTestBase(fx)
     [InlineData("https://[2002:7f00:1::]/hook")]     // 6to4 of 127.0.0.1
     [InlineData("https://[::ffff:0:7f00:1]/hook")]   // SIIT-translated 127.0.0.1
     [InlineData("https://[64:ff9b:1::a9fe:a9fe]/hook")] // local-use NAT64
-    public async Task A_subscription_to_an_IPv6_form_of_a_loopback_or_metadata_address_is_refused_and_not_saved(string url)
+    public async Task A_subscription_to_an_IPv6_form_of_a_loopback_or_metadata_address_is_refused_and_not_saved(
+        string url)
     {
         var partner = await Subscriber("Association Détournée");
         var response = await partner.Client(Fx).PostJson("/v1/webhook-subscriptions", new { url, eventTypes = new[] { "*" } });
-        Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity, $"{url} was accepted as public ({(int)response.StatusCode})");
+        Assert.True(response.StatusCode == HttpStatusCode.UnprocessableEntity,
+            $"{url} was accepted as public ({(int)response.StatusCode})");
         await response.Problem(HttpStatusCode.UnprocessableEntity, "webhooks.url-forbidden-address");
-        Assert.Equal(0L, await Sql<long>("SELECT COUNT(*) FROM webhook_subscription WHERE organisation_id = @id", new { id = partner.Id }));
+        Assert.Equal(0L, await Sql<long>("SELECT COUNT(*) FROM webhook_subscription WHERE organisation_id = @id",
+            new { id = partner.Id }));
     }
 }
 
@@ -80,7 +83,8 @@ public sealed class UrlGuardAddressTests
         var guard = new UrlGuard(Options.Create(new WebhookOptions()));
         using var http = new HttpClient(guard.CreateHandler()) { Timeout = TimeSpan.FromSeconds(5) };
         var e = await Assert.ThrowsAnyAsync<Exception>(() => http.GetAsync($"https://{host}:{port}/hook"));
-        Assert.True(e.ToString().Contains("Refused to connect", StringComparison.Ordinal), $"not refused by the guard: {e}");
+        Assert.True(e.ToString().Contains("Refused to connect", StringComparison.Ordinal),
+            $"not refused by the guard: {e}");
     }
 
     [Fact]
