@@ -38,6 +38,7 @@ public sealed class UrlGuard(IOptions<WebhookOptions> options)
     public SocketsHttpHandler CreateHandler() => new()
     {
         AllowAutoRedirect = false, // a redirect could lead anywhere: it counts as a failed attempt
+        UseProxy = false, // through a proxy the callback would see the proxy's address, not the receiver's
         UseCookies = false,
         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         ConnectCallback = async (context, ct) =>
