@@ -38,7 +38,9 @@ public sealed class ReferralSummary
 
 /// <summary>
 /// The caller's sent or received referrals, newest first, filtered; keyset pages. A person is found
-/// by family name, given name and birth date together, through their blind index.
+/// by family name, given names and birth date together, through their blind index. The received box
+/// lists what the caller holds; <c>status=TRANSFERRED</c>, what it transferred (and sees as
+/// <see cref="ReferralVisibility"/> lets an earlier receiver see it).
 /// </summary>
 [ContractOperations("ListSentReferrals", "ListReceivedReferrals")]
 public sealed record ListReferralsQuery(
@@ -86,8 +88,20 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
                 commune = q.Commune, assignedAgent = q.AssignedAgent, afterId = after ?? Guid.Empty, limit = limit + 1,
                 personKey = q.FamilyName is null ? null : people.KeyOf(q.FamilyName, q.GivenNames!, q.BirthDate!.Value),
             }, t))).ToList();
-            var persons = await people.ReadManyAsync(c, null, rows.Take(limit).Select(r => r.Id).ToList(), t);
-            var items = rows.Select(r => new ReferralSummary
+            var transferred = IsTransferredTab(q);
+            var view = q.Box == ReferralBox.SENT ? ReferralView.Sender : ReferralView.Receiver;
+            var persons = transferred ? new Dictionary<Guid, PersonRecord>()
+                : await people.ReadManyAsync(c, null, rows.Take(limit).Where(r => view.SeesPerson(r.ConsentWithdrawnAt is not null))
+                    .Select(r => r.Id).ToList(), t);
+            var spans = transferred ? await ReferralVisibility.SpansAsync(db, c, rows.Select(r => r.Id).ToList(), t) : null;
+            var views = rows.ToDictionary(r => r.Id, r => spans is null ? view
+                : ReferralVisibility.Of(r.SenderId, r.ReceiverId, spans[r.Id], org) ?? throw new InvalidOperationException("not a party"));
+            var names = transferred && views.Count > 0
+                ? (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
+                    new { ids = views.Values.Select(v => v.TransferredToId!.Value).Distinct().ToArray() }, t)))
+                    .ToDictionary(o => o.Id, o => new ReferralOrganisation(o.Id, o.Name, o.Kind))
+                : [];
+            var items = rows.Select(r => ReferralVisibility.Cut(new ReferralSummary
             {
                 Id = r.Id, Status = Enum.Parse<ReferralStatus>(r.Status),
                 Overdue = Awaiting.Contains(r.Status) && r.DeadlineAt < now,
@@ -97,7 +111,7 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
                 Person = persons.TryGetValue(r.Id, out var p) ? new PersonSummary(p.Person.FamilyName, p.Person.GivenNames, p.Person.BirthDate) : null,
                 AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName ?? ""),
                 DeadlineAt = r.DeadlineAt, SentAt = r.SentAt, UpdatedAt = r.UpdatedAt,
-            }).ToList();
+            }, views[r.Id], views[r.Id].TransferredToId is { } to ? names.GetValueOrDefault(to) ?? new(to, "", "") : null!)).ToList();
             return Cursor.ToPage(items, limit, i => [i.Id.ToString()]);
         }, ct);
         // One batch of access rows for the page, written before the page is served.
@@ -107,6 +121,8 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
 
     private static readonly string[] Awaiting = [nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED)];
 
+    private static bool IsTransferredTab(ListReferralsQuery q) => q.Box == ReferralBox.RECEIVED && q.Status == ReferralStatus.TRANSFERRED;
+
     /// <summary>
     /// Only the filters asked for go into the WHERE clause. The page of ids is chosen first, on the box's
     /// index (receiver_id or sender_id, id) walked backwards from the cursor, and only then joined: the
@@ -115,25 +131,31 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
     internal static string BuildSql(ListReferralsQuery q, bool paged)
     {
         var box = q.Box == ReferralBox.RECEIVED ? "p.receiver_id" : "p.sender_id";
-        var where = new List<string> { $"{box} = @org" };
-        if (q.Status is not null) where.Add("p.status = @status");
+        // The transferred tab: what the caller sees of those is that it transferred them, so filters on what came
+        // after (status, overdue, agent) or on the person match none of them.
+        var transferred = IsTransferredTab(q);
+        var where = new List<string> { transferred ? ReferralVisibility.TransferredBoxSql : $"{box} = @org" };
+        if (q.Status is not null && !transferred) where.Add("p.status = @status");
         if (q.Need is not null) where.Add("p.competence_code = @competence");
         if (q.Urgency is not null) where.Add("p.urgency = @urgency");
-        if (q.Overdue == true) where.Add("p.status {in:awaiting} AND p.deadline_at < @now");
-        if (q.Overdue == false) where.Add("NOT (p.status {in:awaiting} AND p.deadline_at < @now)");
+        if (q.Overdue == true) where.Add(transferred ? "1 = 0" : "p.status {in:awaiting} AND p.deadline_at < @now");
+        if (q.Overdue == false && !transferred) where.Add("NOT (p.status {in:awaiting} AND p.deadline_at < @now)");
         if (q.SentFrom is not null) where.Add("p.sent_at >= @sentFrom");
         if (q.SentTo is not null) where.Add("p.sent_at < @sentBefore");
         if (q.Commune is not null) where.Add("p.commune_id IN (SELECT pc.id FROM organisation pc WHERE pc.kind = 'COMMUNE' AND pc.code = @commune)");
-        if (q.AssignedAgent is not null) where.Add("p.assigned_agent_reference = @assignedAgent");
-        if (q.FamilyName is not null) where.Add("p.person_key = @personKey");
+        if (q.AssignedAgent is not null) where.Add(transferred ? "1 = 0" : "p.assigned_agent_reference = @assignedAgent");
+        // A receiver no longer finds by name a person who withdrew consent.
+        if (q.FamilyName is not null)
+            where.Add(transferred ? "1 = 0" : q.Box == ReferralBox.RECEIVED ? "p.person_key = @personKey AND p.consent_withdrawn_at IS NULL" : "p.person_key = @personKey");
         if (paged) where.Add("p.id < @afterId");
+        var order = transferred ? "p.id DESC" : $"{box} DESC, p.id DESC";
         return $"""
             SELECT r.id, r.status, r.sender_id, s.name AS sender_name, s.kind AS sender_kind, r.receiver_id, v.name AS receiver_name,
                    v.kind AS receiver_kind, r.need, r.competence_code, r.urgency, cm.code AS commune_code, r.assigned_agent_reference,
-                   r.assigned_agent_name, r.deadline_at, r.sent_at, r.updated_at
+                   r.assigned_agent_name, r.deadline_at, r.sent_at, r.updated_at, r.consent_withdrawn_at
             FROM (SELECT p.id FROM referral p
                   WHERE {string.Join("\n    AND ", where)}
-                  ORDER BY {box} DESC, p.id DESC
+                  ORDER BY {order}
                   {"{limit}"}) page
             JOIN referral r ON r.id = page.id
             JOIN organisation s ON s.id = r.sender_id
@@ -162,7 +184,17 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
         public DateTimeOffset DeadlineAt { get; init; }
         public DateTimeOffset SentAt { get; init; }
         public DateTimeOffset UpdatedAt { get; init; }
+        public DateTimeOffset? ConsentWithdrawnAt { get; init; }
     }
+
+    private sealed class OrganisationRow
+    {
+        public Guid Id { get; init; }
+        public string Name { get; init; } = "";
+        public string Kind { get; init; } = "";
+    }
+
+    private const string OrganisationsSql = "SELECT id, name, kind FROM organisation WHERE id {in:ids}";
 }
 
 /// <summary>How many referrals of the caller's box are in each status, and how many are overdue: a dashboard.</summary>
@@ -184,7 +216,14 @@ public sealed class CountReferralsHandler(Db db, Caller caller, TimeProvider clo
             var rows = (await c.QueryAsync<Row>(db.Command(received ? ReceivedSql : SentSql, new { org }, t))).ToList();
             var overdue = await c.ExecuteScalarAsync<int>(db.Command(received ? ReceivedOverdueSql : SentOverdueSql,
                 new { org, now = clock.GetUtcNow(), awaiting = new[] { nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED) } }, t));
-            var byStatus = Enum.GetValues<ReferralStatus>().Where(s => s != ReferralStatus.TRANSFERRED)
+            // The received box counts what the caller transferred, as it sees those: TRANSFERRED.
+            if (received)
+                rows.Add(new Row
+                {
+                    Status = nameof(ReferralStatus.TRANSFERRED),
+                    N = await c.ExecuteScalarAsync<int>(db.Command(ReferralVisibility.TransferredCountSql, new { org }, t)),
+                });
+            var byStatus = Enum.GetValues<ReferralStatus>().Where(s => received || s != ReferralStatus.TRANSFERRED)
                 .Select(s => new StatusCount(s, rows.Where(r => r.Status == s.ToString()).Sum(r => r.N))).ToList();
             return new ReferralCounts(q.Box, byStatus, overdue, byStatus.Sum(s => s.Count));
         }, ct);
