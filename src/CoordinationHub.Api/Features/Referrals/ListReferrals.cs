@@ -134,7 +134,7 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
         // The transferred tab: what the caller sees of those is that it transferred them, so filters on what came
         // after (status, overdue, agent) or on the person match none of them.
         var transferred = IsTransferredTab(q);
-        var where = new List<string> { transferred ? ReferralVisibility.TransferredBoxSql : $"{box} = @org" };
+        var where = new List<string> { transferred ? ReferralVisibility.TransferredBoxFilter : $"{box} = @org" };
         if (q.Status is not null && !transferred) where.Add("p.status = @status");
         if (q.Need is not null) where.Add("p.competence_code = @competence");
         if (q.Urgency is not null) where.Add("p.urgency = @urgency");

@@ -138,7 +138,7 @@ public static class ReferralVisibility
     public static IReadOnlyList<Guid> Audience(Guid senderId, params Guid[] receivers) => [.. new[] { senderId }.Concat(receivers).Distinct()];
 
     /// <summary>The received box's TRANSFERRED tab: what the caller transferred and does not hold again.</summary>
-    internal const string TransferredBoxSql = """
+    internal const string TransferredBoxFilter = """
         p.id IN (SELECT rr.referral_id FROM referral_receiver rr WHERE rr.organisation_id = @org AND rr.left_at IS NOT NULL)
             AND p.receiver_id <> @org
         """;
