@@ -1,3 +1,4 @@
+using System.Data.Common;
 using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
@@ -88,30 +89,28 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
                 commune = q.Commune, assignedAgent = q.AssignedAgent, afterId = after ?? Guid.Empty, limit = limit + 1,
                 personKey = q.FamilyName is null ? null : people.KeyOf(q.FamilyName, q.GivenNames!, q.BirthDate!.Value),
             }, t))).ToList();
-            var transferred = IsTransferredTab(q);
+            // Each line as the caller may see it: as its sender, its receiver, or (the TRANSFERRED tab) the receiver that
+            // transferred it.
             var view = q.Box == ReferralBox.SENT ? ReferralView.Sender : ReferralView.Receiver;
-            var persons = transferred ? new Dictionary<Guid, PersonRecord>()
-                : await people.ReadManyAsync(c, null, rows.Take(limit).Where(r => view.SeesPerson(r.ConsentWithdrawnAt is not null))
-                    .Select(r => r.Id).ToList(), t);
-            var spans = transferred ? await ReferralVisibility.SpansAsync(db, c, rows.Select(r => r.Id).ToList(), t) : null;
-            var views = rows.ToDictionary(r => r.Id, r => spans is null ? view
-                : ReferralVisibility.Of(r.SenderId, r.ReceiverId, spans[r.Id], org) ?? throw new InvalidOperationException("not a party"));
-            var names = transferred && views.Count > 0
-                ? (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
-                    new { ids = views.Values.Select(v => v.TransferredToId!.Value).Distinct().ToArray() }, t)))
-                    .ToDictionary(o => o.Id, o => new ReferralOrganisation(o.Id, o.Name, o.Kind))
-                : [];
-            var items = rows.Select(r => ReferralVisibility.Cut(new ReferralSummary
+            var earlier = IsTransferredTab(q) ? await EarlierViewsAsync(c, org, rows, t) : null;
+            var persons = await people.ReadManyAsync(c, null, earlier is not null ? []
+                : rows.Take(limit).Where(r => view.SeesPerson(r.ConsentWithdrawnAt is not null)).Select(r => r.Id).ToList(), t);
+            var items = rows.Select(r =>
             {
-                Id = r.Id, Status = Enum.Parse<ReferralStatus>(r.Status),
-                Overdue = Awaiting.Contains(r.Status) && r.DeadlineAt < now,
-                Sender = new ReferralOrganisation(r.SenderId, r.SenderName, r.SenderKind),
-                Receiver = new ReferralOrganisation(r.ReceiverId, r.ReceiverName, r.ReceiverKind),
-                Need = r.Need, Competence = r.CompetenceCode, Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = r.CommuneCode ?? "",
-                Person = persons.TryGetValue(r.Id, out var p) ? new PersonSummary(p.Person.FamilyName, p.Person.GivenNames, p.Person.BirthDate) : null,
-                AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName ?? ""),
-                DeadlineAt = r.DeadlineAt, SentAt = r.SentAt, UpdatedAt = r.UpdatedAt,
-            }, views[r.Id], views[r.Id].TransferredToId is { } to ? names.GetValueOrDefault(to) ?? new(to, "", "") : null!)).ToList();
+                var line = new ReferralSummary
+                {
+                    Id = r.Id, Status = Enum.Parse<ReferralStatus>(r.Status),
+                    Overdue = Awaiting.Contains(r.Status) && r.DeadlineAt < now,
+                    Sender = new ReferralOrganisation(r.SenderId, r.SenderName, r.SenderKind),
+                    Receiver = new ReferralOrganisation(r.ReceiverId, r.ReceiverName, r.ReceiverKind),
+                    Need = r.Need, Competence = r.CompetenceCode, Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = r.CommuneCode ?? "",
+                    Person = persons.TryGetValue(r.Id, out var p)
+                        ? new PersonSummary(p.Person.FamilyName, p.Person.GivenNames, p.Person.BirthDate) : null,
+                    AssignedAgent = r.AssignedAgentReference is null ? null : new AgentInput(r.AssignedAgentReference, r.AssignedAgentName ?? ""),
+                    DeadlineAt = r.DeadlineAt, SentAt = r.SentAt, UpdatedAt = r.UpdatedAt,
+                };
+                return earlier is null ? line : ReferralVisibility.Cut(line, earlier[r.Id].View, earlier[r.Id].To);
+            }).ToList();
             return Cursor.ToPage(items, limit, i => [i.Id.ToString()]);
         }, ct);
         // One batch of access rows for the page, written before the page is served.
@@ -121,7 +120,22 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
 
     private static readonly string[] Awaiting = [nameof(ReferralStatus.SENT), nameof(ReferralStatus.RECEIVED)];
 
-    private static bool IsTransferredTab(ListReferralsQuery q) => q.Box == ReferralBox.RECEIVED && q.Status == ReferralStatus.TRANSFERRED;
+    /// <summary>How the caller, which transferred these referrals, sees each: its view and the organisation it handed it to.</summary>
+    private async Task<Dictionary<Guid, (ReferralView View, ReferralOrganisation To)>> EarlierViewsAsync(DbConnection c, Guid org,
+        IReadOnlyList<Row> rows, CancellationToken ct)
+    {
+        if (rows.Count == 0) return [];
+        var spans = await ReferralVisibility.SpansAsync(db, c, rows.Select(r => r.Id).ToList(), ct);
+        var views = rows.ToDictionary(r => r.Id, r => ReferralVisibility.Of(r.SenderId, r.ReceiverId, spans[r.Id], org)
+            ?? throw new InvalidOperationException($"{org} took no part in referral {r.Id}."));
+        var names = (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
+                new { ids = views.Values.Select(v => v.TransferredToId!.Value).Distinct().ToArray() }, ct)))
+            .ToDictionary(o => o.Id, o => new ReferralOrganisation(o.Id, o.Name, o.Kind));
+        return views.ToDictionary(v => v.Key, v => (v.Value, names[v.Value.TransferredToId!.Value]));
+    }
+
+    private static bool IsTransferredTab(ListReferralsQuery q) =>
+        q.Box == ReferralBox.RECEIVED && q.Status == ReferralStatus.TRANSFERRED;
 
     /// <summary>
     /// Only the filters asked for go into the WHERE clause. The page of ids is chosen first, on the box's
@@ -146,7 +160,8 @@ public sealed class ListReferralsHandler(Db db, Caller caller, TimeProvider cloc
         if (q.AssignedAgent is not null) where.Add(transferred ? "1 = 0" : "p.assigned_agent_reference = @assignedAgent");
         // A receiver no longer finds by name a person who withdrew consent.
         if (q.FamilyName is not null)
-            where.Add(transferred ? "1 = 0" : q.Box == ReferralBox.RECEIVED ? "p.person_key = @personKey AND p.consent_withdrawn_at IS NULL" : "p.person_key = @personKey");
+            where.Add(transferred ? "1 = 0"
+                : q.Box == ReferralBox.RECEIVED ? "p.person_key = @personKey AND p.consent_withdrawn_at IS NULL" : "p.person_key = @personKey");
         if (paged) where.Add("p.id < @afterId");
         var order = transferred ? "p.id DESC" : $"{box} DESC, p.id DESC";
         return $"""
