@@ -64,9 +64,10 @@ public sealed class ListReferralAccessLogHandler(Db db, Caller caller) : IQueryH
             var view = await ReferralVisibility.ViewAsync(db, c, null, row, q.Id, caller, t);
             // An earlier receiver sees the reads up to its transfer: not those of the receivers after it.
             return view.LeftAt is { } leftAt
-                ? await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId AND a.accessed_at <= @leftAt", new { referralId = q.Id, leftAt },
-                    q.Limit, q.Cursor, t)
-                : await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId", new { referralId = q.Id }, q.Limit, q.Cursor, t);
+                ? await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId AND a.accessed_at <= @leftAt",
+                    new { referralId = q.Id, leftAt }, q.Limit, q.Cursor, t)
+                : await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId",
+                    new { referralId = q.Id }, q.Limit, q.Cursor, t);
         }, ct);
 }
 

@@ -8,8 +8,9 @@ namespace CoordinationHub.Features.Webhooks;
 
 /// <summary>
 /// Gives committed outbox events their position (the feed's order and cursor), records who may see
-/// each one (as addressed when written, else as <see cref="EventAudience"/> resolves it now), and creates one delivery per matching subscription. One transaction per batch, holding
-/// the <c>event_sequencer</c> row: sequencers of several instances take turns and never give a
+/// each one (as addressed when written, else as <see cref="EventAudience"/> resolves it now), and
+/// creates one delivery per matching subscription. One transaction per batch, holding the
+/// <c>event_sequencer</c> row: sequencers of several instances take turns and never give a
 /// position or a delivery twice. An event committed late (an older transaction) gets a later
 /// position: readers of the feed never skip it. Events of one resource are written by transactions
 /// that lock that resource, so their positions follow their order.
