@@ -36,6 +36,7 @@ public static class Host
             ? path : Path.Combine(sp.GetRequiredService<Db>().DataDirectory, "keyring.json")));
         services.AddSingleton<PersonCipher>();
         services.AddSingleton<ReferralPersonData>();
+        services.AddSingleton<ReferralPersonKeys>();
         services.AddScoped<AccessContext>();
         services.AddScoped<PersonAccess>();
         services.AddSingleton<AccessLogWriter>();

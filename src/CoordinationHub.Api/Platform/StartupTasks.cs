@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 namespace CoordinationHub.Platform;
 
 /// <summary>
-/// On start: migrate, load the bundled referential into an empty directory, and on a database without
+/// On start: migrate (and recompute what a migration left to do: the person keys of 0014), load the bundled referential into an empty directory, and on a database without
 /// any key create the first administrator key, written to <c>initial-admin-key</c> next to the
 /// data (like Jenkins' initialAdminPassword). Each step can be turned off in configuration.
 /// </summary>
@@ -20,6 +20,8 @@ public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<Data
     public async Task StartAsync(CancellationToken ct)
     {
         if (options.Value.MigrateOnStartup) await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+        // Once, after migration 0014: the duplicate guard's keys of earlier referrals, over every given name.
+        await services.GetRequiredService<Features.Referrals.ReferralPersonKeys>().RecomputeAsync(ct);
 
         // An empty directory gets the bundled referential; a newer vintage is the operator's
         // decision (import-referential), not a side effect of a restart.

@@ -139,9 +139,14 @@ internal static class Builders
         yield return CoordinationHub.Features.Conventions.SearchConventionsHandler.BuildSql(new CoordinationHub.Features.Conventions.SearchConventionsQuery(
             null, null, null, null, null, null, null, null, null), admin: true, paged: false);
         yield return BulkInsert.Sql("convention_commune", CoordinationHub.Features.Conventions.ConventionTerritory.CommuneColumns, 3);
-        foreach (var overdue in new bool?[] { true, false })
+        // The received box, and its TRANSFERRED tab (a filter of its own).
+        foreach (var (overdue, status) in new (bool?, CoordinationHub.Features.Referrals.ReferralStatus)[]
+                 {
+                     (true, CoordinationHub.Features.Referrals.ReferralStatus.SENT), (false, CoordinationHub.Features.Referrals.ReferralStatus.SENT),
+                     (false, CoordinationHub.Features.Referrals.ReferralStatus.TRANSFERRED),
+                 })
             yield return CoordinationHub.Features.Referrals.ListReferralsHandler.BuildSql(new(CoordinationHub.Features.Referrals.ReferralBox.RECEIVED,
-                CoordinationHub.Features.Referrals.ReferralStatus.SENT, "FOOD", CoordinationHub.Features.Referrals.Urgency.URGENT, overdue,
+                status, "FOOD", CoordinationHub.Features.Referrals.Urgency.URGENT, overdue,
                 new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 31), "59350", "agent-1", "Martin", "Léa", new DateOnly(1980, 1, 1), 10, null), paged: true);
     }
 }

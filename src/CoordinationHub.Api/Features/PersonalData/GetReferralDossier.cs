@@ -38,15 +38,16 @@ public sealed class GetReferralDossierHandler(Db db, Caller caller, TimeProvider
         var dossier = await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
-            var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
-            if (role == ReferralRole.EARLIER_RECEIVER)
+            var view = await ReferralVisibility.ViewAsync(db, c, null, row, query.Id, caller, t);
+            if (view.IsEarlier)
                 throw new ForbiddenException("Your organisation transferred this referral: the sender or the current receiver hands the dossier over.");
             var now = clock.GetUtcNow();
             var log = await AccessPages.ReadAllAsync(db, c, query.Id, t);
-            return new ReferralDossier(now, await ReferralStore.ToDtoAsync(db, c, null, row!, role, people, now, t),
-                await people.ReadVersionsAsync(c, null, query.Id, t),
+            // After the person withdrew consent the receiver's dossier says so and when, and holds nothing of the person.
+            return new ReferralDossier(now, await ReferralStore.ToDtoAsync(db, c, null, row!, view, people, now, t),
+                view.SeesPerson(row!) ? await people.ReadVersionsAsync(c, null, query.Id, t) : [],
                 (await c.QueryAsync<DossierEvent>(db.Command(HistorySql, new { id = query.Id }, t))).ToList(),
-                await people.ReadThreadAsync(c, null, query.Id, null, t),
+                ReferralVisibility.Thread(await people.ReadThreadAsync(c, null, query.Id, null, t), row!, view),
                 await assignments.ListAsync(c, null, query.Id, t), log,
                 await PersonRequests.ListAsync(db, c, query.Id, t));
         }, ct);

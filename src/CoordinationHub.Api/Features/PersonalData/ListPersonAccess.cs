@@ -28,7 +28,7 @@ public sealed class AccessEntry
     public string Purpose { get; init; } = "";
 }
 
-/// <summary>Who read the person's data of a referral, oldest first: for the organisations involved.</summary>
+/// <summary>Who read the person's data of a referral, oldest first: for the organisations involved, each for its span.</summary>
 public sealed record ListReferralAccessLogQuery(Guid Id, int? Limit, string? Cursor) : IQuery<Page<AccessEntry>>;
 
 /// <summary>Every read of personal data in a period, oldest first: the platform-wide export for the DPO.</summary>
@@ -61,8 +61,13 @@ public sealed class ListReferralAccessLogHandler(Db db, Caller caller) : IQueryH
         await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, q.Id, t);
-            await ReferralStore.RoleAsync(db, c, null, row, q.Id, caller, t);
-            return await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId", new { referralId = q.Id }, q.Limit, q.Cursor, t);
+            var view = await ReferralVisibility.ViewAsync(db, c, null, row, q.Id, caller, t);
+            // An earlier receiver sees the reads up to its transfer: not those of the receivers after it.
+            return view.LeftAt is { } leftAt
+                ? await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId AND a.accessed_at <= @leftAt",
+                    new { referralId = q.Id, leftAt }, q.Limit, q.Cursor, t)
+                : await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId",
+                    new { referralId = q.Id }, q.Limit, q.Cursor, t);
         }, ct);
 }
 

@@ -92,8 +92,9 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
                 request.Id, request.ReferralId, kind = request.Kind.ToString(), request.OrganisationId, request.AgentReference, request.AgentName,
                 request.ReceivedAt, outcome = outcome.ToString(), request.LegalReference,
             }, t, tx));
-            await changeLog.RecordAsync(c, tx, "referral", row.Id, "referral.person-request", null,
-                new { referralId = row.Id, requestId = request.Id, kind = request.Kind.ToString(), outcome = outcome.ToString(), row.Status }, t);
+            await changeLog.RecordAsync(c, tx, [new ChangeLog.Entry("referral", row.Id, "referral.person-request", null,
+                new { referralId = row.Id, requestId = request.Id, kind = request.Kind.ToString(), outcome = outcome.ToString(), row.Status },
+                ReferralVisibility.Audience(row.SenderId, row.ReceiverId))], t);
             return request;
         }, ct);
 

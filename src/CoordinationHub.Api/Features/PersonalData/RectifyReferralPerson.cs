@@ -60,10 +60,11 @@ public sealed class ListReferralPersonVersionsHandler(Db db, Caller caller, Refe
         var versions = await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
-            var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
-            if (role == ReferralRole.EARLIER_RECEIVER)
+            var view = await ReferralVisibility.ViewAsync(db, c, null, row, query.Id, caller, t);
+            if (view.IsEarlier)
                 throw new ForbiddenException("Your organisation transferred this referral; it no longer sees the person's data.");
-            return await people.ReadVersionsAsync(c, null, query.Id, t);
+            // The person withdrew consent: the receiver keeps no version of the person.
+            return view.SeesPerson(row!) ? await people.ReadVersionsAsync(c, null, query.Id, t) : [];
         }, ct);
         if (versions.Count > 0) await access.RecordAsync([query.Id], ct);
         return versions;

@@ -13,7 +13,8 @@ public sealed class CloseReferralWithoutOutcomeValidator : AbstractValidator<Clo
     public CloseReferralWithoutOutcomeValidator()
     {
         Include(new ReferralTextRules());
-        RuleFor(c => c.Reason).IsInEnum();
+        RuleFor(c => c.Reason).IsInEnum().NotEqual(ClosureReason.CONSENT_WITHDRAWN)
+            .WithMessage("Consent is withdrawn by the sender with POST /v1/referrals/{id}/consent/revocation.");
     }
 }
 

@@ -129,8 +129,8 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         // The person sealed and the audit record serialised before the transaction too (the guard changes nothing
         // the snapshot holds): on SQLite the writer is held for the statements alone.
         var sealedPerson = people.Seal(row.Id, 1, person);
-        var sent = changeLog.Prepare(
-            new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row)));
+        var sent = changeLog.Prepare(new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row),
+            ReferralVisibility.Audience(row.SenderId, row.ReceiverId)));
         await db.InTransactionAsync(async (c, tx, t) =>
         {
             await WriteAsync(db, people, changeLog, access, workflow, c, tx, row, sealedPerson, sent, command.Agent,
@@ -144,7 +144,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         };
         names[sender.Id] = (sender, names.GetValueOrDefault(sender.Id).Code);
         names[route.Receiver.Id] = (route.Receiver, names.GetValueOrDefault(route.Receiver.Id).Code);
-        return ReferralStore.ToDto(row, ReferralRole.SENDER, names, person, now);
+        return ReferralStore.ToDto(row, ReferralView.Sender, names, person, now);
     }
 
     /// <summary>
@@ -234,16 +234,22 @@ public static class ReferralSending
         return route;
     }
 
-    /// <summary>The duplicate guard, in the writing transaction: one open referral per person, need and receiver unless forced.</summary>
+    /// <summary>
+    /// The duplicate guard, in the writing transaction: one open referral per sender, person, need and receiver unless
+    /// forced. It answers the sender about its own referrals only: whether another sender has referred the same person
+    /// is that sender's and the receiver's business, and a 409 naming it would let any key learn it.
+    /// </summary>
     public static async Task GuardAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, string? forceReason, CancellationToken ct)
     {
-        // Serialise the sends of one person, need and receiver (only those), so that two identical referrals
+        // Serialise the sends of one sender, person, need and receiver (only those), so that two identical referrals
         // sent at once cannot both pass the guard.
         if (db.Dialect.KeyLockSql is { } keyLock)
-            await c.ExecuteAsync(db.Command(keyLock, new { key = $"referral:{row.PersonKey}:{row.CompetenceCode}:{row.ReceiverId}" }, ct, tx));
+            await c.ExecuteAsync(db.Command(keyLock,
+                new { key = $"referral:{row.SenderId}:{row.PersonKey}:{row.CompetenceCode}:{row.ReceiverId}" }, ct, tx));
         var existing = await c.QueryFirstOrDefaultAsync<Guid?>(db.Command(DuplicateSql, new
         {
-            row.PersonKey, competence = row.CompetenceCode, receiverId = row.ReceiverId, open = ReferralLife.OpenStatuses, self = row.Id,
+            row.PersonKey, competence = row.CompetenceCode, receiverId = row.ReceiverId, senderId = row.SenderId, open = ReferralLife.OpenStatuses,
+            self = row.Id,
         }, ct, tx));
         if (existing is { } other)
         {
@@ -262,6 +268,7 @@ public static class ReferralSending
     private const string DuplicateSql = """
         SELECT id FROM referral
         WHERE person_key = @personKey AND competence_code = @competence AND receiver_id = @receiverId AND status {in:open} AND id <> @self
+          AND sender_id = @senderId
         ORDER BY id
         """;
     private const string ReceiverSql = """

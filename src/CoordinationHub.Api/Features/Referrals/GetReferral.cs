@@ -30,8 +30,8 @@ public sealed class GetReferralHandler(Db db, Caller caller, TimeProvider clock,
         db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
-            var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
-            if (role == ReferralRole.RECEIVER && row!.State == ReferralStatus.SENT) return ((ReferralDto?)null, true);
-            return ((ReferralDto?)await ReferralStore.ToDtoAsync(db, c, null, row!, role, people, clock.GetUtcNow(), t), false);
+            var view = await ReferralVisibility.ViewAsync(db, c, null, row, query.Id, caller, t);
+            if (view.Role == ReferralRole.RECEIVER && row!.State == ReferralStatus.SENT) return ((ReferralDto?)null, true);
+            return ((ReferralDto?)await ReferralStore.ToDtoAsync(db, c, null, row!, view, people, clock.GetUtcNow(), t), false);
         }, ct);
 }

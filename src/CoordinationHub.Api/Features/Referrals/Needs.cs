@@ -48,13 +48,19 @@ public static class Needs
 }
 
 /// <summary>
-/// The duplicate guard's key: family name, given name and birth date, normalised (accents, case,
-/// hyphens, apostrophes and spaces removed). One function, so that a blind index can replace it.
+/// The duplicate guard's key: family name, given names and birth date, normalised (accents, case,
+/// apostrophes removed). One function, under a blind index (<c>ReferralPersonData.KeyOf</c>).
 /// </summary>
 public static class PersonKey
 {
+    /// <summary>
+    /// The full identity, normalised: family name, every given name in order (spaces, commas and hyphens alike:
+    /// "Jean-Pierre" is "Jean Pierre"), birth date. Two people who share a first given name and a birthday are two.
+    /// </summary>
     public static string Of(string familyName, string givenNames, DateOnly birthDate) =>
-        $"{Normalise(familyName)}|{Normalise(givenNames.Split([' ', ','], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "")}|{birthDate:yyyy-MM-dd}";
+        $"{Normalise(familyName)}|{string.Join(' ', givenNames.Split(Separators).Select(Normalise).Where(n => n.Length > 0))}|{birthDate:yyyy-MM-dd}";
+
+    private static readonly char[] Separators = [' ', ',', '-', '\u00A0', '\u202F', '\u2009', '\t'];
 
     private static string Normalise(string s)
     {

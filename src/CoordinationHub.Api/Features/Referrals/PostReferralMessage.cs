@@ -34,8 +34,9 @@ public sealed class PostReferralMessageHandler(Db db, Caller caller, TimeProvide
             var role = await ReferralStore.RoleAsync(db, c, tx, row, command.Id, caller, t);
             ReferralWorkflow.Check(row!, role, ReferralAction.POST_MESSAGE, null);
             var message = await workflow.AppendAsync(new ReferralStep(c, tx, row!, role, clock.GetUtcNow(), t), MessageKind.MESSAGE, command.Agent, command.Body);
-            await changeLog.RecordAsync(c, tx, "referral", command.Id, "referral.message-posted", null,
-                new { referralId = command.Id, messageId = message.Id, message.Seq, authorOrganisationId = message.AuthorOrganisation.Id }, t);
+            await changeLog.RecordAsync(c, tx, [new ChangeLog.Entry("referral", command.Id, "referral.message-posted", null,
+                new { referralId = command.Id, messageId = message.Id, message.Seq, authorOrganisationId = message.AuthorOrganisation.Id },
+                ReferralVisibility.Audience(row!.SenderId, row.ReceiverId))], t);
             await access.RecordAsync(c, tx, [command.Id], t);
             return message;
         }, ct);
@@ -53,11 +54,8 @@ public sealed class ListReferralMessagesHandler(Db db, Caller caller, ReferralPe
         var thread = await db.RetryAsync(async (c, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, null, query.Id, t);
-            var role = await ReferralStore.RoleAsync(db, c, null, row, query.Id, caller, t);
-            int? until = role == ReferralRole.EARLIER_RECEIVER
-                ? await ReferralStore.LeftAtSeqAsync(db, c, null, query.Id, caller.OrganisationId!.Value, t)
-                : null;
-            return await people.ReadThreadAsync(c, null, query.Id, until, t);
+            var view = await ReferralVisibility.ViewAsync(db, c, null, row, query.Id, caller, t);
+            return ReferralVisibility.Thread(await people.ReadThreadAsync(c, null, query.Id, view.LeftAtSeq, t), row!, view);
         }, ct);
         if (thread.Any(m => m.Body is not null)) await access.RecordAsync([query.Id], ct);
         return thread;

@@ -39,7 +39,12 @@ public enum ConsentMethod { WRITTEN, ORAL, ELECTRONIC }
 public enum ContactChannel { PHONE, EMAIL, POSTAL, IN_PERSON }
 public enum DeclineReason { NOT_COMPETENT, NOT_ELIGIBLE, NO_CAPACITY, ALREADY_SUPPORTED, INCOMPLETE, OTHER }
 public enum Outcome { AID_GRANTED, FILE_SUBMITTED, SUPPORT_STARTED, ORIENTED_ELSEWHERE, NOT_ELIGIBLE, OTHER }
-public enum ClosureReason { PERSON_DID_NOT_COME, PERSON_UNREACHABLE, PERSON_DECLINED, MOVED_AWAY, DECEASED, OTHER }
+public enum ClosureReason
+{
+    PERSON_DID_NOT_COME, PERSON_UNREACHABLE, PERSON_DECLINED, MOVED_AWAY, DECEASED, OTHER,
+    /// <summary>Set by the platform: the person withdrew consent after acceptance.</summary>
+    CONSENT_WITHDRAWN,
+}
 public enum CancelReason { NO_LONGER_NEEDED, SENT_BY_MISTAKE, PERSON_MOVED, CONSENT_WITHDRAWN, OTHER }
 public enum TransferReason { NOT_COMPETENT, TERRITORY, DELEGATED, OTHER }
 public enum RoutingMode { NAMED, RESOLVED }
@@ -84,7 +89,11 @@ public sealed record ReferralRouting(RoutingMode Mode, IReadOnlyList<ChainStep> 
 [ContractName("ReferralDeadline")]
 public sealed record ReferralDeadline(DateTimeOffset DueAt, DeadlineSource Source, Guid? ConventionId, DateTimeOffset? PausedSince);
 
-/// <summary>A referral as the caller may see it. An earlier receiver sees neither the person nor the context.</summary>
+/// <summary>
+/// A referral as the caller may see it (<see cref="ReferralVisibility"/>). An earlier receiver sees it as TRANSFERRED:
+/// to whom (<c>receiver</c>) and when (<c>transferredAt</c>), nothing later and never the person; a receiver after the
+/// person withdrew consent sees that and when (<c>legalBasis.consentWithdrawnAt</c>), not the person.
+/// </summary>
 [ContractName("Referral")]
 public sealed class ReferralDto
 {
@@ -102,7 +111,10 @@ public sealed class ReferralDto
     public string Competence { get; init; } = "";
     public Urgency Urgency { get; init; }
     public string CommuneInsee { get; init; } = "";
-    /// <summary>The person, to the sender and the current receiver; null once purged (<c>personPurgedAt</c>).</summary>
+    /// <summary>
+    /// The person, to the sender and the current receiver; null once purged (<c>personPurgedAt</c>), and to the receiver once
+    /// the person withdrew consent.
+    /// </summary>
     public PersonInput? Person { get; init; }
     public string? Context { get; init; }
     /// <summary>When the person's data was destroyed (retention period over, or erasure): the referral remains as statistics.</summary>
@@ -124,6 +136,8 @@ public sealed class ReferralDto
     public DateTimeOffset? ReceivedAt { get; init; }
     public DateTimeOffset? RespondedAt { get; init; }
     public DateTimeOffset? ClosedAt { get; init; }
+    /// <summary>To an earlier receiver only: when it transferred the referral (it sees nothing after).</summary>
+    public DateTimeOffset? TransferredAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
     [JsonIgnore] public int Version { get; init; }
 }
@@ -228,7 +242,7 @@ public static class ReferralLife
     public static bool IsOpen(ReferralStatus s) => Open.Contains(s);
 }
 
-/// <summary>Loads and writes referral rows; decides who sees one.</summary>
+/// <summary>Loads and writes referral rows, and builds the answer as <see cref="ReferralVisibility"/> lets each party see it.</summary>
 public static class ReferralStore
 {
     public static Task<ReferralRow?> LoadAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct, bool forUpdate = false) =>
@@ -251,52 +265,40 @@ public static class ReferralStore
         if (changed == 0) throw new PreconditionFailedException("The referral was changed by someone else meanwhile; read it again.");
     }
 
-    /// <summary>
-    /// The caller's role: sender, current receiver, or an earlier receiver. Anyone else gets the
-    /// same 404 as for an id that does not exist, and learns nothing.
-    /// </summary>
-    public static async Task<ReferralRole> RoleAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow? row, Guid id, Caller caller, CancellationToken ct)
-    {
-        if (row is not null && caller.OrganisationId is { } org)
-        {
-            if (row.SenderId == org) return ReferralRole.SENDER;
-            if (row.ReceiverId == org) return ReferralRole.RECEIVER;
-            if (await c.ExecuteScalarAsync<int>(db.Command(EarlierSql, new { id, org }, ct, tx)) > 0) return ReferralRole.EARLIER_RECEIVER;
-        }
-        throw new NotFoundException("referral", id);
-    }
+    /// <summary>The caller's role (<see cref="ReferralVisibility.ViewAsync"/>); anyone who took no part gets 404.</summary>
+    public static async Task<ReferralRole> RoleAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow? row, Guid id, Caller caller, CancellationToken ct) =>
+        (await ReferralVisibility.ViewAsync(db, c, tx, row, id, caller, ct)).Role;
 
-    /// <summary>The last entry of the thread an earlier receiver saw: its (last) transfer.</summary>
-    public static Task<int?> LeftAtSeqAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, Guid org, CancellationToken ct) =>
-        c.QuerySingleOrDefaultAsync<int?>(db.Command(LeftAtSql, new { id, org }, ct, tx));
-
-    public static async Task<ReferralDto> ToDtoAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow r, ReferralRole role,
+    public static async Task<ReferralDto> ToDtoAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow r, ReferralView view,
         ReferralPersonData people, DateTimeOffset now, CancellationToken ct)
     {
+        var receiver = view.TransferredToId ?? r.ReceiverId;
         var names = (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
-            new { ids = new[] { r.SenderId, r.ReceiverId, r.CommuneId }.Distinct().ToArray() }, ct, tx)))
+            new { ids = new[] { r.SenderId, receiver, r.CommuneId }.Distinct().ToArray() }, ct, tx)))
             .ToDictionary(o => o.Id, o => (new ReferralOrganisation(o.Id, o.Name, o.Kind), o.Code));
-        var person = role != ReferralRole.EARLIER_RECEIVER ? await people.ReadAsync(c, tx, r.Id, ct) : null;
-        return ToDto(r, role, names, person, now);
+        var person = view.SeesPerson(r) ? await people.ReadAsync(c, tx, r.Id, ct) : null;
+        return ToDto(r, view, names, person, now);
     }
 
-    /// <summary>The referral as <paramref name="role"/> sees it, from what is already in memory.</summary>
-    public static ReferralDto ToDto(ReferralRow r, ReferralRole role, IReadOnlyDictionary<Guid, (ReferralOrganisation Org, string? Code)> names,
+    /// <summary>The referral as <paramref name="view"/> may see it, from what is already in memory.</summary>
+    public static ReferralDto ToDto(ReferralRow r, ReferralView view, IReadOnlyDictionary<Guid, (ReferralOrganisation Org, string? Code)> names,
         PersonRecord? person, DateTimeOffset now)
     {
+        var role = view.Role;
+        if (!view.SeesPerson(r)) person = null;
         ReferralOrganisation Org(Guid id) => names.TryGetValue(id, out var o) ? o.Org : new(id, "", "");
         var consent = r.HasConsent
             ? new ConsentInput(r.ConsentPurpose!, new ConsentScopeInput(r.ConsentScopeNeed!, r.ConsentScopeReceiverId), Enum.Parse<ConsentMethod>(r.ConsentMethod!),
                 r.ConsentGivenAt!.Value, new AgentInput(r.ConsentCollectedByReference!, r.ConsentCollectedByName!), r.ConsentExpiresOn)
             : null;
         var statutory = r.StatutoryBasis is null ? (StatutoryBasis?)null : Enum.Parse<StatutoryBasis>(r.StatutoryBasis);
-        return new ReferralDto
+        return ReferralVisibility.Cut(new ReferralDto
         {
             Id = r.Id,
-            Status = role == ReferralRole.EARLIER_RECEIVER ? ReferralStatus.TRANSFERRED : r.State,
-            Overdue = role != ReferralRole.EARLIER_RECEIVER && r.OverdueAt(now),
+            Status = r.State,
+            Overdue = r.OverdueAt(now),
             YourRole = role, AllowedActions = ReferralLife.Allowed(r, role),
-            Sender = Org(r.SenderId), Receiver = Org(r.ReceiverId), Need = r.Need, Competence = r.CompetenceCode,
+            Sender = Org(r.SenderId), Receiver = Org(view.TransferredToId ?? r.ReceiverId), Need = r.Need, Competence = r.CompetenceCode,
             Urgency = Enum.Parse<Urgency>(r.Urgency), CommuneInsee = names.GetValueOrDefault(r.CommuneId).Code ?? "",
             Person = person?.Person, Context = person?.Context,
             PersonPurgedAt = r.PersonPurgedAt,
@@ -312,7 +314,7 @@ public static class ReferralStore
             ReorientedFromId = r.ReorientedFromId, ReorientedToId = r.ReorientedToId,
             SentAt = r.SentAt, ReceivedAt = r.ReceivedAt, RespondedAt = r.RespondedAt, ClosedAt = r.ClosedAt, UpdatedAt = r.UpdatedAt,
             Version = r.Version,
-        };
+        }, view);
     }
 
     private static T? Parse<T>(string? value) where T : struct, Enum => value is null ? null : Enum.Parse<T>(value);
@@ -366,12 +368,6 @@ public static class ReferralStore
                outcome = @outcome, cancel_reason = @cancelReason, reoriented_to_id = @reorientedToId, received_at = @receivedAt,
                responded_at = @respondedAt, closed_at = @closedAt, version = @version, updated_at = @updatedAt
         WHERE id = @id AND version = @expected
-        """;
-    private const string EarlierSql = """
-        SELECT COUNT(*) FROM referral_receiver WHERE referral_id = @id AND organisation_id = @org AND left_at IS NOT NULL
-        """;
-    private const string LeftAtSql = """
-        SELECT MAX(seq) FROM referral_message WHERE referral_id = @id AND author_organisation_id = @org AND kind = 'TRANSFER'
         """;
     private const string OrganisationsSql = "SELECT id, name, kind, code FROM organisation WHERE id {in:ids}";
 }

@@ -29,7 +29,7 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    /// <summary>The blind index of the person (normalised family name, first given name, birth date).</summary>
+    /// <summary>The blind index of the person (normalised family name, every given name, birth date).</summary>
     public string KeyOf(string familyName, string givenNames, DateOnly birthDate) => cipher.BlindIndex(PersonKey.Of(familyName, givenNames, birthDate));
 
     public string KeyOf(PersonInput p) => KeyOf(p.FamilyName, p.GivenNames, p.BirthDate);

@@ -45,16 +45,20 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
         await db.InTransactionAsync(async (c, tx, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, tx, id, t, forUpdate: true);
-            var role = await ReferralStore.RoleAsync(db, c, tx, row, id, caller, t);
+            var view = await ReferralVisibility.ViewAsync(db, c, tx, row, id, caller, t);
+            var role = view.Role;
             var now = clock.GetUtcNow();
             Check(row!, role, action, expectedVersion);
             var before = ReferralStore.Snapshot(row!);
             var version = row!.Version;
+            var receiverBefore = row.ReceiverId;
             await apply(new ReferralStep(c, tx, row, role, now, t));
             await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
-            await changeLog.RecordAsync(c, tx, "referral", id, eventType, before, ReferralStore.Snapshot(row), t);
+            // Addressed now, in this transaction: a transfer reaches the receiver that made it, and nothing later does.
+            await changeLog.RecordAsync(c, tx, [new ChangeLog.Entry("referral", id, eventType, before, ReferralStore.Snapshot(row),
+                ReferralVisibility.Audience(row.SenderId, receiverBefore, row.ReceiverId))], t);
             if (!answer) return null;
-            var dto = await ReferralStore.ToDtoAsync(db, c, tx, row, role, people, now, t);
+            var dto = await ReferralStore.ToDtoAsync(db, c, tx, row, view, people, now, t);
             if (dto.Person is not null) await access.RecordAsync(c, tx, [id], t);
             return dto;
         }, ct);

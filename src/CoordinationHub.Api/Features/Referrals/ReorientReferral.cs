@@ -56,7 +56,8 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
                 await people.WriteMessageAsync(s.C, s.Tx, m with { Id = Guid.CreateVersion7() }, next.Id, s.Ct);
             var step = s with { Row = next };
             await workflow.AppendAsync(step, MessageKind.REORIENTATION, command.Agent, command.Text);
-            await changeLog.RecordAsync(s.C, s.Tx, "referral", next.Id, "referral.sent", null, ReferralStore.Snapshot(next), s.Ct);
+            await changeLog.RecordAsync(s.C, s.Tx, [new ChangeLog.Entry("referral", next.Id, "referral.sent", null, ReferralStore.Snapshot(next),
+                ReferralVisibility.Audience(next.SenderId, next.ReceiverId))], s.Ct);
             old.ReorientedToId = next.Id;
         }, ct);
         return await sender.Send(new GetReferralQuery(newId), ct);

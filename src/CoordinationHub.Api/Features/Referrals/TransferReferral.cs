@@ -34,9 +34,13 @@ public sealed class TransferReferralHandler(Db db, ReferralWorkflow workflow, Re
                 throw new Platform.Errors.RuleException("referrals.transfer-to-self", "The referral is already with your organisation.");
             await workflow.AppendAsync(s, MessageKind.TRANSFER, command.Agent, command.Text);
             var commune = await s.C.ExecuteScalarAsync<string>(db.Command(CommuneSql, new { id = s.Row.CommuneId }, s.Ct, s.Tx));
-            await ReferralSending.SendAsync(db, router, s.C, s.Tx, s.Row, commune!, command.ReceiverId, null, s.Now, s.Ct);
-            await s.C.ExecuteAsync(db.Command(LeaveSql, new { referralId = s.Row.Id, organisationId = from, s.Now, reason = command.Reason.ToString() },
-                s.Ct, s.Tx));
+            // No duplicate guard: it answers the sender about its own referrals, and a transfer is not the sender's act (it
+            // would tell this receiver what the sender has open elsewhere).
+            await ReferralSending.PrepareAsync(db, router, s.C, s.Tx, s.Row, commune!, command.ReceiverId, s.Now, s.Ct);
+            await s.C.ExecuteAsync(db.Command(LeaveSql, new
+            {
+                referralId = s.Row.Id, organisationId = from, s.Now, reason = command.Reason.ToString(), to = s.Row.ReceiverId,
+            }, s.Ct, s.Tx));
             await ReferralSending.ReceiverSinceAsync(db, s.C, s.Tx, s.Row, s.Now, s.Ct);
             s.Row.Status = nameof(ReferralStatus.SENT);
             s.Row.ReceivedAt = null;
@@ -44,13 +48,13 @@ public sealed class TransferReferralHandler(Db db, ReferralWorkflow workflow, Re
             s.Row.AssignedAgentReference = null;
             s.Row.AssignedAgentName = null;
         }, ct);
-        // The caller is now an earlier receiver: it sees what it saw, as TRANSFERRED.
+        // The caller is now an earlier receiver: it sees that it transferred it, to whom and when (ReferralVisibility).
         return await sender.Send(new GetReferralQuery(command.Id), ct);
     }
 
     private const string CommuneSql = "SELECT code FROM organisation WHERE id = @id";
     private const string LeaveSql = """
-        UPDATE referral_receiver SET left_at = @now, transfer_reason = @reason
+        UPDATE referral_receiver SET left_at = @now, transfer_reason = @reason, transferred_to_id = @to
         WHERE referral_id = @referralId AND organisation_id = @organisationId AND left_at IS NULL
         """;
 }

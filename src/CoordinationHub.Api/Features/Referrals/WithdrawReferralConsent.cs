@@ -5,9 +5,10 @@ using Mediator;
 namespace CoordinationHub.Features.Referrals;
 
 /// <summary>
-/// The person withdrew consent (recorded by the sender, who collected it). Before acceptance the
-/// referral is withdrawn (CANCELLED, CONSENT_WITHDRAWN); after, it stays with the receiver, who sees
-/// the withdrawal, and it can no longer be transferred or re-oriented.
+/// The person withdrew consent (recorded by the sender, who collected it). The receiver loses the
+/// person's data at once (it sees that consent was withdrawn and when, nothing personal), and an open
+/// referral ends: CANCELLED before acceptance, CLOSED_WITHOUT_OUTCOME after (both CONSENT_WITHDRAWN);
+/// a closed one can no longer be re-oriented. A statutory basis cannot be withdrawn.
 /// </summary>
 [ContractName("ConsentRevocation")]
 public sealed record WithdrawReferralConsentCommand(AgentInput Agent, string? Text) : ReferralCommand, IReferralText;
@@ -28,7 +29,10 @@ public sealed class WithdrawReferralConsentHandler(ReferralWorkflow workflow) : 
         }, ct);
     }
 
-    /// <summary>Records the withdrawal; before acceptance the referral is withdrawn with it (CANCELLED, CONSENT_WITHDRAWN).</summary>
+    /// <summary>
+    /// Records the withdrawal and ends an open referral with it: CANCELLED before acceptance, CLOSED_WITHOUT_OUTCOME after
+    /// (the work cannot go on without the person's data), both with the reason CONSENT_WITHDRAWN.
+    /// </summary>
     public static void Withdraw(ReferralRow row, DateTimeOffset now)
     {
         row.ConsentWithdrawnAt = now;
@@ -36,6 +40,12 @@ public sealed class WithdrawReferralConsentHandler(ReferralWorkflow workflow) : 
         {
             row.Status = nameof(ReferralStatus.CANCELLED);
             row.CancelReason = nameof(CancelReason.CONSENT_WITHDRAWN);
+            row.ClosedAt = now;
+        }
+        else if (row.State is ReferralStatus.ACCEPTED or ReferralStatus.IN_PROGRESS)
+        {
+            row.Status = nameof(ReferralStatus.CLOSED_WITHOUT_OUTCOME);
+            row.Outcome = nameof(ClosureReason.CONSENT_WITHDRAWN);
             row.ClosedAt = now;
         }
     }

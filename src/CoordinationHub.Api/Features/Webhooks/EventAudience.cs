@@ -5,8 +5,12 @@ using Dapper;
 namespace CoordinationHub.Features.Webhooks;
 
 /// <summary>
-/// Who is entitled to see an event: the one place that answers it, per resource type. The webhook
-/// subscriptions and the feed both read the audience recorded when the event is sequenced.
+/// Who is entitled to see an event: the one place that answers it, per resource type, for events
+/// not addressed when written. A referral's events are addressed in the transaction that writes them
+/// (<c>ReferralVisibility.Audience</c>: whom it involves then changes with a transfer, and must not
+/// depend on how late the sequencer runs); the parties of a convention, a delegation or an import do
+/// not change, so theirs are resolved here, when sequenced. The webhook subscriptions and the feed
+/// both read the audience recorded when the event is sequenced.
 /// </summary>
 public sealed class EventAudience(Db db)
 {
@@ -30,7 +34,7 @@ public sealed class EventAudience(Db db)
                 "convention" => ConventionSql,
                 // The delegator and the delegate.
                 "delegation" => DelegationSql,
-                // The sender and the current receiver (one that transferred it learns no more of it).
+                // Events written before they were addressed: the sender and the current receiver.
                 "referral" => ReferralSql,
                 // The delegator whose delegations were pushed, and the organisation that pushed them.
                 "import" => ImportSql,
@@ -43,6 +47,10 @@ public sealed class EventAudience(Db db)
         }
         return audiences;
     }
+
+    /// <summary>The audience an event was addressed to when written (ids, comma-separated).</summary>
+    public static IReadOnlyList<Guid> Parse(string audience) =>
+        [.. audience.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(Guid.Parse)];
 
     private sealed class AudienceRow { public Guid ResourceId { get; init; } public Guid OrganisationId { get; init; } }
 

@@ -25,6 +25,8 @@ public sealed class OutboxRow
     public string ResourceType { get; init; } = "";
     public Guid ResourceId { get; init; }
     public string Payload { get; init; } = "";
+    /// <summary>Who may see it, when addressed as it was written (ids, comma-separated); else null.</summary>
+    public string? Audience { get; init; }
 
     public EventDto ToEvent() => new(Id, EventType, OccurredAt, new EventData(ResourceType, ResourceId, StatusOf(Payload)));
 

@@ -8,8 +8,9 @@ namespace CoordinationHub.Features.Webhooks;
 
 /// <summary>
 /// Gives committed outbox events their position (the feed's order and cursor), records who may see
-/// each one, and creates one delivery per matching subscription. One transaction per batch, holding
-/// the <c>event_sequencer</c> row: sequencers of several instances take turns and never give a
+/// each one (as addressed when written, else as <see cref="EventAudience"/> resolves it now), and
+/// creates one delivery per matching subscription. One transaction per batch, holding the
+/// <c>event_sequencer</c> row: sequencers of several instances take turns and never give a
 /// position or a delivery twice. An event committed late (an older transaction) gets a later
 /// position: readers of the feed never skip it. Events of one resource are written by transactions
 /// that lock that resource, so their positions follow their order.
@@ -53,14 +54,15 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
         var now = clock.GetUtcNow();
         var audienceRows = new List<object?[]>();
         var deliveries = new List<object?[]>();
-        // Each resource's audience read once for the batch, every resource of a type in one query.
-        var audiences = await audience.ResolveAsync(c, tx, events.Select(e => (e.ResourceType, e.ResourceId)), t);
+        // An event addressed when it was written goes to that audience; the others' (written before addressing, or of
+        // resources whose audience never changes) read once per resource for the batch, every resource of a type in one query.
+        var audiences = await audience.ResolveAsync(c, tx, events.Where(e => e.Audience is null).Select(e => (e.ResourceType, e.ResourceId)), t);
         var positions = new List<object?[]>(events.Count);
         foreach (var e in events)
         {
             var position = ++last;
             positions.Add([position, e.Id]);
-            foreach (var organisationId in audiences[(e.ResourceType, e.ResourceId)])
+            foreach (var organisationId in e.Audience is null ? audiences[(e.ResourceType, e.ResourceId)] : EventAudience.Parse(e.Audience))
             {
                 audienceRows.Add([organisationId, position, e.Id]);
                 foreach (var s in subscriptions.GetValueOrDefault(organisationId) ?? [])
@@ -88,7 +90,7 @@ public sealed class EventSequencer(Db db, EventAudience audience, EventSignal si
     private const string LastPositionSql = "SELECT last_position FROM event_sequencer WHERE id = 1";
     // Not the payload: the sequencer does not read it.
     private const string UnsequencedSql = """
-        SELECT id, event_type, resource_type, resource_id
+        SELECT id, event_type, resource_type, resource_id, audience
         FROM outbox_event
         WHERE position IS NULL
         ORDER BY seq

@@ -15,8 +15,13 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
-    /// <summary>One change: "convention", "delegation"…, its id, the event (e.g. delegation.created), the states before and after.</summary>
-    public sealed record Entry(string ResourceType, Guid ResourceId, string EventType, object? Before, object? After);
+    /// <summary>
+    /// One change: "convention", "delegation"…, its id, the event (e.g. delegation.created), the states before and after,
+    /// and who may see the event when its audience depends on the moment (a referral's: <c>ReferralVisibility.Audience</c>);
+    /// without one it is resolved when the event is sequenced (<c>EventAudience</c>).
+    /// </summary>
+    public sealed record Entry(string ResourceType, Guid ResourceId, string EventType, object? Before, object? After,
+        IReadOnlyCollection<Guid>? Audience = null);
 
     /// <param name="resourceType">"convention" or "delegation".</param>
     /// <param name="eventType">e.g. convention.signed, delegation.created.</param>
@@ -53,7 +58,8 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
         return new(
             [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
-            [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson, buffer, writer)]);
+            [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson, buffer, writer),
+                e.Audience is null ? null : string.Join(',', e.Audience)]);
     }
 
     /// <summary>Writes prepared changes: the audit rows, then the events in the order given.</summary>
@@ -94,6 +100,7 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     [
         DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.String, DbType.Guid, DbType.String, DbType.String, DbType.String,
     ];
-    internal static readonly string[] OutboxColumns = ["id", "occurred_at", "event_type", "resource_type", "resource_id", "payload"];
-    private static readonly DbType[] OutboxTypes = [DbType.Guid, DbType.DateTimeOffset, DbType.String, DbType.String, DbType.Guid, DbType.String];
+    internal static readonly string[] OutboxColumns = ["id", "occurred_at", "event_type", "resource_type", "resource_id", "payload", "audience"];
+    private static readonly DbType[] OutboxTypes =
+        [DbType.Guid, DbType.DateTimeOffset, DbType.String, DbType.String, DbType.Guid, DbType.String, DbType.String];
 }

@@ -150,6 +150,8 @@ namespace CoordinationHub.Client.Models
         public global::CoordinationHub.Client.Models.Referral_status? Status { get; set; }
         /// <summary>The suggestedReceiverId property</summary>
         public Guid? SuggestedReceiverId { get; set; }
+        /// <summary>The transferredAt property</summary>
+        public DateTimeOffset? TransferredAt { get; set; }
         /// <summary>The updatedAt property</summary>
         public DateTimeOffset? UpdatedAt { get; set; }
         /// <summary>The urgency property</summary>
@@ -210,6 +212,7 @@ namespace CoordinationHub.Client.Models
                 { "sentAt", n => { SentAt = n.GetDateTimeOffsetValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::CoordinationHub.Client.Models.Referral_status>(); } },
                 { "suggestedReceiverId", n => { SuggestedReceiverId = n.GetGuidValue(); } },
+                { "transferredAt", n => { TransferredAt = n.GetDateTimeOffsetValue(); } },
                 { "updatedAt", n => { UpdatedAt = n.GetDateTimeOffsetValue(); } },
                 { "urgency", n => { Urgency = n.GetEnumValue<global::CoordinationHub.Client.Models.Referral_urgency>(); } },
                 { "yourRole", n => { YourRole = n.GetEnumValue<global::CoordinationHub.Client.Models.Referral_yourRole>(); } },
@@ -251,6 +254,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteDateTimeOffsetValue("sentAt", SentAt);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Referral_status>("status", Status);
             writer.WriteGuidValue("suggestedReceiverId", SuggestedReceiverId);
+            writer.WriteDateTimeOffsetValue("transferredAt", TransferredAt);
             writer.WriteDateTimeOffsetValue("updatedAt", UpdatedAt);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Referral_urgency>("urgency", Urgency);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.Referral_yourRole>("yourRole", YourRole);

@@ -32,5 +32,9 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         OTHER,
         #pragma warning restore CS1591
+        [EnumMember(Value = "CONSENT_WITHDRAWN")]
+        #pragma warning disable CS1591
+        CONSENT_WITHDRAWN,
+        #pragma warning restore CS1591
     }
 }

@@ -34,13 +34,14 @@ public abstract class ReferralGuardTests(ApiFixture fx) : ReferralTestBase(fx)
         await Act(dep, asked.Id, "information-requests", new { agent = Agent, text = "GIR ?" });
         Assert.Equal(ReferralStatus.CANCELLED, (await Act(ccas, asked.Id, "consent/revocation", new { agent = Agent })).Referral.Status);
 
-        // After acceptance: it stays, the receiver sees the withdrawal, and it can no longer be transferred.
+        // After acceptance: the work ends (closed without outcome), the receiver sees the withdrawal and not the person.
         var (late, _) = await Send(ccas, Draft("AUTONOMY", Person("16015"), consent: Consent("AUTONOMY"), statutory: null));
         await Act(dep, late.Id, "acceptance", new { agent = Agent });
         var (kept, keptTag) = await Act(ccas, late.Id, "consent/revocation", new { agent = Agent });
-        Assert.Equal(ReferralStatus.ACCEPTED, kept.Status);
+        Assert.Equal((ReferralStatus.CLOSED_WITHOUT_OUTCOME, ClosureReason.CONSENT_WITHDRAWN), (kept.Status, kept.ClosureReason));
         var (seen, _) = await Get(dep, late.Id);
         Assert.NotNull(seen.LegalBasis.ConsentWithdrawnAt);
+        Assert.Null(seen.Person);
         await (await Post(ccas, late.Id, "consent/revocation", new { agent = Agent }, keptTag)).Problem(HttpStatusCode.Conflict, "referrals.illegal-transition");
 
         // After a decline: no re-orientation on withdrawn consent.
@@ -63,7 +64,7 @@ public abstract class ReferralGuardTests(ApiFixture fx) : ReferralTestBase(fx)
         var person = Person("17300", "Lefèvre-Dupont");
         var (first, _) = await Send(ccas, Draft("INCOME", person));
         // Same person written differently: accents, case, hyphen.
-        var same = new Dictionary<string, object?>(person) { ["familyName"] = "LEFEVRE dupont", ["givenNames"] = "jeanne" };
+        var same = new Dictionary<string, object?>(person) { ["familyName"] = "LEFEVRE dupont", ["givenNames"] = "jeanne-marie" };
         var dup = await (await ccas.Client(Fx).PostJson("/v1/referrals", Draft("RSA_INSTRUCTION", same))).Problem(HttpStatusCode.Conflict, "referrals.duplicate");
         Assert.Equal($"/v1/referrals/{first.Id}", dup.GetProperty("conflictingResource").GetString());
         // Another need, or another birth date, is another referral.
