@@ -125,7 +125,10 @@ public abstract class NoStoreTests(ApiFixture fx) : ReferralTestBase(fx)
         var c = await New(Consent("INCOME"));
         await Act(dep, c, "acceptance", new { agent = Agent });
         await Act(ccas, c, "consent/revocation", new { agent = Agent });
-        await Act(dep, c, "closure", new { agent = Agent, reason = "PERSON_DID_NOT_COME" });
+        // Withdrawal closes an accepted referral itself: the receiver's closure goes on another.
+        var d = await New();
+        await Act(dep, d, "acceptance", new { agent = Agent });
+        await Act(dep, d, "closure", new { agent = Agent, reason = "PERSON_DID_NOT_COME" });
         // Refusals of these routes carry no person, but the rule does not ask what the answer holds.
         await (await C(dep.Key).GetAsync($"/v1/referrals/{Guid.NewGuid()}")).Problem(HttpStatusCode.NotFound);
 
