@@ -20,6 +20,7 @@ public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<Data
     public async Task StartAsync(CancellationToken ct)
     {
         if (options.Value.MigrateOnStartup) await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+        else await services.GetRequiredService<Security.KeyRingCheck>().VerifyAsync(ct);
 
         // An empty directory gets the bundled referential; a newer vintage is the operator's
         // decision (import-referential), not a side effect of a restart.

@@ -129,7 +129,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         }, ct);
         // The person sealed and the audit record serialised before the transaction too (the guard changes nothing
         // the snapshot holds): on SQLite the writer is held for the statements alone.
-        var sealedPerson = people.Seal(row.Id, 1, person);
+        var sealedPerson = people.SealNew(row.Id, person);
         var sent = changeLog.Prepare(
             new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row)));
         await db.InTransactionAsync(async (c, tx, t) =>

@@ -1,0 +1,67 @@
+using CoordinationHub.Features.Referrals;
+using CoordinationHub.Platform.Data;
+using Dapper;
+
+namespace CoordinationHub.Platform.Security;
+
+/// <summary>The key ring is missing, or lacks a key the database holds something wrapped or sealed by: the API does not start.</summary>
+public sealed class KeyRingMissingException(string message) : Exception(message);
+
+/// <summary>
+/// At start-up, before anything is sealed or opened: a database that holds sealed data needs the ring that sealed
+/// it. A missing ring is created only over a database that holds nothing sealed; otherwise start-up stops with the
+/// recovery to follow (a new ring would make the data unreadable for good, and would seal new data under a key no
+/// backup holds). Then the platform's data key is made if need be, and values of the first scheme are moved under
+/// data keys.
+/// </summary>
+public sealed class KeyRingCheck(Db db, KeyRing ring, DataKeys keys, ReferralPersonData people, PersonCipher cipher, TimeProvider clock,
+    ILogger<KeyRingCheck> logger)
+{
+    public const string Recovery =
+        "Restore keyring.json from its backup to that path (or point PersonalData:KeyRingPath at it) and start again; "
+        + "see the README, 'Key ring'. Do not delete the database's data_key rows: without the ring they cannot be read, "
+        + "and without them nothing they sealed can.";
+
+    public async Task VerifyAsync(CancellationToken ct)
+    {
+        var inUse = await keys.RingKeysInUseAsync(ct);
+        var legacy = await db.RetryAsync((c, t) => c.ExecuteScalarAsync<long>(db.Command(LegacySql, null, t)), ct);
+        if (!ring.Exists)
+        {
+            if (inUse.Count > 0 || legacy > 0)
+                throw Refuse($"The key ring {ring.Path} is missing, but the database holds data sealed with it "
+                    + $"({Describe(inUse)}{(legacy > 0 ? $"{(inUse.Count > 0 ? ", " : "")}{legacy} value(s) of the first scheme" : "")}).");
+            ring.CreateIfMissing(clock.GetUtcNow());
+            logger.LogWarning("Created the key ring {Path} with key {KeyId}: back it up apart from the database, now and after every rotation",
+                ring.Path, ring.Active.Id);
+        }
+        var known = ring.Keys.Select(k => k.Id).ToHashSet();
+        var lacking = inUse.Where(k => !known.Contains(k.Key)).ToDictionary();
+        if (lacking.Count > 0)
+            throw Refuse($"The key ring {ring.Path} lacks key(s) the database holds data wrapped with ({Describe(lacking)}).");
+        await keys.EnsurePlatformAsync(clock.GetUtcNow(), ct);
+    }
+
+    /// <summary>Moves what the first scheme sealed with a ring key directly under data keys (once; then it finds nothing).</summary>
+    public async Task SealLegacyAsync(CancellationToken ct)
+    {
+        var total = 0;
+        for (int done; (done = await people.SealLegacyAsync(500, clock.GetUtcNow(), ct)) > 0;) total += done;
+        total += await Http.Idempotency.SealLegacyAsync(db, cipher, keys, ct);
+        if (total > 0) logger.LogInformation("Moved {Count} value(s) sealed with a ring key directly under their data keys", total);
+    }
+
+    private KeyRingMissingException Refuse(string what)
+    {
+        logger.LogCritical("{What} {Recovery}", what, Recovery);
+        return new KeyRingMissingException($"{what} {Recovery}");
+    }
+
+    private static string Describe(IReadOnlyDictionary<string, long> keys) =>
+        string.Join(", ", keys.Select(k => $"key {k.Key}: {k.Value} data key(s)"));
+
+    private const string LegacySql = """
+        SELECT (SELECT COUNT(*) FROM referral_person_version WHERE payload LIKE 'chv1:%')
+             + (SELECT COUNT(*) FROM referral_message WHERE body LIKE 'chv1:%')
+        """;
+}
