@@ -42,7 +42,7 @@ public sealed class GetReferralDossierHandler(Db db, Caller caller, TimeProvider
             if (role == ReferralRole.EARLIER_RECEIVER)
                 throw new ForbiddenException("Your organisation transferred this referral: the sender or the current receiver hands the dossier over.");
             var now = clock.GetUtcNow();
-            var log = await AccessPages.ReadAllAsync(db, c, query.Id, t);
+            var log = await access.ReadAllAsync(c, query.Id, t);
             return new ReferralDossier(now, await ReferralStore.ToDtoAsync(db, c, null, row!, role, people, now, t),
                 await people.ReadVersionsAsync(c, null, query.Id, t),
                 (await c.QueryAsync<DossierEvent>(db.Command(HistorySql, new { id = query.Id }, t))).ToList(),

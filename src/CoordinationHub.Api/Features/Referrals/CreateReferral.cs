@@ -130,6 +130,8 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         // The person sealed and the audit record serialised before the transaction too (the guard changes nothing
         // the snapshot holds): on SQLite the writer is held for the statements alone.
         var sealedPerson = people.SealNew(row.Id, person);
+        var purpose = row.ConsentPurpose;
+        if (purpose is not null) row.ConsentPurpose = people.SealConsentPurpose(sealedPerson, purpose);
         var sent = changeLog.Prepare(
             new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row)));
         await db.InTransactionAsync(async (c, tx, t) =>
@@ -145,7 +147,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         };
         names[sender.Id] = (sender, names.GetValueOrDefault(sender.Id).Code);
         names[route.Receiver.Id] = (route.Receiver, names.GetValueOrDefault(route.Receiver.Id).Code);
-        return ReferralStore.ToDto(row, ReferralRole.SENDER, names, person, now);
+        return ReferralStore.ToDto(row, ReferralRole.SENDER, names, person, purpose, now);
     }
 
     /// <summary>

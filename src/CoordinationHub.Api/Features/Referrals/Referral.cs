@@ -277,16 +277,19 @@ public static class ReferralStore
             new { ids = new[] { r.SenderId, r.ReceiverId, r.CommuneId }.Distinct().ToArray() }, ct, tx)))
             .ToDictionary(o => o.Id, o => (new ReferralOrganisation(o.Id, o.Name, o.Kind), o.Code));
         var person = role != ReferralRole.EARLIER_RECEIVER ? await people.ReadAsync(c, tx, r.Id, ct) : null;
-        return ToDto(r, role, names, person, now);
+        return ToDto(r, role, names, person, await people.OpenConsentPurposeAsync(c, tx, r, ct), now);
     }
 
-    /// <summary>The referral as <paramref name="role"/> sees it, from what is already in memory.</summary>
+    /// <summary>
+    /// The referral as <paramref name="role"/> sees it, from what is already in memory. <paramref name="consentPurpose"/>: the
+    /// consent's purpose opened (stored sealed with the referral's data key), null once erased with the person.
+    /// </summary>
     public static ReferralDto ToDto(ReferralRow r, ReferralRole role, IReadOnlyDictionary<Guid, (ReferralOrganisation Org, string? Code)> names,
-        PersonRecord? person, DateTimeOffset now)
+        PersonRecord? person, string? consentPurpose, DateTimeOffset now)
     {
         ReferralOrganisation Org(Guid id) => names.TryGetValue(id, out var o) ? o.Org : new(id, "", "");
         var consent = r.HasConsent
-            ? new ConsentInput(r.ConsentPurpose!, new ConsentScopeInput(r.ConsentScopeNeed!, r.ConsentScopeReceiverId), Enum.Parse<ConsentMethod>(r.ConsentMethod!),
+            ? new ConsentInput(consentPurpose ?? ErasedPurpose, new ConsentScopeInput(r.ConsentScopeNeed!, r.ConsentScopeReceiverId), Enum.Parse<ConsentMethod>(r.ConsentMethod!),
                 r.ConsentGivenAt!.Value, new AgentInput(r.ConsentCollectedByReference!, r.ConsentCollectedByName!), r.ConsentExpiresOn)
             : null;
         var statutory = r.StatutoryBasis is null ? (StatutoryBasis?)null : Enum.Parse<StatutoryBasis>(r.StatutoryBasis);
@@ -316,6 +319,9 @@ public static class ReferralStore
     }
 
     private static T? Parse<T>(string? value) where T : struct, Enum => value is null ? null : Enum.Parse<T>(value);
+
+    /// <summary>What a consent's purpose reads once the person's data was erased or purged (it was shredded with it).</summary>
+    public const string ErasedPurpose = "(erased with the person's data)";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

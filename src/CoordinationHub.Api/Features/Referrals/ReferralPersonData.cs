@@ -69,6 +69,29 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
         }, ct, tx));
     }
 
+    /// <summary>
+    /// The consent's purpose is a free text that often names the person: sealed with the referral's data key, shredded with the
+    /// person. The rest of the consent (scope, method, dates, who collected it) stays in clear: the legal basis outlives erasure.
+    /// </summary>
+    public string SealConsentPurpose(SealedPerson person, string purpose) =>
+        PersonCipher.Seal(person.NewKey!.Key, purpose, ConsentContext(person.ReferralId));
+
+    /// <summary>The consent's purpose, or null when it was shredded with the person (or there is none).</summary>
+    public async Task<string?> OpenConsentPurposeAsync(DbConnection c, DbTransaction? tx, ReferralRow r, CancellationToken ct)
+    {
+        if (r.ConsentPurpose is not { } stored || !PersonCipher.IsSealed(stored)) return r.ConsentPurpose;
+        if (await keys.FindAsync(c, tx, r.Id, ct) is not { } key) return null;
+        try { return cipher.Open(key, stored, ConsentContext(r.Id)); }
+        catch (System.Security.Cryptography.CryptographicException) { return null; } // a key made after the purge
+    }
+
+    /// <summary>A re-orientation's consent purpose, sealed again with the new referral's data key.</summary>
+    public async Task CarryConsentPurposeAsync(DbConnection c, DbTransaction tx, ReferralRow from, ReferralRow to, DateTimeOffset now,
+        CancellationToken ct) =>
+        to.ConsentPurpose = await OpenConsentPurposeAsync(c, tx, from, ct) is { } purpose
+            ? PersonCipher.Seal(await keys.FindOrCreateAsync(c, tx, to.Id, now, ct), purpose, ConsentContext(to.Id))
+            : null;
+
     /// <summary>The person as it is stored: trimmed.</summary>
     public static PersonRecord Clean(PersonInput p, string? context) => new(p with
     {
@@ -206,6 +229,7 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
 
     private static string Context(Guid referralId, int version) => $"person:{referralId}:{version}";
     private static string MessageContext(Guid messageId) => $"message:{messageId}";
+    internal static string ConsentContext(Guid referralId) => $"consent-purpose:{referralId}";
 
     private sealed class VersionRow
     {

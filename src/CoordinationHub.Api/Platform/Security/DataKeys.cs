@@ -74,9 +74,13 @@ public sealed class DataKeys(Db db, PersonCipher cipher)
             db.Dialect.Provider == DatabaseProvider.Sqlite ? "PRAGMA wal_checkpoint(TRUNCATE)" : "VACUUM data_key", cancellationToken: ct));
     }
 
-    /// <summary>The platform's data key (made at start-up by <see cref="KeyRingCheck"/>); kept in memory by its wrapped form.</summary>
-    public async Task<byte[]> PlatformAsync(DbConnection? c, DbTransaction? tx, CancellationToken ct)
+    /// <summary>
+    /// The platform's data key (made at start-up by <see cref="KeyRingCheck"/>), kept in memory once read: a rotation re-wraps
+    /// it, its material never changes.
+    /// </summary>
+    public async ValueTask<byte[]> PlatformAsync(DbConnection? c, DbTransaction? tx, CancellationToken ct)
     {
+        if (platform is { } known) return known.Key;
         string wrapped;
         if (c is null)
         {
@@ -84,11 +88,18 @@ public sealed class DataKeys(Db db, PersonCipher cipher)
             wrapped = await own.QuerySingleAsync<string>(db.Command(WrappedSql, new { owner = Platform }, ct));
         }
         else wrapped = await c.QuerySingleAsync<string>(db.Command(WrappedSql, new { owner = Platform }, ct, tx));
-        if (platform is { } known && known.Wrapped == wrapped) return known.Key;
         var key = cipher.Unwrap(wrapped, Platform);
         platform = (wrapped, key);
         return key;
     }
+
+    /// <summary>Seals with the platform's key what is not one person's (a webhook secret, the access log's free texts).</summary>
+    public async ValueTask<string> SealPlatformAsync(string value, string context, CancellationToken ct) =>
+        PersonCipher.Seal(await PlatformAsync(null, null, ct), value, context);
+
+    /// <summary>Opens what <see cref="SealPlatformAsync"/> sealed; a value from before sealing is returned as it is.</summary>
+    public async ValueTask<string?> OpenPlatformAsync(string? value, string context, CancellationToken ct) =>
+        PersonCipher.IsSealed(value) ? cipher.Open(await PlatformAsync(null, null, ct), value!, context) : value;
 
     /// <summary>Makes the platform's data key when the database has none (two instances may race: the second's insert fails and is ignored).</summary>
     public async Task EnsurePlatformAsync(DateTimeOffset now, CancellationToken ct)

@@ -48,7 +48,59 @@ public sealed class KeyRingCheck(Db db, KeyRing ring, DataKeys keys, ReferralPer
         var total = 0;
         for (int done; (done = await people.SealLegacyAsync(500, clock.GetUtcNow(), ct)) > 0;) total += done;
         total += await Http.Idempotency.SealLegacyAsync(db, cipher, keys, ct);
+        total += await SealWebhookSecretsAsync(ct);
+        total += await SealConsentPurposesAsync(ct);
         if (total > 0) logger.LogInformation("Moved {Count} value(s) sealed with a ring key directly under their data keys", total);
+    }
+
+    /// <summary>Webhook signing secrets stored in clear before issue 23, sealed with the platform's key.</summary>
+    private async Task<int> SealWebhookSecretsAsync(CancellationToken ct) =>
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var done = 0;
+            foreach (var r in await c.QueryAsync<SecretRow>(db.Command(ClearSecretsSql, null, t, tx)))
+            {
+                var context = Features.Webhooks.WebhookSigner.SecretContext(r.Id);
+                done += await c.ExecuteAsync(db.Command(SealSecretsSql, new
+                {
+                    r.Id,
+                    secret = await keys.SealPlatformAsync(r.Secret, context, t),
+                    previousSecret = r.PreviousSecret is null ? null : await keys.SealPlatformAsync(r.PreviousSecret, context, t),
+                }, t, tx));
+            }
+            return done;
+        }, ct);
+
+    /// <summary>
+    /// Consent purposes stored in clear before issue 23: sealed with their referral's data key; a purged referral's is dropped
+    /// (the purge would have shredded it).
+    /// </summary>
+    private async Task<int> SealConsentPurposesAsync(CancellationToken ct) =>
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var done = 0;
+            foreach (var r in await c.QueryAsync<PurposeRow>(db.Command(ClearPurposesSql, null, t, tx)))
+            {
+                var purpose = r.PersonPurgedAt is not null ? null
+                    : PersonCipher.Seal(await keys.FindOrCreateAsync(c, tx, r.Id, clock.GetUtcNow(), t), r.ConsentPurpose,
+                        ReferralPersonData.ConsentContext(r.Id));
+                done += await c.ExecuteAsync(db.Command(SealPurposeSql, new { r.Id, purpose }, t, tx));
+            }
+            return done;
+        }, ct);
+
+    private sealed class PurposeRow
+    {
+        public Guid Id { get; init; }
+        public string ConsentPurpose { get; init; } = "";
+        public DateTimeOffset? PersonPurgedAt { get; init; }
+    }
+
+    private sealed class SecretRow
+    {
+        public Guid Id { get; init; }
+        public string Secret { get; init; } = "";
+        public string? PreviousSecret { get; init; }
     }
 
     private KeyRingMissingException Refuse(string what)
@@ -60,6 +112,12 @@ public sealed class KeyRingCheck(Db db, KeyRing ring, DataKeys keys, ReferralPer
     private static string Describe(IReadOnlyDictionary<string, long> keys) =>
         string.Join(", ", keys.Select(k => $"key {k.Key}: {k.Value} data key(s)"));
 
+    private const string ClearSecretsSql = "SELECT id, secret, previous_secret FROM webhook_subscription WHERE secret LIKE 'whsec%'";
+    private const string SealSecretsSql = "UPDATE webhook_subscription SET secret = @secret, previous_secret = @previousSecret WHERE id = @id";
+    private const string ClearPurposesSql = """
+        SELECT id, consent_purpose, person_purged_at FROM referral WHERE consent_purpose IS NOT NULL AND consent_purpose NOT LIKE 'chv%'
+        """;
+    private const string SealPurposeSql = "UPDATE referral SET consent_purpose = @purpose WHERE id = @id";
     private const string LegacySql = """
         SELECT (SELECT COUNT(*) FROM referral_person_version WHERE payload LIKE 'chv1:%')
              + (SELECT COUNT(*) FROM referral_message WHERE body LIKE 'chv1:%')

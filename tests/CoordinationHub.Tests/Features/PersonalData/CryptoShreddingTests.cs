@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
+using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Features.Referrals;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Security;
@@ -111,6 +112,40 @@ public abstract class CryptoShreddingTests(ApiFixture fx) : ReferralTestBase(fx)
             Assert.DoesNotContain(RawScan.DataKeys(file, Ring, created.Id), k => keys.Any(k.SequenceEqual));
         Assert.Null((await Get(ccas, created.Id)).Referral.Person);
         await ccas.Client(Fx).GetAsync($"/v1/referrals/{created.Id}/messages").Ok(); // what remains still reads
+    }
+
+    [Fact]
+    public async Task The_consent_purpose_and_the_readers_X_Agent_and_X_Purpose_are_nowhere_in_clear_and_the_purpose_goes_with_the_person()
+    {
+        var ccas = await Ccas("46042");
+        var dep = await Dep("46");
+        var name = Unique("Nommee");
+        var agent = Unique("Instructeur");
+        var consent = new
+        {
+            purpose = $"Instruction RSA de Mme {name}", scope = new { need = "INCOME" }, method = "WRITTEN",
+            givenAt = "2026-11-20T10:00:00Z", collectedBy = Agent,
+        };
+        var (sent, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id, consent: consent, statutory: null));
+        var reader = dep.Client(Fx);
+        reader.DefaultRequestHeaders.Add("X-Agent", $"agent {agent}");
+        reader.DefaultRequestHeaders.Add("X-Purpose", $"appel de Mme {name}");
+        await reader.GetAsync($"/v1/referrals/{sent.Id}").Ok();
+
+        var raw = await Raw();
+        Assert.Contains(sent.Id.ToString(), raw); // the copy holds the referral…
+        Assert.DoesNotContain(name, raw); // …not the consent's purpose nor X-Purpose,
+        Assert.DoesNotContain(agent, raw); // nor X-Agent.
+        Assert.Equal($"Instruction RSA de Mme {name}", (await Get(ccas, sent.Id)).Referral.LegalBasis.Consent!.Purpose);
+        async Task<AccessEntry> Logged() =>
+            (await (await ccas.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}/access-log?limit=500").Ok())
+                .Read<CoordinationHub.Platform.Http.PageResponse<AccessEntry>>()).Items.Single(e => e.AgentReference == $"agent {agent}");
+        Assert.Equal($"appel de Mme {name}", (await Logged()).Purpose);
+
+        // Erasure shreds the consent's purpose with the person; the access log keeps who read, and why, as evidence.
+        await Erase(ccas, sent.Id);
+        Assert.Equal(ReferralStore.ErasedPurpose, (await Get(ccas, sent.Id)).Referral.LegalBasis.Consent!.Purpose);
+        Assert.Equal($"appel de Mme {name}", (await Logged()).Purpose);
     }
 
     /// <summary>What an attacker with a copy holds: the SQLite file with its WAL, or a pg_dump of the database.</summary>

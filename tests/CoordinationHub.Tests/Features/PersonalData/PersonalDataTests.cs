@@ -26,6 +26,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
 
     private sealed class AccessRow
     {
+        public Guid Id { get; init; }
         public string Operation { get; init; } = "";
         public string? AgentReference { get; init; }
         public string Purpose { get; init; } = "";
@@ -35,9 +36,20 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
     private async Task<List<AccessRow>> AccessRows(Guid referralId)
     {
         await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
-        return (await c.QueryAsync<AccessRow>(Fx.Db.Command(
-            "SELECT operation, agent_reference, purpose, organisation_id FROM person_access WHERE referral_id = @id ORDER BY id",
-            new { id = referralId }, CancellationToken.None))).ToList();
+        var rows = await c.QueryAsync<AccessRow>(Fx.Db.Command(
+            "SELECT id, operation, agent_reference, purpose, organisation_id FROM person_access WHERE referral_id = @id ORDER BY id",
+            new { id = referralId }, CancellationToken.None));
+        // X-Agent and X-Purpose are stored sealed with the platform's data key.
+        var keys = Fx.Services.GetRequiredService<DataKeys>();
+        var opened = new List<AccessRow>();
+        foreach (var r in rows)
+            opened.Add(new AccessRow
+            {
+                Id = r.Id, Operation = r.Operation, OrganisationId = r.OrganisationId,
+                AgentReference = await keys.OpenPlatformAsync(r.AgentReference, PersonAccess.AgentContext(r.Id), CancellationToken.None),
+                Purpose = (await keys.OpenPlatformAsync(r.Purpose, PersonAccess.PurposeContext(r.Id), CancellationToken.None))!,
+            });
+        return opened;
     }
 
     private static HttpClient WithAgent(HttpClient client, string agent, string? purpose = null)
