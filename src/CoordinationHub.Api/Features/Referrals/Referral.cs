@@ -276,8 +276,8 @@ public static class ReferralStore
         var names = (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
             new { ids = new[] { r.SenderId, r.ReceiverId, r.CommuneId }.Distinct().ToArray() }, ct, tx)))
             .ToDictionary(o => o.Id, o => (new ReferralOrganisation(o.Id, o.Name, o.Kind), o.Code));
-        var person = role != ReferralRole.EARLIER_RECEIVER ? await people.ReadAsync(c, tx, r.Id, ct) : null;
-        return ToDto(r, role, names, person, await people.OpenConsentPurposeAsync(c, tx, r, ct), now);
+        var (person, purpose) = await people.ReadWithConsentAsync(c, tx, r, withPerson: role != ReferralRole.EARLIER_RECEIVER, ct);
+        return ToDto(r, role, names, person, purpose, now);
     }
 
     /// <summary>

@@ -77,12 +77,26 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
         PersonCipher.Seal(person.NewKey!.Key, purpose, ConsentContext(person.ReferralId));
 
     /// <summary>The consent's purpose, or null when it was shredded with the person (or there is none).</summary>
-    public async Task<string?> OpenConsentPurposeAsync(DbConnection c, DbTransaction? tx, ReferralRow r, CancellationToken ct)
+    public async Task<string?> OpenConsentPurposeAsync(DbConnection c, DbTransaction? tx, ReferralRow r, CancellationToken ct) =>
+        r.ConsentPurpose is not { } stored || !PersonCipher.IsSealed(stored) ? r.ConsentPurpose
+            : OpenConsentPurpose(await keys.FindAsync(c, tx, r.Id, ct), r.Id, stored);
+
+    private string? OpenConsentPurpose(byte[]? key, Guid referralId, string stored)
     {
-        if (r.ConsentPurpose is not { } stored || !PersonCipher.IsSealed(stored)) return r.ConsentPurpose;
-        if (await keys.FindAsync(c, tx, r.Id, ct) is not { } key) return null;
-        try { return cipher.Open(key, stored, ConsentContext(r.Id)); }
+        if (key is null) return null;
+        try { return cipher.Open(key, stored, ConsentContext(referralId)); }
         catch (System.Security.Cryptography.CryptographicException) { return null; } // a key made after the purge
+    }
+
+    /// <summary>The current person and the consent's purpose, with one look-up of the data key (a referral's answer).</summary>
+    public async Task<(PersonRecord? Person, string? ConsentPurpose)> ReadWithConsentAsync(DbConnection c, DbTransaction? tx, ReferralRow r,
+        bool withPerson, CancellationToken ct)
+    {
+        var row = withPerson ? await c.QuerySingleOrDefaultAsync<VersionRow>(db.Command(CurrentSql, new { referralId = r.Id }, ct, tx)) : null;
+        if (row?.Wrapped is null || r.ConsentPurpose is not { } stored || !PersonCipher.IsSealed(stored))
+            return (row is null ? null : Open(row), await OpenConsentPurposeAsync(c, tx, r, ct));
+        var key = cipher.Unwrap(row.Wrapped, r.Id);
+        return (Open(row, key), OpenConsentPurpose(key, r.Id, stored));
     }
 
     /// <summary>A re-orientation's consent purpose, sealed again with the new referral's data key.</summary>
@@ -175,7 +189,7 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
     public async Task<IReadOnlyList<ThreadMessage>> ReadThreadAsync(DbConnection c, DbTransaction? tx, Guid referralId, int? untilSeq, CancellationToken ct)
     {
         var rows = (await c.QueryAsync<MessageRow>(db.Command(ThreadSql, new { referralId }, ct, tx))).ToList();
-        var key = rows.Any(r => r.Body is not null) ? await keys.FindAsync(c, tx, referralId, ct) : null;
+        var key = rows.FirstOrDefault(r => r.Body is not null)?.Wrapped is { } wrapped ? cipher.Unwrap(wrapped, referralId) : null;
         return rows.Where(r => untilSeq is null || r.Seq <= untilSeq)
             .Select(r => new ThreadMessage(r.Id, r.Seq, Enum.Parse<MessageKind>(r.Kind),
                 new ReferralOrganisation(r.AuthorOrganisationId, r.OrganisationName, r.OrganisationKind),
@@ -219,10 +233,11 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
         }, ct);
 
     // A version or body whose data key was destroyed reads as purged, whatever copy of it was found.
-    private PersonRecord? Open(VersionRow r) =>
-        r.Wrapped is null && !PersonCipher.IsLegacy(r.Payload) ? null
-            : JsonSerializer.Deserialize<PersonRecord>(cipher.Open(r.Wrapped is null ? null : cipher.Unwrap(r.Wrapped, r.ReferralId), r.Payload,
-                Context(r.ReferralId, r.Version)), Json)!;
+    private PersonRecord? Open(VersionRow r) => Open(r, r.Wrapped is null ? null : cipher.Unwrap(r.Wrapped, r.ReferralId));
+
+    private PersonRecord? Open(VersionRow r, byte[]? key) =>
+        key is null && !PersonCipher.IsLegacy(r.Payload) ? null
+            : JsonSerializer.Deserialize<PersonRecord>(cipher.Open(key, r.Payload, Context(r.ReferralId, r.Version)), Json)!;
 
     private string? OpenMessage(byte[]? key, MessageRow r) =>
         r.Body is null || (key is null && !PersonCipher.IsLegacy(r.Body)) ? null : cipher.Open(key, r.Body, MessageContext(r.Id));
@@ -263,6 +278,7 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
         public string AuthorAgentName { get; init; } = "";
         public string? Body { get; init; }
         public DateTimeOffset CreatedAt { get; init; }
+        public string? Wrapped { get; init; }
     }
 
     private const string VersionColumns = "v.referral_id, v.version, v.payload, v.changed_fields, v.author_organisation_id, "
@@ -301,8 +317,9 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
         """;
     private const string ThreadSql = """
         SELECT m.id, m.seq, m.kind, m.author_organisation_id, o.name AS organisation_name, o.kind AS organisation_kind,
-               m.author_agent_reference, m.author_agent_name, m.body, m.created_at
+               m.author_agent_reference, m.author_agent_name, m.body, m.created_at, k.wrapped
         FROM referral_message m JOIN organisation o ON o.id = m.author_organisation_id
+             LEFT JOIN data_key k ON k.owner_id = m.referral_id
         WHERE m.referral_id = @referralId
         ORDER BY m.seq
         """;

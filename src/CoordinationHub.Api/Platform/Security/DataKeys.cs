@@ -15,7 +15,7 @@ namespace CoordinationHub.Platform.Security;
 public sealed class DataKeys(Db db, PersonCipher cipher)
 {
     public static readonly Guid Platform = Guid.Empty;
-    private (string Wrapped, byte[] Key)? platform;
+    private byte[]? platform; // one reference, swapped whole
 
     /// <summary>The data key of <paramref name="owner"/>, or null when there is none (destroyed, or never made).</summary>
     public async Task<byte[]?> FindAsync(DbConnection c, DbTransaction? tx, Guid owner, CancellationToken ct)
@@ -80,7 +80,7 @@ public sealed class DataKeys(Db db, PersonCipher cipher)
     /// </summary>
     public async ValueTask<byte[]> PlatformAsync(DbConnection? c, DbTransaction? tx, CancellationToken ct)
     {
-        if (platform is { } known) return known.Key;
+        if (platform is { } known) return known;
         string wrapped;
         if (c is null)
         {
@@ -88,9 +88,7 @@ public sealed class DataKeys(Db db, PersonCipher cipher)
             wrapped = await own.QuerySingleAsync<string>(db.Command(WrappedSql, new { owner = Platform }, ct));
         }
         else wrapped = await c.QuerySingleAsync<string>(db.Command(WrappedSql, new { owner = Platform }, ct, tx));
-        var key = cipher.Unwrap(wrapped, Platform);
-        platform = (wrapped, key);
-        return key;
+        return platform = cipher.Unwrap(wrapped, Platform);
     }
 
     /// <summary>Seals with the platform's key what is not one person's (a webhook secret, the access log's free texts).</summary>
