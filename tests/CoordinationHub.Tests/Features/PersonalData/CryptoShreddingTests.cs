@@ -291,14 +291,19 @@ public abstract class CryptoShreddingTests(ApiFixture fx) : ReferralTestBase(fx)
             await c.ExecuteAsync(Fx.Db.Command("UPDATE referral_person_version SET payload = @legacy WHERE referral_id = @id",
                 new { id = sent.Id, legacy = FirstScheme(Ring.Active, json, context) }, CancellationToken.None));
             await c.ExecuteAsync(Fx.Db.Command("DELETE FROM data_key WHERE owner_id = @id", new { id = sent.Id }, CancellationToken.None));
+            // And the consent's purpose in clear, as before issue 23.
+            await c.ExecuteAsync(Fx.Db.Command("UPDATE referral SET consent_purpose = 'Instruction de la demande' WHERE id = @id",
+                new { id = sent.Id }, CancellationToken.None));
         }
         Assert.Equal(family, (await Get(ccas, sent.Id)).Referral.Person!.FamilyName); // still read as it is
 
         await Fx.Services.GetRequiredService<Migrator>().MigrateAsync(CancellationToken.None);
 
         Assert.StartsWith("chv2:", await Scalar<string>("SELECT payload FROM referral_person_version WHERE referral_id = @id", new { id = sent.Id }));
+        Assert.StartsWith("chv2:", await Scalar<string>("SELECT consent_purpose FROM referral WHERE id = @id", new { id = sent.Id }));
         Assert.Equal(1, await Scalar<int>("SELECT COUNT(*) FROM data_key WHERE owner_id = @id", new { id = sent.Id }));
-        Assert.Equal(family, (await Get(ccas, sent.Id)).Referral.Person!.FamilyName);
+        var (read, _) = await Get(ccas, sent.Id);
+        Assert.Equal((family, "Instruction de la demande"), (read.Person!.FamilyName, read.LegalBasis.Consent!.Purpose));
         await Erase(ccas, sent.Id);
         Assert.Null((await Get(ccas, sent.Id)).Referral.Person);
     }

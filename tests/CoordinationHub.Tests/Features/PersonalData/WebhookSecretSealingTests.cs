@@ -37,6 +37,25 @@ public abstract class WebhookSecretSealingTests(ApiFixture fx) : WebhookTestBase
         Assert.All(receiver.Calls, c => Assert.True(c.Verified, $"A delivery did not verify: {c.Signature}"));
         Assert.Equal(2, receiver.Calls.First().Signature.Split(' ').Length);
     }
+
+    [Fact]
+    public async Task A_secret_stored_in_clear_before_sealing_is_sealed_at_start_up_and_still_signs()
+    {
+        var partner = await Subscriber("Association Ancienne " + Guid.NewGuid().ToString("N")[..6]);
+        var receiver = await StartReceiver();
+        var subscription = await Subscribe(partner, receiver, "convention.created");
+        await Sql<long>("UPDATE webhook_subscription SET secret = @secret WHERE id = @id RETURNING 1",
+            new { id = subscription.Id, secret = subscription.Secret });
+
+        await Fx.Services.GetRequiredService<CoordinationHub.Platform.Data.Migrator>().MigrateAsync(CancellationToken.None);
+
+        var stored = await Sql<string>("SELECT secret FROM webhook_subscription WHERE id = @id", new { id = subscription.Id });
+        Assert.StartsWith("chv2:", stored);
+        StartDispatcher();
+        await ConventionWith(partner);
+        await Eventually(async () => !receiver.Calls.IsEmpty, "the delivery reaches the receiver");
+        Assert.All(receiver.Calls, c => Assert.True(c.Verified, $"A delivery did not verify: {c.Signature}"));
+    }
 }
 
 [Collection(SqliteCollection.Name)] public sealed class WebhookSecretSealingTests_Sqlite(SqliteFixture f) : WebhookSecretSealingTests(f);
