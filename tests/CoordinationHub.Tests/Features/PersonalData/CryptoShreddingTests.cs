@@ -146,6 +146,11 @@ public abstract class CryptoShreddingTests(ApiFixture fx) : ReferralTestBase(fx)
         await Erase(ccas, sent.Id);
         Assert.Equal(ReferralStore.ErasedPurpose, (await Get(ccas, sent.Id)).Referral.LegalBasis.Consent!.Purpose);
         Assert.Equal($"appel de Mme {name}", (await Logged()).Purpose);
+        var dossier = await (await ccas.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}/dossier").Ok()).Read<ReferralDossier>();
+        Assert.Null(dossier.Referral.Person);
+        Assert.Empty(dossier.PersonVersions);
+        Assert.Contains(dossier.AccessLog, e => e.AgentReference == $"agent {agent}" && e.Purpose == $"appel de Mme {name}");
+        Assert.Contains(dossier.Thread, m => m.Kind == MessageKind.PERSON_REQUEST && m.Body is not null); // the erasure's note, written after
     }
 
     /// <summary>What an attacker with a copy holds: the SQLite file with its WAL, or a pg_dump of the database.</summary>
