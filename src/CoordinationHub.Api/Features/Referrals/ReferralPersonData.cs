@@ -136,10 +136,6 @@ public sealed class ReferralPersonData(Db db, PersonCipher cipher, DataKeys keys
         return row is null ? null : Open(row);
     }
 
-    /// <summary>The referral's data key, or null when it was destroyed: for the sealing of an answer that carries the person.</summary>
-    public Task<IReadOnlyDictionary<Guid, byte[]>> KeysAsync(DbConnection c, IReadOnlyCollection<Guid> referralIds, CancellationToken ct) =>
-        keys.FindManyAsync(c, null, referralIds, ct);
-
     /// <summary>The current person of each referral, by id (a page of a box).</summary>
     public async Task<IReadOnlyDictionary<Guid, PersonRecord>> ReadManyAsync(DbConnection c, DbTransaction? tx, IReadOnlyList<Guid> ids, CancellationToken ct)
     {

@@ -79,8 +79,15 @@ public sealed class KeyRing
         {
             if ((state = Read()) is not null) return false;
             var first = new Key(NewId(now, new HashSet<string>()), now, RandomNumberGenerator.GetBytes(32));
-            Write(state = new State(first, new Dictionary<string, Key> { [first.Id] = first }, RandomNumberGenerator.GetBytes(32),
-                new HashSet<string>()));
+            var created = new State(first, new Dictionary<string, Key> { [first.Id] = first }, RandomNumberGenerator.GetBytes(32),
+                new HashSet<string>());
+            // Two instances starting at once over an empty database: the second finds the first's ring and uses it.
+            if (!Write(created, overwrite: false))
+            {
+                state = Read();
+                return false;
+            }
+            state = created;
             return true;
         }
     }
@@ -135,17 +142,24 @@ public sealed class KeyRing
             (stored.RetiredKeyIds ?? []).ToHashSet());
     }
 
-    private void Write(State s)
+    /// <summary>Writes the ring; false when <paramref name="overwrite"/> is off and a ring is already there.</summary>
+    private bool Write(State s, bool overwrite = true)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
         var stored = new Stored(s.Active.Id, Convert.ToBase64String(s.IndexKey),
             s.Keys.Values.OrderBy(k => k.CreatedAt).Select(k => new StoredKey(k.Id, k.CreatedAt, Convert.ToBase64String(k.Material))).ToList(),
             s.Retired.Order(StringComparer.Ordinal).ToList());
         // Written beside, then moved: a reader never sees half a file.
-        var temp = Path + ".tmp";
+        var temp = $"{Path}.{Guid.NewGuid():N}.tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(stored, Json));
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        File.Move(temp, Path, overwrite: true);
+        try { File.Move(temp, Path, overwrite); }
+        catch (IOException) when (!overwrite && File.Exists(Path))
+        {
+            File.Delete(temp);
+            return false;
+        }
         seenWrite = File.GetLastWriteTimeUtc(Path);
+        return true;
     }
 }
