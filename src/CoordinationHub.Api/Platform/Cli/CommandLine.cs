@@ -43,7 +43,7 @@ public static class CommandLine
 
     /// <summary>
     /// The configuration among a verb's arguments: <c>--Section:Key=value</c> or <c>--Section:Key value</c>.
-    /// The verb's own switches (<c>--dry-run</c>, <c>--reencrypt</c>…) are not settings and would swallow the next argument.
+    /// The verb's own switches (<c>--dry-run</c>, <c>--platform-admin</c>…) are not settings and would swallow the next argument.
     /// </summary>
     public static string[] SettingsOf(string[] args)
     {
