@@ -68,10 +68,15 @@ public sealed class DataKeys(Db db, PersonCipher cipher)
     /// </summary>
     public async Task ScrubAsync(bool vacuum, CancellationToken ct)
     {
-        if (db.Dialect.Provider == DatabaseProvider.SqlServer || (db.Dialect.Provider == DatabaseProvider.PostgreSQL && !vacuum)) return;
+        var sql = db.Dialect.Provider switch
+        {
+            DatabaseProvider.Sqlite => "PRAGMA wal_checkpoint(TRUNCATE)",
+            DatabaseProvider.PostgreSQL when vacuum => "VACUUM data_key",
+            _ => null,
+        };
+        if (sql is null) return;
         await using var c = await db.OpenAsync(ct);
-        await c.ExecuteAsync(new CommandDefinition(
-            db.Dialect.Provider == DatabaseProvider.Sqlite ? "PRAGMA wal_checkpoint(TRUNCATE)" : "VACUUM data_key", cancellationToken: ct));
+        await c.ExecuteAsync(new CommandDefinition(sql, cancellationToken: ct));
     }
 
     /// <summary>

@@ -28,9 +28,10 @@ public sealed class KeyRingCheck(Db db, KeyRing ring, DataKeys keys, ReferralPer
         var legacy = await db.RetryAsync((c, t) => c.ExecuteScalarAsync<long>(db.Command(LegacySql, null, t)), ct);
         if (!ring.Exists)
         {
-            if (inUse.Count > 0 || legacy > 0)
-                throw Refuse($"The key ring {ring.Path} is missing, but the database holds data sealed with it "
-                    + $"({Describe(inUse)}{(legacy > 0 ? $"{(inUse.Count > 0 ? ", " : "")}{legacy} value(s) of the first scheme" : "")}).");
+            var held = inUse.Select(k => $"key {k.Key}: {k.Value} data key(s)").ToList();
+            if (legacy > 0) held.Add($"{legacy} value(s) of the first scheme");
+            if (held.Count > 0)
+                throw Refuse($"The key ring {ring.Path} is missing, but the database holds data sealed with it ({string.Join(", ", held)}).");
             ring.CreateIfMissing(clock.GetUtcNow());
             logger.LogWarning("Created the key ring {Path} with key {KeyId}: back it up apart from the database, now and after every rotation",
                 ring.Path, ring.Active.Id);
