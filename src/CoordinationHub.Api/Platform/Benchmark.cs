@@ -92,7 +92,7 @@ public static class Benchmark
                 };
                 var agent = new Features.Referrals.AgentInput("bench", "Benchmark");
                 // As the create does: sealed and serialised before the transaction.
-                var sealedPerson = people.Seal(row.Id, 1, person);
+                var sealedPerson = people.SealNew(row.Id, person);
                 var sent = changeLog.Prepare(new ChangeLog.Entry("referral", row.Id, "referral.sent", null,
                     Features.Referrals.ReferralStore.Snapshot(row), Features.Referrals.ReferralVisibility.Audience(row.SenderId, row.ReceiverId)));
                 var workflow = services.GetRequiredService<Features.Referrals.ReferralWorkflow>();

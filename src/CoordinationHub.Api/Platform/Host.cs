@@ -35,6 +35,8 @@ public static class Host
         services.AddSingleton(sp => new KeyRing(builder.Configuration["PersonalData:KeyRingPath"] is { Length: > 0 } path
             ? path : Path.Combine(sp.GetRequiredService<Db>().DataDirectory, "keyring.json")));
         services.AddSingleton<PersonCipher>();
+        services.AddSingleton<DataKeys>();
+        services.AddSingleton<KeyRingCheck>();
         services.AddSingleton<ReferralPersonData>();
         services.AddSingleton<ReferralPersonKeys>();
         services.AddScoped<AccessContext>();

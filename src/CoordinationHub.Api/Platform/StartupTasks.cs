@@ -20,6 +20,7 @@ public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<Data
     public async Task StartAsync(CancellationToken ct)
     {
         if (options.Value.MigrateOnStartup) await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+        else await services.GetRequiredService<Security.KeyRingCheck>().VerifyAsync(ct);
         // Once, after migration 0014: the duplicate guard's keys of earlier referrals, over every given name.
         await services.GetRequiredService<Features.Referrals.ReferralPersonKeys>().RecomputeAsync(ct);
 

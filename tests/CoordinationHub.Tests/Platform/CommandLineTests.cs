@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CoordinationHub.Tests.Platform;
 
@@ -52,26 +53,47 @@ public abstract class CommandLineTests(ApiFixture fx) : ApiTests(fx)
     }
 
     [Fact]
-    public async Task Keys_rotate_adds_an_active_key_reencrypts_and_the_server_still_reads_everything()
+    public async Task Keys_rotate_adds_an_active_key_rewraps_every_data_key_and_the_server_still_reads_everything()
     {
         var before = await Run("keys", "list");
         Assert.True(before.Exit == 0, before.Error);
-        var rotated = await Run("keys", "rotate", "--reencrypt");
+        var rotated = await Run("keys", "rotate");
         Assert.True(rotated.Exit == 0, rotated.Error);
-        Assert.Contains("Sealed again with key", rotated.Lines[^1]);
+        Assert.Contains(rotated.Lines, l => l.StartsWith("Re-wrapped with key", StringComparison.Ordinal));
         var after = await Run("keys", "list");
-        Assert.Equal(before.Lines.Length + 1, after.Lines.Length);
         var active = Assert.Single(after.Lines, l => l.EndsWith("(active)", StringComparison.Ordinal)).Split(' ')[0];
         Assert.DoesNotContain(before.Lines, l => l.StartsWith(active + " ", StringComparison.Ordinal));
 
-        // Nothing sealed with an older key is left, and the running server (which learns the new key from the ring) reads it all.
+        // Nothing is wrapped by an older key any more, and the running server (which sees the ring change) reads it all.
         await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
         var stale = await Dapper.SqlMapper.ExecuteScalarAsync<int>(c, Fx.Db.Command(
-            "SELECT COUNT(*) FROM referral_person_version WHERE payload NOT LIKE @prefix", new { prefix = $"chv1:{active}:%" }, CancellationToken.None));
+            "SELECT COUNT(*) FROM data_key WHERE ring_key_id <> @active", new { active }, CancellationToken.None));
         Assert.Equal(0, stale);
         var purge = await Run("purge", "--dry-run");
         Assert.True(purge.Exit == 0, purge.Error);
         Assert.StartsWith("Would purge the person's data of", purge.Lines[0]);
+    }
+
+    [Fact]
+    public async Task Keys_retire_is_refused_while_the_key_wraps_data_and_removes_it_for_good_once_rewrapped()
+    {
+        var ring = Fx.Services.GetRequiredService<CoordinationHub.Platform.Security.KeyRing>();
+        var old = ring.Active.Id;
+        // A rotation without its re-wrap pass (as when a running instance wrapped with the old key meanwhile).
+        ring.Rotate(DateTimeOffset.UtcNow);
+        var refused = await Run("keys", "retire", old);
+        Assert.Equal(2, refused.Exit);
+        Assert.Contains($"Key {old} still wraps", refused.Error);
+        var active = await Run("keys", "retire", ring.Active.Id);
+        Assert.Equal(2, active.Exit);
+        Assert.Contains("is the active key", active.Error);
+
+        Assert.True((await Run("keys", "rewrap")).Exit == 0);
+        var retired = await Run("keys", "retire", old);
+        Assert.True(retired.Exit == 0, retired.Error);
+        var listed = await Run("keys", "list");
+        Assert.DoesNotContain(listed.Lines, l => l.StartsWith(old + " ", StringComparison.Ordinal));
+        Assert.Contains(listed.Lines, l => l.StartsWith("Retired (never reused):", StringComparison.Ordinal) && l.Contains(old));
     }
 
     [Fact]

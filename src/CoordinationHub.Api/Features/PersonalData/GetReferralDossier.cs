@@ -42,7 +42,7 @@ public sealed class GetReferralDossierHandler(Db db, Caller caller, TimeProvider
             if (view.IsEarlier)
                 throw new ForbiddenException("Your organisation transferred this referral: the sender or the current receiver hands the dossier over.");
             var now = clock.GetUtcNow();
-            var log = await AccessPages.ReadAllAsync(db, c, query.Id, t);
+            var log = await access.ReadAllAsync(c, query.Id, t);
             // After the person withdrew consent the receiver's dossier says so and when, and holds nothing of the person.
             return new ReferralDossier(now, await ReferralStore.ToDtoAsync(db, c, null, row!, view, people, now, t),
                 view.SeesPerson(row!) ? await people.ReadVersionsAsync(c, null, query.Id, t) : [],

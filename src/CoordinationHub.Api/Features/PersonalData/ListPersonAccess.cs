@@ -55,7 +55,8 @@ public sealed class ExportPersonAccessLogValidator : AbstractValidator<ExportPer
     }
 }
 
-public sealed class ListReferralAccessLogHandler(Db db, Caller caller) : IQueryHandler<ListReferralAccessLogQuery, Page<AccessEntry>>
+public sealed class ListReferralAccessLogHandler(Db db, Caller caller, Platform.Security.DataKeys keys)
+    : IQueryHandler<ListReferralAccessLogQuery, Page<AccessEntry>>
 {
     public async ValueTask<Page<AccessEntry>> Handle(ListReferralAccessLogQuery q, CancellationToken ct) =>
         await db.RetryAsync(async (c, t) =>
@@ -64,14 +65,15 @@ public sealed class ListReferralAccessLogHandler(Db db, Caller caller) : IQueryH
             var view = await ReferralVisibility.ViewAsync(db, c, null, row, q.Id, caller, t);
             // An earlier receiver sees the reads up to its transfer: not those of the receivers after it.
             return view.LeftAt is { } leftAt
-                ? await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId AND a.accessed_at <= @leftAt",
+                ? await AccessPages.ReadAsync(db, keys, c, "a.referral_id = @referralId AND a.accessed_at <= @leftAt",
                     new { referralId = q.Id, leftAt }, q.Limit, q.Cursor, t)
-                : await AccessPages.ReadAsync(db, c, "a.referral_id = @referralId",
+                : await AccessPages.ReadAsync(db, keys, c, "a.referral_id = @referralId",
                     new { referralId = q.Id }, q.Limit, q.Cursor, t);
         }, ct);
 }
 
-public sealed class ExportPersonAccessLogHandler(Db db, Caller caller) : IQueryHandler<ExportPersonAccessLogQuery, Page<AccessEntry>>
+public sealed class ExportPersonAccessLogHandler(Db db, Caller caller, Platform.Security.DataKeys keys)
+    : IQueryHandler<ExportPersonAccessLogQuery, Page<AccessEntry>>
 {
     public async ValueTask<Page<AccessEntry>> Handle(ExportPersonAccessLogQuery q, CancellationToken ct)
     {
@@ -79,29 +81,45 @@ public sealed class ExportPersonAccessLogHandler(Db db, Caller caller) : IQueryH
         var from = new DateTimeOffset(q.From.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         var before = new DateTimeOffset(q.To.AddDays(1).ToDateTime(TimeOnly.MinValue), TimeSpan.Zero);
         return await db.RetryAsync((c, t) =>
-            AccessPages.ReadAsync(db, c, "a.accessed_at >= @from AND a.accessed_at < @before", new { from, before }, q.Limit, q.Cursor, t), ct);
+            AccessPages.ReadAsync(db, keys, c, "a.accessed_at >= @from AND a.accessed_at < @before", new { from, before }, q.Limit, q.Cursor, t), ct);
     }
 }
 
 /// <summary>Keyset pages of access records in id order (UUIDv7: time order).</summary>
 internal static class AccessPages
 {
-    public static async Task<Page<AccessEntry>> ReadAsync(Db db, System.Data.Common.DbConnection c, string where, object filter, int? limit,
-        string? cursor, CancellationToken ct)
+    public static async Task<Page<AccessEntry>> ReadAsync(Db db, Platform.Security.DataKeys keys, System.Data.Common.DbConnection c, string where,
+        object filter, int? limit, string? cursor, CancellationToken ct)
     {
         var take = limit ?? Cursor.DefaultLimit;
         var after = Cursor.Decode(cursor, 1) is { } parts ? Cursor.Id(parts[0]) : Guid.Empty;
         var args = new DynamicParameters(filter);
         args.Add("afterId", after);
         args.Add("limit", take + 1);
-        var rows = (await c.QueryAsync<AccessEntry>(db.Command(Sql(where), args, ct))).ToList();
+        var rows = await OpenAsync(keys, await c.QueryAsync<AccessEntry>(db.Command(Sql(where), args, ct)), ct);
         return Cursor.ToPage(rows, take, r => [r.Id.ToString()]);
     }
 
     /// <summary>Every access record of a referral (the dossier).</summary>
-    public static async Task<IReadOnlyList<AccessEntry>> ReadAllAsync(Db db, System.Data.Common.DbConnection c, Guid referralId, CancellationToken ct) =>
-        (await c.QueryAsync<AccessEntry>(db.Command(Sql("a.referral_id = @referralId"), new { referralId, afterId = Guid.Empty, limit = int.MaxValue }, ct)))
-            .ToList();
+    public static async Task<IReadOnlyList<AccessEntry>> ReadAllAsync(Db db, Platform.Security.DataKeys keys, System.Data.Common.DbConnection c,
+        Guid referralId, CancellationToken ct) =>
+        await OpenAsync(keys, await c.QueryAsync<AccessEntry>(db.Command(Sql("a.referral_id = @referralId"),
+            new { referralId, afterId = Guid.Empty, limit = int.MaxValue }, ct)), ct);
+
+    /// <summary>X-Agent and X-Purpose as the caller sent them (stored sealed, <see cref="PersonAccess"/>).</summary>
+    private static async Task<List<AccessEntry>> OpenAsync(Platform.Security.DataKeys keys, IEnumerable<AccessEntry> rows, CancellationToken ct)
+    {
+        var opened = new List<AccessEntry>();
+        foreach (var r in rows)
+            opened.Add(new AccessEntry
+            {
+                Id = r.Id, ReferralId = r.ReferralId, AccessedAt = r.AccessedAt, OrganisationId = r.OrganisationId, OrganisationName = r.OrganisationName,
+                ApiKeyId = r.ApiKeyId, Operation = r.Operation,
+                AgentReference = await keys.OpenPlatformAsync(r.AgentReference, PersonAccess.AgentContext(r.Id), ct),
+                Purpose = (await keys.OpenPlatformAsync(r.Purpose, PersonAccess.PurposeContext(r.Id), ct))!,
+            });
+        return opened;
+    }
 
     internal static string Sql(string where) => $"""
         SELECT a.id, a.referral_id, a.accessed_at, a.organisation_id, o.name AS organisation_name, a.api_key_id, a.agent_reference,

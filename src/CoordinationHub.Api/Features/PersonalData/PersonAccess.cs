@@ -72,32 +72,50 @@ public sealed record AccessRecord(
 /// leaves. Commands write them in their own transaction; reads hand them to <see cref="AccessLogWriter"/>,
 /// which commits the rows of concurrent requests together and answers each once its rows are durable.
 /// </summary>
-public sealed class PersonAccess(Caller caller, AccessContext context, AccessLogWriter writer, Db db, TimeProvider clock)
+public sealed class PersonAccess(Caller caller, AccessContext context, AccessLogWriter writer, Db db, TimeProvider clock,
+    Platform.Security.DataKeys keys)
 {
     public async Task RecordAsync(IEnumerable<Guid> referralIds, CancellationToken ct)
     {
-        var rows = Rows(referralIds);
+        var rows = await RowsAsync(referralIds, ct);
         if (rows.Count > 0) await writer.WriteAsync(rows, ct);
     }
 
     public async Task RecordAsync(DbConnection c, DbTransaction tx, IEnumerable<Guid> referralIds, CancellationToken ct)
     {
-        var rows = Rows(referralIds);
+        var rows = await RowsAsync(referralIds, ct);
         if (rows.Count == 0) return;
         try { await AccessLogWriter.InsertAsync(db, c, tx, rows, ct); }
         catch (DbException e) { throw new AccessLogUnavailableException(e); }
     }
 
-    private List<AccessRecord> Rows(IEnumerable<Guid> referralIds)
+    /// <summary>
+    /// The rows; X-Agent and X-Purpose are free texts that often name someone: sealed with the platform's data key (the log
+    /// outlives the person's erasure, as the evidence of who read). A default purpose is the operation's, kept in clear.
+    /// </summary>
+    private async Task<List<AccessRecord>> RowsAsync(IEnumerable<Guid> referralIds, CancellationToken ct)
     {
         if (context.Off) return [];
         var now = clock.GetUtcNow();
-        var purpose = context.Purpose ?? AccessContext.DefaultPurpose(context.Operation);
         var ids = referralIds.Distinct().ToList();
         context.Logged.UnionWith(ids);
-        return ids.Select(id => new AccessRecord(Guid.CreateVersion7(), now, id, caller.OrganisationId, caller.KeyId,
-            context.Agent, context.Operation, purpose)).ToList();
+        var key = context.Agent is null && context.Purpose is null ? null : await keys.PlatformAsync(null, null, ct);
+        return ids.Select(id =>
+        {
+            var row = Guid.CreateVersion7();
+            return new AccessRecord(row, now, id, caller.OrganisationId, caller.KeyId,
+                context.Agent is { } agent ? Platform.Security.PersonCipher.Seal(key!, agent, AgentContext(row)) : null, context.Operation,
+                context.Purpose is { } purpose ? Platform.Security.PersonCipher.Seal(key!, purpose, PurposeContext(row))
+                    : AccessContext.DefaultPurpose(context.Operation));
+        }).ToList();
     }
+
+    /// <summary>Every access record of a referral, its free texts opened (the dossier).</summary>
+    public Task<IReadOnlyList<AccessEntry>> ReadAllAsync(DbConnection c, Guid referralId, CancellationToken ct) =>
+        AccessPages.ReadAllAsync(db, keys, c, referralId, ct);
+
+    public static string AgentContext(Guid accessId) => $"access:{accessId}:agent";
+    public static string PurposeContext(Guid accessId) => $"access:{accessId}:purpose";
 }
 
 /// <summary>Group commit of access records: one transaction for the rows of every request waiting.</summary>

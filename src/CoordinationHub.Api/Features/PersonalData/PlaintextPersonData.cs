@@ -12,7 +12,7 @@ namespace CoordinationHub.Features.PersonalData;
 /// </summary>
 public static class PlaintextPersonData
 {
-    public static async Task SealAsync(Db db, ReferralPersonData people, PersonCipher cipher, CancellationToken ct)
+    public static async Task SealAsync(Db db, ReferralPersonData people, CancellationToken ct)
     {
         await db.InTransactionAsync(async (c, tx, t) =>
         {
@@ -28,7 +28,7 @@ public static class PlaintextPersonData
             }
             foreach (var m in await c.QueryAsync<MessageRow>(db.Command(MessagesSql, null, t, tx)))
                 await c.ExecuteAsync(db.Command("UPDATE referral_message SET body = @body WHERE id = @id",
-                    new { m.Id, body = people.SealMessage(m.Id, m.Body) }, t, tx));
+                    new { m.Id, body = await people.SealMessageAsync(c, tx, m.ReferralId, m.Id, m.Body, DateTimeOffset.UtcNow, t) }, t, tx));
             await c.ExecuteAsync(db.Command("DROP TABLE referral_person", null, t, tx));
             return 0;
         }, ct);
@@ -62,6 +62,7 @@ public static class PlaintextPersonData
     private sealed class MessageRow
     {
         public Guid Id { get; init; }
+        public Guid ReferralId { get; init; }
         public string Body { get; init; } = "";
     }
 
@@ -70,5 +71,5 @@ public static class PlaintextPersonData
                p.birth_date, o.code AS commune_insee, p.address, p.contact_channel, p.contact_value, p.allocataire_number, p.context
         FROM referral_person p JOIN referral r ON r.id = p.referral_id JOIN organisation o ON o.id = r.commune_id
         """;
-    private const string MessagesSql = "SELECT id, body FROM referral_message WHERE body IS NOT NULL AND body NOT LIKE 'chv1:%'";
+    private const string MessagesSql = "SELECT id, referral_id, body FROM referral_message WHERE body IS NOT NULL AND body NOT LIKE 'chv%'";
 }

@@ -16,7 +16,8 @@ public sealed record PurgeReport(bool DryRun, DateTimeOffset At, int DefaultRete
 /// stays as statistics (need, commune, dates, statuses). Every purge writes a person_purge row and,
 /// per referral, an audit record and a <c>referral.person-purged</c> event.
 /// </summary>
-public sealed class PersonDataPurge(Db db, ReferralPersonData people, ChangeLog changeLog, TimeProvider clock, IConfiguration configuration)
+public sealed class PersonDataPurge(Db db, ReferralPersonData people, ChangeLog changeLog, TimeProvider clock, IConfiguration configuration,
+    Platform.Security.DataKeys keys)
 {
     private const int Batch = 200;
     private static readonly string[] Closed =
@@ -43,10 +44,14 @@ public sealed class PersonDataPurge(Db db, ReferralPersonData people, ChangeLog 
             versions += v;
             messages += m;
         }
+        if (!dryRun && due.Count > 0) await keys.ScrubAsync(vacuum: true, ct);
         return new PurgeReport(dryRun, now, DefaultRetentionDays, due, versions, messages);
     }
 
-    /// <summary>Destroys the person's data of these referrals, in the caller's transaction, and audits it.</summary>
+    /// <summary>
+    /// Destroys the person's data of these referrals, their data keys included, in the caller's transaction, and audits it.
+    /// The caller runs <see cref="Platform.Security.DataKeys.ScrubAsync"/> after its commit.
+    /// </summary>
     public async Task<(int Versions, int Messages)> PurgeAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx,
         IReadOnlyList<Guid> ids, PurgeTrigger trigger, DateTimeOffset now, CancellationToken ct)
     {

@@ -50,10 +50,11 @@ public sealed class RecordPersonRequestValidator : AbstractValidator<RecordPerso
 }
 
 public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvider clock, ChangeLog changeLog, ReferralWorkflow workflow,
-    PersonDataPurge purge) : ICommandHandler<RecordPersonRequestCommand, PersonRequestDto>
+    PersonDataPurge purge, Platform.Security.DataKeys keys) : ICommandHandler<RecordPersonRequestCommand, PersonRequestDto>
 {
-    public async ValueTask<PersonRequestDto> Handle(RecordPersonRequestCommand command, CancellationToken ct) =>
-        await db.InTransactionAsync(async (c, tx, t) =>
+    public async ValueTask<PersonRequestDto> Handle(RecordPersonRequestCommand command, CancellationToken ct)
+    {
+        var recorded = await db.InTransactionAsync(async (c, tx, t) =>
         {
             var row = await ReferralStore.LoadAsync(db, c, tx, command.Id, t, forUpdate: true);
             var role = await ReferralStore.RoleAsync(db, c, tx, row, command.Id, caller, t);
@@ -97,6 +98,9 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
                 ReferralVisibility.Audience(row.SenderId, row.ReceiverId))], t);
             return request;
         }, ct);
+        if (recorded.Outcome == PersonRequestOutcome.ERASED) await keys.ScrubAsync(vacuum: false, ct);
+        return recorded;
+    }
 
     private const string InsertSql = """
         INSERT INTO person_request (id, referral_id, kind, organisation_id, agent_reference, agent_name, received_at, outcome, legal_reference)

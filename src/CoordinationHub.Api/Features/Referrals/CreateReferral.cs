@@ -128,7 +128,9 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         }, ct);
         // The person sealed and the audit record serialised before the transaction too (the guard changes nothing
         // the snapshot holds): on SQLite the writer is held for the statements alone.
-        var sealedPerson = people.Seal(row.Id, 1, person);
+        var sealedPerson = people.SealNew(row.Id, person);
+        var purpose = row.ConsentPurpose;
+        if (purpose is not null) row.ConsentPurpose = people.SealConsentPurpose(sealedPerson, purpose);
         var sent = changeLog.Prepare(new ChangeLog.Entry("referral", row.Id, "referral.sent", null, ReferralStore.Snapshot(row),
             ReferralVisibility.Audience(row.SenderId, row.ReceiverId)));
         await db.InTransactionAsync(async (c, tx, t) =>
@@ -144,7 +146,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         };
         names[sender.Id] = (sender, names.GetValueOrDefault(sender.Id).Code);
         names[route.Receiver.Id] = (route.Receiver, names.GetValueOrDefault(route.Receiver.Id).Code);
-        return ReferralStore.ToDto(row, ReferralView.Sender, names, person, now);
+        return ReferralStore.ToDto(row, ReferralView.Sender, names, person, purpose, now);
     }
 
     /// <summary>

@@ -276,19 +276,22 @@ public static class ReferralStore
         var names = (await c.QueryAsync<OrganisationRow>(db.Command(OrganisationsSql,
             new { ids = new[] { r.SenderId, receiver, r.CommuneId }.Distinct().ToArray() }, ct, tx)))
             .ToDictionary(o => o.Id, o => (new ReferralOrganisation(o.Id, o.Name, o.Kind), o.Code));
-        var person = view.SeesPerson(r) ? await people.ReadAsync(c, tx, r.Id, ct) : null;
-        return ToDto(r, view, names, person, now);
+        var (person, purpose) = await people.ReadWithConsentAsync(c, tx, r, withPerson: view.SeesPerson(r), ct);
+        return ToDto(r, view, names, person, purpose, now);
     }
 
-    /// <summary>The referral as <paramref name="view"/> may see it, from what is already in memory.</summary>
+    /// <summary>
+    /// The referral as <paramref name="view"/> may see it, from what is already in memory. <paramref name="consentPurpose"/>: the
+    /// consent's purpose opened (stored sealed with the referral's data key), null once erased with the person.
+    /// </summary>
     public static ReferralDto ToDto(ReferralRow r, ReferralView view, IReadOnlyDictionary<Guid, (ReferralOrganisation Org, string? Code)> names,
-        PersonRecord? person, DateTimeOffset now)
+        PersonRecord? person, string? consentPurpose, DateTimeOffset now)
     {
         var role = view.Role;
         if (!view.SeesPerson(r)) person = null;
         ReferralOrganisation Org(Guid id) => names.TryGetValue(id, out var o) ? o.Org : new(id, "", "");
         var consent = r.HasConsent
-            ? new ConsentInput(r.ConsentPurpose!, new ConsentScopeInput(r.ConsentScopeNeed!, r.ConsentScopeReceiverId), Enum.Parse<ConsentMethod>(r.ConsentMethod!),
+            ? new ConsentInput(consentPurpose ?? ErasedPurpose, new ConsentScopeInput(r.ConsentScopeNeed!, r.ConsentScopeReceiverId), Enum.Parse<ConsentMethod>(r.ConsentMethod!),
                 r.ConsentGivenAt!.Value, new AgentInput(r.ConsentCollectedByReference!, r.ConsentCollectedByName!), r.ConsentExpiresOn)
             : null;
         var statutory = r.StatutoryBasis is null ? (StatutoryBasis?)null : Enum.Parse<StatutoryBasis>(r.StatutoryBasis);
@@ -318,6 +321,9 @@ public static class ReferralStore
     }
 
     private static T? Parse<T>(string? value) where T : struct, Enum => value is null ? null : Enum.Parse<T>(value);
+
+    /// <summary>What a consent's purpose reads once the person's data was erased or purged (it was shredded with it).</summary>
+    public const string ErasedPurpose = "(erased with the person's data)";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

@@ -39,7 +39,7 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
                 Id = newId, SenderId = old.SenderId, Need = old.Need, CompetenceCode = old.CompetenceCode, Urgency = old.Urgency,
                 Status = nameof(ReferralStatus.SENT), PersonKey = old.PersonKey,
                 SenderAgentReference = command.Agent.Reference.Trim(), SenderAgentName = command.Agent.DisplayName.Trim(),
-                StatutoryBasis = old.StatutoryBasis, ConsentPurpose = old.ConsentPurpose, ConsentScopeNeed = old.ConsentScopeNeed,
+                StatutoryBasis = old.StatutoryBasis, ConsentScopeNeed = old.ConsentScopeNeed,
                 ConsentScopeReceiverId = old.ConsentScopeReceiverId, ConsentMethod = old.ConsentMethod, ConsentGivenAt = old.ConsentGivenAt,
                 ConsentCollectedByReference = old.ConsentCollectedByReference, ConsentCollectedByName = old.ConsentCollectedByName,
                 ConsentExpiresOn = old.ConsentExpiresOn, ReorientedFromId = old.Id, SentAt = s.Now, Version = 1, UpdatedAt = s.Now,
@@ -49,6 +49,7 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
             // A consent that names the declining receiver does not follow the person elsewhere (422 consent-out-of-scope).
             await ReferralSending.SendAsync(db, router, s.C, s.Tx, next, person.Person.CommuneInsee, command.ReceiverId ?? old.SuggestedReceiverId,
                 command.Force ? command.ForceReason : null, s.Now, s.Ct);
+            await people.CarryConsentPurposeAsync(s.C, s.Tx, old, next, s.Now, s.Ct);
             await ReferralStore.InsertAsync(db, s.C, s.Tx, next, s.Ct);
             await people.CopyAsync(s.C, s.Tx, old.Id, next.Id, new PersonAuthor(old.SenderId, command.Agent), s.Now, s.Ct);
             await ReferralSending.ReceiverSinceAsync(db, s.C, s.Tx, next, s.Now, s.Ct);

@@ -30,7 +30,7 @@ public sealed class CreateWebhookSubscriptionValidator : AbstractValidator<Creat
     }
 }
 
-public sealed class CreateWebhookSubscriptionHandler(Db db, Caller caller, UrlGuard guard, TimeProvider clock)
+public sealed class CreateWebhookSubscriptionHandler(Db db, Caller caller, UrlGuard guard, TimeProvider clock, Platform.Security.DataKeys keys)
     : ICommandHandler<CreateWebhookSubscriptionCommand, WebhookSubscriptionDto>
 {
     public async ValueTask<WebhookSubscriptionDto> Handle(CreateWebhookSubscriptionCommand command, CancellationToken ct)
@@ -40,12 +40,14 @@ public sealed class CreateWebhookSubscriptionHandler(Db db, Caller caller, UrlGu
         var id = Guid.CreateVersion7();
         var secret = WebhookSigner.NewSecret();
         var now = clock.GetUtcNow();
+        // Stored sealed with the platform's data key: a copy of the database signs nothing.
+        var stored = await keys.SealPlatformAsync(secret, WebhookSigner.SecretContext(id), ct);
         return await db.InTransactionAsync(async (c, tx, t) =>
         {
             await c.ExecuteAsync(db.Command(InsertSql, new
             {
                 id, organisationId, url = command.Url, eventTypes = string.Join(' ', command.EventTypes.Distinct()),
-                description = command.Description, secret, now,
+                description = command.Description, secret = stored, now,
             }, t, tx));
             return await WebhookSubscriptionStore.LoadAsync(db, c, tx, id, caller, t) with { Secret = secret };
         }, ct);

@@ -19,17 +19,19 @@ public sealed class RotateWebhookSecretValidator : AbstractValidator<RotateWebho
     public RotateWebhookSecretValidator() => RuleFor(c => c.Request.OverlapHours).InclusiveBetween(0, 168).WithName("overlapHours");
 }
 
-public sealed class RotateWebhookSecretHandler(Db db, Caller caller, TimeProvider clock) : ICommandHandler<RotateWebhookSecretCommand, WebhookSubscriptionDto>
+public sealed class RotateWebhookSecretHandler(Db db, Caller caller, TimeProvider clock, Platform.Security.DataKeys keys)
+    : ICommandHandler<RotateWebhookSecretCommand, WebhookSubscriptionDto>
 {
     public async ValueTask<WebhookSubscriptionDto> Handle(RotateWebhookSecretCommand command, CancellationToken ct)
     {
         var secret = WebhookSigner.NewSecret();
         var now = clock.GetUtcNow();
         var until = now.AddHours(command.Request.OverlapHours ?? 24);
+        var stored = await keys.SealPlatformAsync(secret, WebhookSigner.SecretContext(command.Id), ct);
         return await db.InTransactionAsync(async (c, tx, t) =>
         {
             await WebhookSubscriptionStore.LoadAsync(db, c, tx, command.Id, caller, t);
-            await c.ExecuteAsync(db.Command(RotateSql, new { id = command.Id, secret, until, now }, t, tx));
+            await c.ExecuteAsync(db.Command(RotateSql, new { id = command.Id, secret = stored, until, now }, t, tx));
             return await WebhookSubscriptionStore.LoadAsync(db, c, tx, command.Id, caller, t) with { Secret = secret };
         }, ct);
     }

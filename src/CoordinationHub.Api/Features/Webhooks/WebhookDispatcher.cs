@@ -25,7 +25,8 @@ namespace CoordinationHub.Features.Webhooks;
 /// also why there is no Polly retry around the call: every attempt is recorded and listed.
 /// </summary>
 public sealed class WebhookDispatcher(
-    Db db, EventSequencer sequencer, UrlGuard guard, TimeProvider clock, IOptions<WebhookOptions> options, ILogger<WebhookDispatcher> logger)
+    Db db, EventSequencer sequencer, UrlGuard guard, TimeProvider clock, IOptions<WebhookOptions> options, ILogger<WebhookDispatcher> logger,
+    Platform.Security.DataKeys keys)
     : BackgroundService
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -300,8 +301,11 @@ public sealed class WebhookDispatcher(
             var body = JsonSerializer.Serialize(row.ToEvent(), Json);
             // During a rotation's overlap the previous secret signs first: receivers not yet switched keep
             // verifying even with libraries that read only the first signature (StandardWebhooks 1.1.2 for .NET).
-            var secrets = new List<string> { row.Secret };
-            if (row.PreviousSecret is not null && row.PreviousSecretUntil > clock.GetUtcNow()) secrets.Insert(0, row.PreviousSecret);
+            // The secrets are stored sealed with the platform's data key.
+            var context = WebhookSigner.SecretContext(row.SubscriptionId);
+            var secrets = new List<string> { (await keys.OpenPlatformAsync(row.Secret, context, stopping))! };
+            if (row.PreviousSecret is not null && row.PreviousSecretUntil > clock.GetUtcNow())
+                secrets.Insert(0, (await keys.OpenPlatformAsync(row.PreviousSecret, context, stopping))!);
             // The wall clock, not the service clock: receivers compare it with theirs to refuse replays.
             var timestamp = TimeProvider.System.GetUtcNow().ToUnixTimeSeconds();
             using var request = new HttpRequestMessage(HttpMethod.Post, row.Url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };

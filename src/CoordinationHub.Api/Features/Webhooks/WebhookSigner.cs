@@ -12,6 +12,9 @@ public static class WebhookSigner
 {
     public const string Prefix = "whsec_";
 
+    /// <summary>What a secret is sealed under (both columns: a rotation moves the current secret to the previous one).</summary>
+    public static string SecretContext(Guid subscriptionId) => $"webhook-secret:{subscriptionId}";
+
     public static string NewSecret() => Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
     public static string Sign(string id, long timestamp, string body, IEnumerable<string> secrets) =>

@@ -27,10 +27,11 @@ public static class CommandLine
           apikeys create --platform-admin [--name <label>]
           apikeys list                    list keys (never the keys themselves)
           apikeys revoke <id>             revoke a key
-          keys list                       the keys of the person-data key ring (ids and dates, never the keys)
-          keys rotate [--reencrypt]       add a new key and make it active; old data stays readable;
-                                          --reencrypt then seals everything again with the new key
-          keys reencrypt                  seal again, with the active key, what an older key sealed
+          keys list                       the keys of the ring (ids, dates, data keys each wraps; never the keys)
+          keys rotate                     add a new key, make it active and re-wrap every data key with it
+                                          (running instances take it within 2 s); back the ring up after
+          keys rewrap                     re-wrap with the active key what an older key still wraps (also: keys reencrypt)
+          keys retire <id>                remove a key from the ring for good; refused while anything is wrapped by it
           purge [--dry-run]               purge the person's data past its retention period (prints what it did or would do)
           openapi <file>                  write the OpenAPI contract (as served at /openapi/v1.json)
           healthcheck [--url <u>]         exit 0 when the API answers /health/live (for container health checks)
@@ -42,7 +43,7 @@ public static class CommandLine
 
     /// <summary>
     /// The configuration among a verb's arguments: <c>--Section:Key=value</c> or <c>--Section:Key value</c>.
-    /// The verb's own switches (<c>--dry-run</c>, <c>--reencrypt</c>…) are not settings and would swallow the next argument.
+    /// The verb's own switches (<c>--dry-run</c>, <c>--platform-admin</c>…) are not settings and would swallow the next argument.
     /// </summary>
     public static string[] SettingsOf(string[] args)
     {
@@ -84,18 +85,9 @@ public static class CommandLine
                     var revoked = await services.GetRequiredService<ApiKeyStore>().RevokeAsync(keyId, ct);
                     Console.WriteLine(revoked ? $"Key {keyId} revoked." : $"No active key {keyId}.");
                     return revoked ? 0 : 1;
-                case ["keys", "list", ..]:
-                    var ring = services.GetRequiredService<KeyRing>();
-                    foreach (var k in ring.Keys.OrderBy(k => k.CreatedAt))
-                        Console.WriteLine($"{k.Id}  created {k.CreatedAt:u}{(k.Id == ring.Active.Id ? "  (active)" : "")}");
-                    Console.WriteLine($"Key ring: {ring.Path}");
-                    return 0;
-                case ["keys", "rotate", ..]:
-                    var added = services.GetRequiredService<KeyRing>().Rotate(DateTimeOffset.UtcNow);
-                    Console.WriteLine($"Key {added.Id} added and active; restart the API instances (or let them read the ring again) and back the ring up.");
-                    return args.Contains("--reencrypt") ? await ReencryptAsync(services, ct) : 0;
-                case ["keys", "reencrypt", ..]:
-                    return await ReencryptAsync(services, ct);
+                case ["keys", ..]:
+                    await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+                    return await KeysAsync(services, args, ct);
                 case ["purge", ..]:
                     await services.GetRequiredService<Migrator>().MigrateAsync(ct);
                     await using (var scope = services.CreateAsyncScope())
@@ -165,14 +157,63 @@ public static class CommandLine
         return 0;
     }
 
-    private static async Task<int> ReencryptAsync(IServiceProvider services, CancellationToken ct)
+    private static async Task<int> KeysAsync(IServiceProvider services, string[] args, CancellationToken ct)
     {
-        var people = services.GetRequiredService<ReferralPersonData>();
-        var total = 0;
-        for (int done; (done = await people.ReencryptAsync(500, ct)) > 0;) total += done;
-        Console.WriteLine($"Sealed again with key {services.GetRequiredService<KeyRing>().Active.Id}: {total} value(s).");
-        return 0;
+        var ring = services.GetRequiredService<KeyRing>();
+        var keys = services.GetRequiredService<DataKeys>();
+        var inUse = await keys.RingKeysInUseAsync(ct);
+        switch (args)
+        {
+            case ["keys", "list", ..]:
+                foreach (var k in ring.Keys.OrderBy(k => k.CreatedAt))
+                    Console.WriteLine($"{k.Id}  created {k.CreatedAt:u}  wraps {inUse.GetValueOrDefault(k.Id)} data key(s)"
+                        + (k.Id == ring.Active.Id ? "  (active)" : ""));
+                if (ring.Retired.Count > 0) Console.WriteLine($"Retired (never reused): {string.Join(", ", ring.Retired)}");
+                Console.WriteLine($"Key ring: {ring.Path}");
+                return 0;
+            case ["keys", "rotate", ..]:
+                var added = ring.Rotate(DateTimeOffset.UtcNow, inUse.Keys);
+                Console.WriteLine($"Key {added.Id} added and active; running instances take it within {KeyRing.RefreshEvery.TotalSeconds:0} s.");
+                await RewrapAsync(ring, keys, ct);
+                Console.WriteLine("Back the key ring up now. An older key can then be retired (keys retire <id>).");
+                return 0;
+            case ["keys", "rewrap" or "reencrypt", ..]:
+                await services.GetRequiredService<KeyRingCheck>().SealLegacyAsync(ct);
+                await RewrapAsync(ring, keys, ct);
+                return 0;
+            case ["keys", "retire", var id, ..]:
+                if (!ring.Keys.Any(k => k.Id == id)) throw new CommandLineException($"No key '{id}' in the key ring {ring.Path}.");
+                if (id == ring.Active.Id) throw new CommandLineException($"Key {id} is the active key: run keys rotate first.");
+                if (inUse.GetValueOrDefault(id) is > 0 and var wrapped)
+                    throw new CommandLineException($"Key {id} still wraps {wrapped} data key(s): run keys rewrap, then retire it.");
+                if (await LegacyUseAsync(services.GetRequiredService<Db>(), id, ct) is > 0 and var sealedValues)
+                    throw new CommandLineException($"Key {id} still seals {sealedValues} value(s) of the first scheme: run keys rewrap, then retire it.");
+                ring.Retire(id);
+                Console.WriteLine($"Key {id} retired: removed from the ring {ring.Path}; its id is never reused. Back the ring up now: "
+                    + "older backups of the database hold nothing it could open any more.");
+                return 0;
+            default:
+                Console.Error.WriteLine(Usage);
+                return 2;
+        }
     }
+
+    private static async Task RewrapAsync(KeyRing ring, DataKeys keys, CancellationToken ct)
+    {
+        var total = 0;
+        for (int done; (done = await keys.RewrapAsync(500, ct)) > 0;) total += done;
+        Console.WriteLine($"Re-wrapped with key {ring.Active.Id}: {total} data key(s).");
+    }
+
+    /// <summary>Values the first scheme sealed with the key itself (none once start-up has moved them).</summary>
+    private static async Task<long> LegacyUseAsync(Db db, string keyId, CancellationToken ct) =>
+        await db.RetryAsync((c, t) => c.ExecuteScalarAsync<long>(db.Command(LegacyUseSql, new { prefix = $"chv1:{keyId}:%" }, t)), ct);
+
+    private const string LegacyUseSql = """
+        SELECT (SELECT COUNT(*) FROM referral_person_version WHERE payload LIKE @prefix)
+             + (SELECT COUNT(*) FROM referral_message WHERE body LIKE @prefix)
+             + (SELECT COUNT(*) FROM idempotency_record WHERE body LIKE @prefix)
+        """;
 
     private static string? Option(string[] args, string name)
     {

@@ -60,6 +60,13 @@ public sealed class Db : IDisposable
         try
         {
             await connection.OpenAsync(ct);
+            if (Dialect.Provider == DatabaseProvider.Sqlite)
+            {
+                // Deleted rows are overwritten with zeros, not left in free space: the second line behind crypto-shredding.
+                await using var pragma = connection.CreateCommand();
+                pragma.CommandText = "PRAGMA secure_delete=ON";
+                await pragma.ExecuteNonQueryAsync(ct);
+            }
             return connection;
         }
         catch

@@ -10,7 +10,7 @@ using Microsoft.Data.Sqlite;
 namespace CoordinationHub.Platform.Data;
 
 /// <summary>Numbered scripts per dialect under Migrations/&lt;Provider&gt;/, run by DbUp.</summary>
-public sealed class Migrator(Db db, ILogger<Migrator> logger, ReferralPersonData people, PersonCipher cipher)
+public sealed class Migrator(Db db, ILogger<Migrator> logger, ReferralPersonData people, KeyRingCheck keyRing)
 {
     public IReadOnlyList<string> Pending() => Builder().Build().GetScriptsToExecute().Select(s => s.Name).ToList();
 
@@ -36,7 +36,10 @@ public sealed class Migrator(Db db, ILogger<Migrator> logger, ReferralPersonData
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed: {result.Error.Message}", result.Error);
         foreach (var script in result.Scripts) logger.LogInformation("Applied migration {Script}", script.Name);
-        await PlaintextPersonData.SealAsync(db, people, cipher, ct);
+        // The ring before anything is sealed: a missing one stops start-up here rather than seal under a throwaway key.
+        await keyRing.VerifyAsync(ct);
+        await PlaintextPersonData.SealAsync(db, people, ct);
+        await keyRing.SealLegacyAsync(ct);
 
         if (db.Dialect.Provider == DatabaseProvider.Sqlite)
         {

@@ -11,9 +11,13 @@ namespace CoordinationHub.Platform.Http;
 /// <c>Idempotency-Key</c> on POST: the first response (any status below 500) is stored per
 /// API key; the same key with the same request replays it, with another request answers 422,
 /// and while the first is still running answers 409. Records are kept for <see cref="KeepFor"/>.
-/// A response may carry a person's data: it is stored sealed, and the request is known by a keyed hash.
+/// The request is known by a keyed hash. A stored answer that carried a person is sealed with the data key of
+/// each referral it carried (one layer each): once erasure or purge destroys one of those keys, the record no
+/// longer opens and a replay answers 409 <c>idempotency-replay-erased</c>. Other answers are sealed with the
+/// platform's data key.
 /// </summary>
-public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock, ILogger<Idempotency> logger, Security.PersonCipher cipher)
+public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock, ILogger<Idempotency> logger, Security.PersonCipher cipher,
+    Security.DataKeys keys)
 {
     public const string Header = "Idempotency-Key";
     public static readonly TimeSpan KeepFor = TimeSpan.FromHours(24);
@@ -42,11 +46,14 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                 throw new RuleException("idempotency-key-reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
             if (stored.StatusCode is null)
                 throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
-            var body = Security.PersonCipher.IsSealed(stored.Body) ? cipher.Open(stored.Body!, Context(caller.KeyId, key)) : stored.Body;
+            var served = Served(stored);
+            var body = await OpenAsync(stored.Body, served, Context(caller.KeyId, key), ct)
+                ?? throw new ConflictException("idempotency-replay-erased",
+                    "The answer to this Idempotency-Key carried a person whose data was since erased or purged: it is not served again. "
+                    + "The request was carried out; read the resource itself.");
             // A replay serves the person's data again: the referrals the first answer logged are logged again.
-            if (stored.ServedReferrals is { Length: > 0 } served)
-                await http.RequestServices.GetRequiredService<Features.PersonalData.PersonAccess>()
-                    .RecordAsync(served.Split(',').Select(Guid.Parse), ct);
+            if (served.Count > 0)
+                await http.RequestServices.GetRequiredService<Features.PersonalData.PersonAccess>().RecordAsync(served, ct);
             await ReplayAsync(http, stored, body);
             return;
         }
@@ -65,12 +72,14 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
             http.Response.Body = original;
             if (completed && http.Response.StatusCode < 500)
             {
-                await db.RetryAsync((c, t) => c.ExecuteAsync(db.Command(CompleteSql, new
+                var servedReferrals = Served(http);
+                var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+                await db.RetryAsync(async (c, t) => await c.ExecuteAsync(db.Command(CompleteSql, new
                 {
                     record.apiKeyId, record.idempotencyKey, statusCode = http.Response.StatusCode,
                     contentType = http.Response.ContentType, location = http.Response.Headers.Location.ToString(),
-                    body = cipher.Seal(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), Context(record.apiKeyId, key)),
-                    servedReferrals = Served(http),
+                    body = await SealAsync(keys, c, null, text, servedReferrals, Context(record.apiKeyId, key), t),
+                    servedReferrals = servedReferrals.Count == 0 ? null : string.Join(',', servedReferrals),
                 }, t)), CancellationToken.None);
             }
             else
@@ -102,9 +111,72 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
     }
 
     /// <summary>The referrals whose reads this request logged (a 2xx answer only: nothing else is served).</summary>
-    private static string? Served(HttpContext http) =>
+    private static IReadOnlyList<Guid> Served(HttpContext http) =>
         http.Response.StatusCode is >= 200 and < 300 && http.RequestServices.GetRequiredService<Features.PersonalData.AccessContext>().Logged is { Count: > 0 } logged
-            ? string.Join(',', logged) : null;
+            ? logged.Order().ToList() : [];
+
+    private static IReadOnlyList<Guid> Served(StoredResponse stored) =>
+        stored.ServedReferrals is { Length: > 0 } served ? served.Split(',').Select(Guid.Parse).ToList() : [];
+
+    /// <summary>
+    /// The answer sealed with the data key of each referral it carried, one layer each, or with the platform's key when it carried
+    /// none. A referral without a key (erased between the answer and now) leaves no body: the replay answers 409.
+    /// </summary>
+    private static async Task<string?> SealAsync(Security.DataKeys keys, System.Data.Common.DbConnection c,
+        System.Data.Common.DbTransaction? tx, string body, IReadOnlyList<Guid> served, string context,
+        CancellationToken ct)
+    {
+        if (served.Count == 0) return Security.PersonCipher.Seal(await keys.PlatformAsync(c, tx, ct), body, context);
+        var found = await keys.FindManyAsync(c, tx, served, ct);
+        if (served.Any(id => !found.ContainsKey(id))) return null;
+        foreach (var id in served) body = Security.PersonCipher.Seal(found[id], body, $"{context}:{id}");
+        return body;
+    }
+
+    /// <summary>The stored answer, or null when a data key it was sealed with is gone.</summary>
+    private async Task<string?> OpenAsync(string? body, IReadOnlyList<Guid> served, string context, CancellationToken ct)
+    {
+        if (body is null) return served.Count > 0 ? null : "";
+        if (Security.PersonCipher.IsLegacy(body)) return cipher.Open(null, body, context);
+        if (!Security.PersonCipher.IsSealed(body)) return body;
+        return await db.RetryAsync(async (c, t) =>
+        {
+            if (served.Count == 0) return cipher.Open(await keys.PlatformAsync(c, null, t), body, context);
+            var found = await keys.FindManyAsync(c, null, served, t);
+            if (served.Any(id => !found.ContainsKey(id))) return null;
+            try
+            {
+                foreach (var id in served.Reverse()) body = cipher.Open(found[id], body, $"{context}:{id}");
+                return body;
+            }
+            // The referral has a data key made after its purge (for what was written since): the one this answer was
+            // sealed with is gone all the same.
+            catch (System.Security.Cryptography.CryptographicException) { return null; }
+        }, ct);
+    }
+
+    /// <summary>
+    /// Stored answers of the first scheme (sealed with a ring key directly) sealed again as above, once at start-up: after it,
+    /// an erasure makes them unreadable too.
+    /// </summary>
+    public static async Task<int> SealLegacyAsync(Db db, Security.PersonCipher cipher, Security.DataKeys keys, CancellationToken ct) =>
+        await db.InTransactionAsync(async (c, tx, t) =>
+        {
+            var done = 0;
+            foreach (var r in await c.QueryAsync<LegacyRow>(db.Command(LegacySql, null, t, tx)))
+            {
+                var context = Context(r.ApiKeyId, r.IdempotencyKey);
+                var body = await SealAsync(keys, c, tx, cipher.Open(null, r.Body!, context), Served(r), context, t);
+                done += await c.ExecuteAsync(db.Command(ResealSql, new { r.ApiKeyId, r.IdempotencyKey, body }, t, tx));
+            }
+            return done;
+        }, ct);
+
+    private sealed class LegacyRow : StoredResponse
+    {
+        public Guid ApiKeyId { get; init; }
+        public string IdempotencyKey { get; init; } = "";
+    }
 
     private static string Context(Guid apiKeyId, string key) => $"idempotency:{apiKeyId}:{key}";
 
@@ -129,7 +201,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         if (!string.IsNullOrEmpty(body)) await http.Response.WriteAsync(body, http.RequestAborted);
     }
 
-    private sealed class StoredResponse
+    private class StoredResponse
     {
         public string RequestHash { get; init; } = "";
         public int? StatusCode { get; init; }
@@ -156,6 +228,13 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         SET status_code = @statusCode, content_type = @contentType, location = @location, body = @body,
             served_referrals = @servedReferrals
         WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
+        """;
+    private const string LegacySql = """
+        SELECT api_key_id, idempotency_key, request_hash, status_code, content_type, location, body, served_referrals
+        FROM idempotency_record WHERE body LIKE 'chv1:%'
+        """;
+    private const string ResealSql = """
+        UPDATE idempotency_record SET body = @body WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
         """;
     private const string DeleteSql = "DELETE FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey";
 }

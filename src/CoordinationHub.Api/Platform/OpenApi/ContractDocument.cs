@@ -162,7 +162,9 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
                 + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log.",
                 required: false);
             operation.Description += "\n\nThe answer may carry a person's data: the read is logged (organisation, key, `X-Agent`, time, operation, "
-                + "`X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.";
+                + "`X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written."
+                + (method == "POST" ? " A replay (`Idempotency-Key`) of an answer whose person was since erased or purged answers 409 "
+                    + "`idempotency-replay-erased`: the stored answer was sealed with the referral's data key, destroyed with the person." : "");
             operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
             operation.Extensions["x-personal-data"] = new JsonNodeExtension(JsonValue.Create(true));
         }

@@ -26,6 +26,7 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
 
     private sealed class AccessRow
     {
+        public Guid Id { get; init; }
         public string Operation { get; init; } = "";
         public string? AgentReference { get; init; }
         public string Purpose { get; init; } = "";
@@ -35,9 +36,20 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
     private async Task<List<AccessRow>> AccessRows(Guid referralId)
     {
         await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
-        return (await c.QueryAsync<AccessRow>(Fx.Db.Command(
-            "SELECT operation, agent_reference, purpose, organisation_id FROM person_access WHERE referral_id = @id ORDER BY id",
-            new { id = referralId }, CancellationToken.None))).ToList();
+        var rows = await c.QueryAsync<AccessRow>(Fx.Db.Command(
+            "SELECT id, operation, agent_reference, purpose, organisation_id FROM person_access WHERE referral_id = @id ORDER BY id",
+            new { id = referralId }, CancellationToken.None));
+        // X-Agent and X-Purpose are stored sealed with the platform's data key.
+        var keys = Fx.Services.GetRequiredService<DataKeys>();
+        var opened = new List<AccessRow>();
+        foreach (var r in rows)
+            opened.Add(new AccessRow
+            {
+                Id = r.Id, Operation = r.Operation, OrganisationId = r.OrganisationId,
+                AgentReference = await keys.OpenPlatformAsync(r.AgentReference, PersonAccess.AgentContext(r.Id), CancellationToken.None),
+                Purpose = (await keys.OpenPlatformAsync(r.Purpose, PersonAccess.PurposeContext(r.Id), CancellationToken.None))!,
+            });
+        return opened;
     }
 
     private static HttpClient WithAgent(HttpClient client, string agent, string? purpose = null)
@@ -315,31 +327,6 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
         return output;
     }
 
-    [Fact]
-    public async Task A_rotated_key_seals_new_data_old_data_stays_readable_and_the_reencryption_pass_moves_it()
-    {
-        var ccas = await Ccas("46042");
-        var dep = await Dep("46");
-        var (old, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id));
-        var ring = Fx.Services.GetRequiredService<KeyRing>();
-        var previous = ring.Active.Id;
-        var next = ring.Rotate(DateTimeOffset.UtcNow);
-        Assert.NotEqual(previous, next.Id);
-        var (fresh, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id));
-        Assert.StartsWith(PersonCipher.PrefixOf(previous), await Payload(old.Id));
-        Assert.StartsWith(PersonCipher.PrefixOf(next.Id), await Payload(fresh.Id));
-        Assert.Equal(old.Person, (await Get(ccas, old.Id)).Referral.Person);
-
-        var people = Fx.Services.GetRequiredService<ReferralPersonData>();
-        while (await people.ReencryptAsync(100, CancellationToken.None) > 0) { }
-        Assert.StartsWith(PersonCipher.PrefixOf(next.Id), await Payload(old.Id));
-        Assert.Equal(old.Person, (await Get(ccas, old.Id)).Referral.Person);
-        // The ring on disk has both keys, the new one active: another instance reads the same.
-        var reloaded = new KeyRing(ring.Path);
-        Assert.Equal(next.Id, reloaded.Active.Id);
-        Assert.Contains(reloaded.Keys, k => k.Id == previous);
-    }
-
     private async Task<string> Payload(Guid referralId)
     {
         await using var c = await Fx.Db.OpenAsync(CancellationToken.None);
@@ -458,11 +445,11 @@ public abstract class PersonalDataTests(ApiFixture fx) : ReferralTestBase(fx)
 
         var (read, _) = await Get(ccas, sent.Id);
         Assert.Equal(((string)person["familyName"]!, "Contexte"), (read.Person!.FamilyName, read.Context));
-        Assert.StartsWith("chv1:", await Payload(sent.Id));
+        Assert.StartsWith("chv2:", await Payload(sent.Id));
         var thread = await (await ccas.Client(Fx).GetAsync($"/v1/referrals/{sent.Id}/messages").Ok()).Read<List<ThreadMessage>>();
         Assert.Equal("Texte en clair", Assert.Single(thread).Body);
         await using var check = await Fx.Db.OpenAsync(CancellationToken.None);
-        Assert.StartsWith("chv1:", await check.ExecuteScalarAsync<string>(Fx.Db.Command(
+        Assert.StartsWith("chv2:", await check.ExecuteScalarAsync<string>(Fx.Db.Command(
             "SELECT body FROM referral_message WHERE id = @id", new { id = message.Id }, CancellationToken.None)));
         Assert.NotEqual("PLAIN|KEY", await check.ExecuteScalarAsync<string>(Fx.Db.Command(
             "SELECT person_key FROM referral WHERE id = @id", new { id = sent.Id }, CancellationToken.None)));

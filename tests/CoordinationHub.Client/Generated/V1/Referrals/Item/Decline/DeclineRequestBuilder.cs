@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Decline
         {
         }
         /// <summary>
-        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
+        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written. A replay (`Idempotency-Key`) of an answer whose person was since erased or purged answers 409 `idempotency-replay-erased`: the stored answer was sealed with the referral&apos;s data key, destroyed with the person.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.Referral"/></returns>
         /// <param name="body">The request body</param>
@@ -83,7 +83,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Decline
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Referral>(requestInfo, global::CoordinationHub.Client.Models.Referral.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
+        /// If-Match is required (428 without it, 412 when stale). 409 `referrals.illegal-transition` lists the `allowedActions`; 403 when the other party&apos;s action; 404 to anyone who is neither sender nor receiver.Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written. A replay (`Idempotency-Key`) of an answer whose person was since erased or purged answers 409 `idempotency-replay-erased`: the stored answer was sealed with the referral&apos;s data key, destroyed with the person.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>

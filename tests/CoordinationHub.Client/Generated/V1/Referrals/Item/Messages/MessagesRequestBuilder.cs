@@ -70,7 +70,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
+        /// Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written. A replay (`Idempotency-Key`) of an answer whose person was since erased or purged answers 409 `idempotency-replay-erased`: the stored answer was sealed with the referral&apos;s data key, destroyed with the person.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.ReferralMessage"/></returns>
         /// <param name="body">The request body</param>
@@ -134,7 +134,7 @@ namespace CoordinationHub.Client.V1.Referrals.Item.Messages
             return requestInfo;
         }
         /// <summary>
-        /// Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.
+        /// Scope: `referrals:write`.The answer may carry a person&apos;s data: the read is logged (organisation, key, `X-Agent`, time, operation, `X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written. A replay (`Idempotency-Key`) of an answer whose person was since erased or purged answers 409 `idempotency-replay-erased`: the stored answer was sealed with the referral&apos;s data key, destroyed with the person.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>
