@@ -47,6 +47,8 @@ public static class Host
         services.AddScoped<DelegationRules>();
         services.AddScoped<DelegationWrites>();
         services.AddSingleton<ImportProgress>();
+        services.AddSingleton<ImportSafety>();
+        services.Configure<ImportOptions>(builder.Configuration.GetSection("Imports"));
         services.AddSingleton<ImportWorker>();
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
