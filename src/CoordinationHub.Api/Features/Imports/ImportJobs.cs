@@ -107,7 +107,7 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
             }
             if (job.Attempts >= safety.Options.MaxAttempts)
             {
-                await FailAsync(c, job, now, job.FailureReason
+                await FailAsync(c, job, job.Attempts, now, job.FailureReason
                     ?? $"The worker applying it stopped (process killed or restarted) during each of its {job.Attempts} attempts.", ct);
                 continue;
             }
@@ -139,7 +139,7 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
             logger.LogWarning(e, "Import job {Id} failed on attempt {Attempt}", job.Id, job.Attempts + 1);
             var reason = $"Attempt {job.Attempts + 1} failed: {(e is Platform.Errors.ProblemException p ? p.Message : e.GetType().Name + ": " + e.Message)}";
             await using var c = await db.OpenAsync(CancellationToken.None);
-            if (job.Attempts + 1 >= safety.Options.MaxAttempts) await FailAsync(c, job, clock.GetUtcNow(), reason, CancellationToken.None);
+            if (job.Attempts + 1 >= safety.Options.MaxAttempts) await FailAsync(c, job, job.Attempts + 1, clock.GetUtcNow(), reason, CancellationToken.None);
             else await c.ExecuteAsync(db.Command(RetrySql, new { job.Id, reason }, CancellationToken.None));
         }
         finally
@@ -149,11 +149,11 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
         }
     }
 
-    private async Task FailAsync(System.Data.Common.DbConnection c, JobRow job, DateTimeOffset now, string reason, CancellationToken ct)
+    private async Task FailAsync(System.Data.Common.DbConnection c, JobRow job, int attempt, DateTimeOffset now, string reason, CancellationToken ct)
     {
         var report = new ImportReport(job.Id, job.DelegatorId, Enum.Parse<PushMode>(job.Mode), job.DryRun, ImportStatus.FAILED, job.ContentSha256,
             new ImportCounts(0, 0, 0, 0, 0, 0), [], job.CreatedAt, now, false)
-        { Attempt = Math.Max(job.Attempts, 1), MaxAttempts = safety.Options.MaxAttempts, FailureReason = reason };
+        { Attempt = attempt, MaxAttempts = safety.Options.MaxAttempts, FailureReason = reason };
         await c.ExecuteAsync(db.Command(FailSql, new
         {
             job.Id, reason, now, report = System.Text.Json.JsonSerializer.Serialize(report, PushDelegationsHandler.ReportJson),

@@ -126,12 +126,12 @@ public sealed class PushDelegationsHandler(
             var share = await safety.MaxEndedShareAsync(delegatorId, ct);
             var run = new Run(db, writes, id, delegatorId, effectiveOn, share, read => progress.Report(id, read));
             ImportReport? applied = null;
+            await safety.AtAsync(ImportSafety.Applying, id);
             try
             {
                 await db.InTransactionAsync(async (c, tx, t) =>
                 {
                     run.Reset();
-                    await safety.AtAsync(ImportSafety.Applying, id);
                     // The map generation first: it orders this push after any other map writer, before the rules read anything.
                     await map.GenerationAsync(c, tx, t);
                     await run.ApplyAsync(c, tx, command, t);

@@ -10,7 +10,7 @@ using Dapper;
 namespace CoordinationHub.Tests.Features.Imports;
 
 /// <summary>A département's system pushes its delegations: each test on a département of its own.</summary>
-public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
+public abstract partial class PushTests(ApiFixture fx) : DelegationTestBase(fx)
 {
     private static readonly string[] PusherScopes =
         [Scopes.DirectoryRead, Scopes.ConventionsRead, Scopes.ConventionsWrite, Scopes.DelegationsRead, Scopes.DelegationsWrite, Scopes.DelegationsImport];
@@ -34,9 +34,13 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
 
     private static string Ndjson(params object[] records) => string.Join('\n', records.Select(r => JsonSerializer.Serialize(r, ApiFixture.Json))) + "\n";
 
-    private static Task<HttpResponseMessage> Push(HttpClient client, string body, string contentType = "application/x-ndjson", string query = "", bool gzip = false)
+    private static Task<HttpResponseMessage> Push(HttpClient client, string body, string contentType = "application/x-ndjson", string query = "",
+        bool gzip = false, string? idempotencyKey = null) =>
+        PushBytes(client, Encoding.UTF8.GetBytes(body), contentType, query, gzip, idempotencyKey);
+
+    private static Task<HttpResponseMessage> PushBytes(HttpClient client, byte[] bytes, string contentType = "application/x-ndjson", string query = "",
+        bool gzip = false, string? idempotencyKey = null)
     {
-        var bytes = Encoding.UTF8.GetBytes(body);
         if (gzip)
         {
             using var buffer = new MemoryStream();
@@ -44,9 +48,11 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
             bytes = buffer.ToArray();
         }
         var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(contentType);
         if (gzip) content.Headers.ContentEncoding.Add("gzip");
-        return client.PostAsync("/v1/imports/delegations" + query, content);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/imports/delegations" + query) { Content = content };
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+        return client.SendAsync(request);
     }
 
     private async Task<long> DelegationsOf(Guid delegator)
@@ -58,7 +64,7 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
     private static Guid Responsible(JsonElement entry) => entry.GetProperty("responsible").GetProperty("id").GetGuid();
 
     [Fact]
-    public async Task An_upsert_creates_then_changes_by_external_reference_and_the_same_content_applies_once()
+    public async Task An_upsert_creates_then_changes_by_external_reference_and_the_same_content_again_changes_nothing()
     {
         var s = await SetUpAsync("07", "07001");
         var body = Ndjson(Record(s, "CD07-RSA-1", "RSA_INSTRUCTION", ["07002", "07003"]), Record(s, "CD07-APA-1", "APA_INSTRUCTION", ["07004"]));
@@ -72,9 +78,10 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
                     WHERE d.delegator_id = @delegator AND {(table.StartsWith("audit") ? "a.action" : "a.event_type")} = 'delegation.created'
                     """, new { delegator = s.Departement.Id }, default)));
 
-        // The nightly file sent twice: applied once, the first report answers.
+        // The nightly file sent twice: applied again, and nothing differs.
         var again = await (await Push(s.Client, body).Ok()).Read<ImportReport>();
-        Assert.Equal((first.Id, true), (again.Id, again.Replayed));
+        Assert.NotEqual(first.Id, again.Id);
+        Assert.Equal((ImportStatus.APPLIED, 0, 0, 2, false), (again.Status, again.Counts.Created, again.Counts.Changed, again.Counts.Unchanged, again.Replayed));
         Assert.Equal(2, await DelegationsOf(s.Departement.Id));
 
         // One record changes its period: one changed, one unchanged, a new version of the same delegation.
@@ -97,7 +104,7 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
             Record(s, "CD08-APA-1", "APA_INSTRUCTION", ["08005"]))).Ok();
 
         var report = await (await Push(s.Client, Ndjson(Record(s, "CD08-RSA-1", "RSA_INSTRUCTION", ["08003"])),
-            query: "?mode=SNAPSHOT&competences=RSA_INSTRUCTION&effectiveOn=2026-09-01").Ok()).Read<ImportReport>();
+            query: "?mode=SNAPSHOT&competences=RSA_INSTRUCTION&effectiveOn=2026-09-01&confirmEnded=1").Ok()).Read<ImportReport>();
         Assert.Equal((1, 0, 0, 1, 1), (report.Counts.Read, report.Counts.Created, report.Counts.Changed, report.Counts.Unchanged, report.Counts.Ended));
         Assert.Equal(s.Ccas.Id, Responsible(await Map("08004", "RSA_INSTRUCTION", new(2026, 8, 31))));
         Assert.Equal(s.Departement.Id, Responsible(await Map("08004", "RSA_INSTRUCTION", new(2026, 9, 1))));
@@ -275,10 +282,10 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         Assert.Equal(ImportStatus.INTERRUPTED, (await FinishedAsync(s.Client, waited)).Status);
         for (var i = 0; i < 100 && File.Exists(file); i++) await Task.Delay(50); // removed once the job is recorded
         Assert.False(File.Exists(file));
-        // The client, unsure, sends the same push again: it applies once.
+        // The client, unsure, sends the same push again: it changes nothing.
         var again = await Push(s.Client, body).Ok(HttpStatusCode.Accepted);
         var replay = await FinishedAsync(s.Client, (await again.Read<ImportReport>()).Id);
-        Assert.True(replay.Replayed);
+        Assert.Equal((ImportStatus.APPLIED, 0, 400), (replay.Status, replay.Counts.Created, replay.Counts.Unchanged));
         Assert.Equal(400, await DelegationsOf(s.Departement.Id));
     }
 
