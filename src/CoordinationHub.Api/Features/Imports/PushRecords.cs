@@ -129,7 +129,8 @@ public static class PushRecords
     private static async IAsyncEnumerable<PushLine> JsonArrayAsync(Stream body, [EnumeratorCancellation] CancellationToken ct)
     {
         var position = 0;
-        var elements = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(body, Json, ct).GetAsyncEnumerator(ct);
+        var guard = new ElementGuard(body);
+        var elements = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(guard, Json, ct).GetAsyncEnumerator(ct);
         while (true)
         {
             PushLine? failed = null;
@@ -144,11 +145,59 @@ public static class PushRecords
                 failed = new PushLine(position + 1, null, "The JSON array is malformed: " + e.Message.Split(" Path:")[0]);
                 more = false;
             }
+            catch (ElementGuard.TooLong)
+            {
+                failed = new PushLine(position + 1, null, $"Element {position + 1} of the JSON array is longer than {MaxLineBytes:N0} bytes "
+                    + "(the longest record takes about 45 KB); nothing after it is read.");
+                more = false;
+            }
             if (failed is not null) { yield return failed; yield break; }
             if (!more) yield break;
             position++;
+            guard.ElementRead();
             yield return Parse(position, elements.Current.GetRawText());
         }
+    }
+
+    /// <summary>
+    /// The serializer buffers a whole element before it yields it: the bytes read since the last element are counted,
+    /// and past <see cref="MaxLineBytes"/> (plus what it reads ahead) the read fails rather than the buffer growing.
+    /// </summary>
+    private sealed class ElementGuard(Stream inner) : Stream
+    {
+        private const int ReadAhead = 256 * 1024;
+        private long since;
+
+        public sealed class TooLong : Exception;
+
+        public void ElementRead() => since = 0;
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default)
+        {
+            var n = await inner.ReadAsync(buffer, ct);
+            if ((since += n) > MaxLineBytes + ReadAhead) throw new TooLong();
+            return n;
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) =>
+            ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = inner.Read(buffer, offset, count);
+            if ((since += n) > MaxLineBytes + ReadAhead) throw new TooLong();
+            return n;
+        }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     private static async IAsyncEnumerable<PushLine> CsvAsync(Stream body, [EnumeratorCancellation] CancellationToken ct)
