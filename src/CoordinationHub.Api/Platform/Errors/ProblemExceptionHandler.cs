@@ -70,10 +70,28 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
     /// <summary>What the route accepts (a push takes NDJSON, JSON and CSV), not only JSON.</summary>
     public static string Unsupported(HttpContext http)
     {
-        var accepted = http.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes;
+        // Routing answers 415 itself when no endpoint of the route accepts the type: the route's endpoints say what they accept.
+        var accepted = http.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods.Contains(http.Request.Method) != false
+                && Matches(e, http.Request.Path))
+            .SelectMany(e => e.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>())
+            .SelectMany(m => m.ContentTypes).Distinct().ToList();
         var types = accepted is { Count: > 0 } ? string.Join(", ", accepted) : "application/json";
-        var charsets = accepted?.Contains("text/csv") == true ? " (charset utf-8, iso-8859-1 or windows-1252; gzip with Content-Encoding: gzip)" : "";
+        var charsets = accepted.Contains("text/csv") ? " (charset utf-8, iso-8859-1 or windows-1252; gzip with Content-Encoding: gzip)" : "";
         return $"Content-Type '{http.Request.ContentType}' is not accepted here. Accepted: {types}{charsets}.";
+    }
+
+    private static bool Matches(RouteEndpoint endpoint, PathString path)
+    {
+        try
+        {
+            return new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(
+                Microsoft.AspNetCore.Routing.Template.TemplateParser.Parse(endpoint.RoutePattern.RawText ?? ""), []).TryMatch(path, []);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static string Clean(JsonException j, HttpContext http)
