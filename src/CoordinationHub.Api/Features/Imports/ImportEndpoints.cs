@@ -74,7 +74,7 @@ public static class ImportEndpoints
                 worker silent for 10 s died, and the job is taken again: `attempt` of `maxAttempts`, `failureReason`), then the report,
                 or FAILED with `failureReason` after the last attempt. Nothing of a job that did not end APPLIED was applied.
                 """)
-            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes), new Platform.Http.Idempotency.AnswersBeforeTheWriter())
             .Accepts<IReadOnlyList<PushRecord>>("application/json", "application/x-ndjson", "text/csv")
             .RequireAuthorization(Scopes.DelegationsImport)
             .Produces<ImportReport>(200)

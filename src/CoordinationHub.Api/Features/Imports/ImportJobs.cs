@@ -22,27 +22,80 @@ public sealed class QueuePushHandler(Db db, Caller caller, TimeProvider clock) :
         await PushParameters.CheckCompetencesAsync(db, command.Competences, ct);
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
-        var directory = Path.Combine(db.DataDirectory, "imports");
-        System.IO.Directory.CreateDirectory(directory);
+        var directory = QueuedJob.Directory(db);
         var file = Path.Combine(directory, id.ToString("N"));
         File.Move(command.File, file);
-        var effectiveOn = command.EffectiveOn ?? DateOnly.FromDateTime(now.UtcDateTime);
-        await using var c = await db.OpenAsync(ct);
-        await c.ExecuteAsync(db.Command(QueueSql, new
-        {
-            id, delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
-            format = command.Format.ToString(), mode = command.Mode.ToString(), competences = string.Join(',', command.Competences.Order()),
-            effectiveOn, dryRun = command.DryRun, sha = command.ContentSha256, file, now, allowEmpty = command.AllowEmpty, command.ConfirmEnded,
-        }, ct));
-        return new ImportReport(id, delegatorId, command.Mode, command.DryRun, ImportStatus.QUEUED, command.ContentSha256,
-            new ImportCounts(0, 0, 0, 0, 0, 0), [], now, now, false);
+        var job = new QueuedJob(id, delegatorId, caller.OrganisationId, caller.KeyId, caller.IsPlatformAdmin, command.Format.ToString(),
+            command.Mode.ToString(), string.Join(',', command.Competences.Order()), command.EffectiveOn ?? DateOnly.FromDateTime(now.UtcDateTime),
+            command.DryRun, command.ContentSha256, file, now, command.AllowEmpty, command.ConfirmEnded);
+        // SQLite has one writer, which a running push holds for its whole transaction: the job is recorded beside its
+        // body (durable before the 202), and the worker registers it between two pushes.
+        if (db.Dialect.Provider == DatabaseProvider.Sqlite) await job.WriteAsync(ct);
+        else
+            await using (var c = await db.OpenAsync(ct))
+                await c.ExecuteAsync(db.Command(QueuedJob.InsertSql, job, ct));
+        return job.Report();
+    }
+}
+
+/// <summary>A queued job as the worker reads it, and as it is recorded in a file beside its body until registered (SQLite).</summary>
+public sealed record QueuedJob(
+    Guid Id, Guid DelegatorId, Guid? OrganisationId, Guid ApiKeyId, bool IsAdmin, string Format, string Mode, string Competences,
+    DateOnly EffectiveOn, bool DryRun, string Sha, string File, DateTimeOffset Now, bool AllowEmpty, int? ConfirmEnded)
+{
+    private const string Extension = ".job";
+
+    public static string Directory(Db db)
+    {
+        var directory = Path.Combine(db.DataDirectory, "imports");
+        System.IO.Directory.CreateDirectory(directory);
+        return directory;
     }
 
-    private const string QueueSql = """
+    public ImportReport Report() => new(Id, DelegatorId, Enum.Parse<PushMode>(Mode), DryRun, ImportStatus.QUEUED, Sha,
+        new ImportCounts(0, 0, 0, 0, 0, 0), [], Now, Now, false);
+
+    public async Task WriteAsync(CancellationToken ct)
+    {
+        var path = File + Extension;
+        await System.IO.File.WriteAllTextAsync(path + ".tmp", System.Text.Json.JsonSerializer.Serialize(this), ct);
+        System.IO.File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    public static QueuedJob? Read(Db db, Guid id) => Read(Path.Combine(Directory(db), id.ToString("N") + Extension));
+
+    private static QueuedJob? Read(string path)
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<QueuedJob>(System.IO.File.ReadAllText(path));
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The jobs recorded in files, into the table (the worker, between two pushes); a file goes once its row exists.</summary>
+    public static async Task RegisterAsync(Db db, CancellationToken ct)
+    {
+        foreach (var path in System.IO.Directory.EnumerateFiles(Directory(db), "*" + Extension).Order(StringComparer.Ordinal))
+        {
+            if (Read(path) is not { } job) continue;
+            try
+            {
+                await db.InTransactionAsync((c, tx, t) => c.ExecuteAsync(db.Command(InsertSql, job, t, tx)), ct);
+            }
+            catch (Exception e) when (db.Dialect.IsUniqueViolation(e)) { } // registered before a crash took the file's removal
+            System.IO.File.Delete(path);
+        }
+    }
+
+    internal const string InsertSql = """
         INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
                                 content_sha256, status, body_file, created_at, allow_empty, confirm_ended)
-        VALUES (@id, @delegatorId, @organisationId, @apiKeyId, @isAdmin, @format, @mode, @competences, @effectiveOn, @dryRun,
-                @sha, 'QUEUED', @file, @now, @allowEmpty, @confirmEnded)
+        VALUES (@Id, @DelegatorId, @OrganisationId, @ApiKeyId, @IsAdmin, @Format, @Mode, @Competences, @EffectiveOn, @DryRun,
+                @Sha, 'QUEUED', @File, @Now, @AllowEmpty, @ConfirmEnded)
         """;
 }
 
@@ -95,6 +148,7 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
 
     private async Task<JobRow?> ClaimAsync(CancellationToken ct)
     {
+        if (db.Dialect.Provider == DatabaseProvider.Sqlite) await QueuedJob.RegisterAsync(db, ct);
         await using var c = await db.OpenAsync(ct);
         var now = clock.GetUtcNow();
         foreach (var job in await c.QueryAsync<JobRow>(db.Command(WaitingSql, new { now }, ct)))

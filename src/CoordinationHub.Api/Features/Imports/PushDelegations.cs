@@ -110,6 +110,7 @@ public sealed class PushDelegationsHandler(
         // a repeated Idempotency-Key replays an answer (Platform/Http/Idempotency). Unchanged records count as such.
         var id = command.JobId ?? Guid.CreateVersion7();
         var started = clock.GetUtcNow();
+        if (command.JobId is not null && await CommittedAsync(id, delegatorId, command, started, ct) is { } done) return done;
         var row = new
         {
             id, delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
@@ -165,6 +166,21 @@ public sealed class PushDelegationsHandler(
         {
             progress.Forget(id);
         }
+    }
+
+    /// <summary>
+    /// A job whose push committed while its status did not (a process of an earlier version, killed between the two)
+    /// recognises its own work by the audit record its transaction wrote: it ends APPLIED with those counts, applied once.
+    /// </summary>
+    private async Task<ImportReport?> CommittedAsync(Guid id, Guid delegatorId, PushDelegationsCommand command, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        if (await c.QueryFirstOrDefaultAsync<string>(db.Command(CommittedSql, new { id }, ct)) is not { } recorded) return null;
+        var counts = JsonDocument.Parse(recorded).RootElement.GetProperty("counts").Deserialize<ImportCounts>(ReportJson)!;
+        var report = new ImportReport(id, delegatorId, command.Mode, command.DryRun, ImportStatus.APPLIED, command.ContentSha256, counts, [], now, now, false);
+        await c.ExecuteAsync(db.Command(FinishJobSql, FinishRow(report), ct));
+        logger.LogInformation("Push {Id} had committed before its process died: APPLIED {Counts}", id, counts);
+        return report;
     }
 
     private static object FinishRow(ImportReport report) => new
@@ -498,6 +514,9 @@ public sealed class PushDelegationsHandler(
         SELECT id, external_ref, competence_code FROM delegation
         WHERE delegator_id = @delegatorId AND competence_code {in:competences} AND end_on >= @effectiveOn AND start_on <= end_on
         ORDER BY id
+        """;
+    private const string CommittedSql = """
+        SELECT after_state FROM audit_event WHERE resource_type = 'import' AND resource_id = @id AND action = 'import.completed'
         """;
     private const string InsertJobSql = """
         INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
