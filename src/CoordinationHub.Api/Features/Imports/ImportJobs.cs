@@ -33,7 +33,7 @@ public sealed class QueuePushHandler(Db db, Caller caller, TimeProvider clock) :
         if (db.Dialect.Provider == DatabaseProvider.Sqlite) await job.WriteAsync(ct);
         else
             await using (var c = await db.OpenAsync(ct))
-                await c.ExecuteAsync(db.Command(QueuedJob.InsertSql, job, ct));
+                await c.ExecuteAsync(db.Command(QueuedJob.InsertSql, job.Row(), ct));
         return job.Report();
     }
 }
@@ -51,6 +51,14 @@ public sealed record QueuedJob(
         System.IO.Directory.CreateDirectory(directory);
         return directory;
     }
+
+    /// <summary>Parameters as the statements take them (SQLite's writer binds by their names).</summary>
+    public object Row() => new
+    {
+        id = Id, delegatorId = DelegatorId, organisationId = OrganisationId, apiKeyId = ApiKeyId, isAdmin = IsAdmin, format = Format, mode = Mode,
+        competences = Competences, effectiveOn = EffectiveOn, dryRun = DryRun, sha = Sha, file = File, now = Now, allowEmpty = AllowEmpty,
+        confirmEnded = ConfirmEnded,
+    };
 
     public ImportReport Report() => new(Id, DelegatorId, Enum.Parse<PushMode>(Mode), DryRun, ImportStatus.QUEUED, Sha,
         new ImportCounts(0, 0, 0, 0, 0, 0), [], Now, Now, false);
@@ -77,16 +85,22 @@ public sealed record QueuedJob(
     }
 
     /// <summary>The jobs recorded in files, into the table (the worker, between two pushes); a file goes once its row exists.</summary>
-    public static async Task RegisterAsync(Db db, CancellationToken ct)
+    public static async Task RegisterAsync(Db db, ILogger logger, CancellationToken ct)
     {
         foreach (var path in System.IO.Directory.EnumerateFiles(Directory(db), "*" + Extension).Order(StringComparer.Ordinal))
         {
             if (Read(path) is not { } job) continue;
             try
             {
-                await db.InTransactionAsync((c, tx, t) => c.ExecuteAsync(db.Command(InsertSql, job, t, tx)), ct);
+                await db.InTransactionAsync((c, tx, t) => c.ExecuteAsync(db.Command(InsertSql, job.Row(), t, tx)), ct);
             }
             catch (Exception e) when (db.Dialect.IsUniqueViolation(e)) { } // registered before a crash took the file's removal
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One job that cannot be registered keeps its file (and says why); the others go on.
+                logger.LogError(e, "Import job file {Path} could not be registered", path);
+                continue;
+            }
             System.IO.File.Delete(path);
         }
     }
@@ -94,8 +108,8 @@ public sealed record QueuedJob(
     internal const string InsertSql = """
         INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,
                                 content_sha256, status, body_file, created_at, allow_empty, confirm_ended)
-        VALUES (@Id, @DelegatorId, @OrganisationId, @ApiKeyId, @IsAdmin, @Format, @Mode, @Competences, @EffectiveOn, @DryRun,
-                @Sha, 'QUEUED', @File, @Now, @AllowEmpty, @ConfirmEnded)
+        VALUES (@id, @delegatorId, @organisationId, @apiKeyId, @isAdmin, @format, @mode, @competences, @effectiveOn, @dryRun,
+                @sha, 'QUEUED', @file, @now, @allowEmpty, @confirmEnded)
         """;
 }
 
@@ -148,7 +162,7 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
 
     private async Task<JobRow?> ClaimAsync(CancellationToken ct)
     {
-        if (db.Dialect.Provider == DatabaseProvider.Sqlite) await QueuedJob.RegisterAsync(db, ct);
+        if (db.Dialect.Provider == DatabaseProvider.Sqlite) await QueuedJob.RegisterAsync(db, logger, ct);
         await using var c = await db.OpenAsync(ct);
         var now = clock.GetUtcNow();
         foreach (var job in await c.QueryAsync<JobRow>(db.Command(WaitingSql, new { now }, ct)))
