@@ -50,6 +50,8 @@ public static class Host
         services.AddScoped<DelegationRules>();
         services.AddScoped<DelegationWrites>();
         services.AddSingleton<ImportProgress>();
+        services.AddSingleton<ImportSafety>();
+        services.Configure<ImportOptions>(builder.Configuration.GetSection("Imports"));
         services.AddSingleton<ImportWorker>();
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
@@ -78,7 +80,7 @@ public static class Host
                     405 => (ProblemExceptionHandler.TypeBase + "method-not-allowed", c.ProblemDetails.Detail ?? $"{c.HttpContext.Request.Method} is not allowed on this route."),
                     // A chunked body over the limit fails while binding, without the exception the handler maps.
                     413 => (ProblemExceptionHandler.TypeBase + "payload-too-large", c.ProblemDetails.Detail ?? "The request body is too large."),
-                    415 => (ProblemExceptionHandler.TypeBase + "unsupported-media-type", c.ProblemDetails.Detail ?? $"Send the body as application/json (got '{c.HttpContext.Request.ContentType}')."),
+                    415 => (ProblemExceptionHandler.TypeBase + "unsupported-media-type", c.ProblemDetails.Detail ?? ProblemExceptionHandler.Unsupported(c.HttpContext)),
                     _ => (ProblemExceptionHandler.TypeBase + "http-" + c.ProblemDetails.Status, c.ProblemDetails.Detail),
                 };
             }

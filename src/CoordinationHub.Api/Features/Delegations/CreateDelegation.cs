@@ -31,7 +31,7 @@ public sealed class CreateDelegationValidator : AbstractValidator<CreateDelegati
         RuleFor(c => c.EndOn).InclusiveBetween(Dates.Earliest, Dates.Latest).WithMessage(Dates.OutOfRange);
         RuleFor(c => c).Must(c => !new TerritoryInput(c.CommuneIds, c.DepartementCodes, c.EpciSirens).IsEmpty)
             .WithName("communeIds").WithMessage("Give the territory: communeIds, departementCodes or epciSirens.");
-        RuleFor(c => c.ExternalRef).MaximumLength(100);
+        RuleFor(c => c.ExternalRef).MaximumLength(ExternalRefs.MaxLength).Must(ExternalRefs.IsWellFormed).WithMessage(ExternalRefs.Rule);
         RuleFor(c => c.CommuneIds).MaxItems(40_000);
         RuleFor(c => c.DepartementCodes).MaxItems(101);
         RuleForEach(c => c.DepartementCodes).Matches(DepartementCode).WithMessage(DepartementMessage);

@@ -138,3 +138,18 @@ public static class DelegationStore
         """;
     private const string CommunesSql = "SELECT commune_id FROM delegation_commune WHERE delegation_id = @id AND version_no = @versionNo ORDER BY commune_id";
 }
+
+/// <summary>
+/// A delegator's own reference of a delegation: what a push is keyed by and its export writes back. One line of at most
+/// <see cref="MaxLength"/> characters, no control character, no space at either end; <c>CH-&lt;id&gt;</c> when none is given.
+/// </summary>
+public static class ExternalRefs
+{
+    public const int MaxLength = 100;
+    public const string Rule = "An external reference is 1 to 100 characters on one line (no control character), without spaces at either end.";
+
+    public static bool IsWellFormed(string? value) =>
+        value is null || (value.Length is > 0 and <= MaxLength && value.Trim() == value && !value.Any(char.IsControl));
+
+    public static string Generated(Guid id) => $"CH-{id}";
+}

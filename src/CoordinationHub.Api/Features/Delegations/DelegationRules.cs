@@ -132,7 +132,8 @@ public sealed class DelegationRules(Db db, Caller caller, CompetenceMapWriter ma
     private static string Names(IReadOnlyList<CommuneRef> communes) =>
         string.Join(", ", communes.Take(5).Select(x => $"{x.Name} ({x.Code})")) + (communes.Count > 5 ? $" and {communes.Count - 5} other communes" : "");
 
-    private const string LockOrganisationSql = "SELECT id, name, is_active FROM organisation {lock} WHERE id = @id {for_update}";
+    // The delegator's writes queue on its row; rows that only refer to it (a push job queued meanwhile) do not wait.
+    private const string LockOrganisationSql = "SELECT id, name, is_active FROM organisation {lock} WHERE id = @id {for_no_key_update}";
     private const string OrganisationsSql = "SELECT id, name, is_active FROM organisation WHERE id {in:ids}";
     private const string CompetencesSql = "SELECT code, label, holder_kind, legal_basis, is_legal FROM competence";
     private const string GrantedSql = """

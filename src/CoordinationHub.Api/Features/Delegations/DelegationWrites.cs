@@ -80,6 +80,8 @@ public sealed class DelegationBatch(Db db, ChangeLog changeLog, CompetenceMapWri
     {
         var id = Guid.CreateVersion7();
         var now = clock.GetUtcNow();
+        // Every delegation has a reference the push layout exports and a push matches back: CH-<id> when none was given.
+        externalRef ??= ExternalRefs.Generated(id);
         heads.Add([id, p.DelegatorId, p.DelegateId, p.Competence, p.ConventionId, externalRef, 1, p.StartOn, p.EndOn, null, 1, now, now]);
         Record(new DelegationDto
         {

@@ -20,25 +20,32 @@ public static class ImportEndpoints
         var group = app.MapGroup("/v1/imports").WithTags("Imports");
 
         group.MapPost("/delegations", async (HttpContext http, [FromQuery] PushMode? mode, [FromQuery] string? competences,
-                [FromQuery] DateOnly? effectiveOn, [FromQuery] bool? dryRun, [FromQuery] Guid? delegator, ISender sender, ImportWorker worker,
-                CancellationToken ct) =>
+                [FromQuery] DateOnly? effectiveOn, [FromQuery] bool? dryRun, [FromQuery] Guid? delegator, [FromQuery] bool? allowEmpty,
+                [FromQuery] int? confirmEnded, ISender sender, ImportWorker worker, CancellationToken ct) =>
             {
                 var format = FormatOf(http.Request.ContentType);
                 var list = PushParameters.Check(mode ?? PushMode.UPSERT, competences, effectiveOn);
-                var (file, sha) = await SpoolAsync(http.Request, ct);
+                if (confirmEnded is < 0 or > PushDelegationsHandler.MaxRecords)
+                    throw new BadRequestException("imports.confirm-ended", $"confirmEnded is the number of endings confirmed: 0 to {PushDelegationsHandler.MaxRecords}.");
+                var (file, sha) = await SpoolAsync(http.Request, CharsetOf(http.Request.ContentType), ct);
                 try
                 {
                     if (new FileInfo(file).Length > SyncBytes)
                     {
-                        var job = await sender.Send(new QueuePushCommand(file, format, sha, mode ?? PushMode.UPSERT, list, effectiveOn, dryRun ?? false, delegator), ct);
+                        var job = await sender.Send(new QueuePushCommand(file, format, sha, mode ?? PushMode.UPSERT, list, effectiveOn, dryRun ?? false,
+                            delegator, allowEmpty ?? false, confirmEnded), ct);
                         worker.Wake();
                         return Results.Accepted($"/v1/imports/{job.Id}", job);
                     }
-                    var report = await sender.Send(new PushDelegationsCommand(file, format, sha, mode ?? PushMode.UPSERT, list, effectiveOn, dryRun ?? false, delegator), ct);
+                    var report = await sender.Send(new PushDelegationsCommand(file, format, sha, mode ?? PushMode.UPSERT, list, effectiveOn, dryRun ?? false,
+                        delegator, AllowEmpty: allowEmpty ?? false, ConfirmEnded: confirmEnded), ct);
                     if (report.Status != ImportStatus.REFUSED) return Results.Ok(report);
+                    // A rule of the push as a whole (line 0: an empty snapshot, too many endings) is the problem's own type.
+                    var whole = report.Errors is [{ Line: 0 } only] ? only : null;
                     return Results.Problem(
-                        type: ProblemExceptionHandler.TypeBase + "imports.refused", title: "A business rule refuses the request", statusCode: 422,
-                        detail: $"{report.Errors.Count} of {report.Counts.Read} records are refused; nothing was applied. Correct them and push again.",
+                        type: ProblemExceptionHandler.TypeBase + (whole?.Type ?? "imports.refused"), title: "A business rule refuses the request", statusCode: 422,
+                        detail: whole is not null ? whole.Message + " Nothing was applied."
+                            : $"{report.ErrorCount} of {report.Counts.Read} records are refused; nothing was applied. Correct them and push again.",
                         extensions: new Dictionary<string, object?> { ["traceId"] = http.TraceIdentifier, ["report"] = report });
                 }
                 finally
@@ -50,17 +57,24 @@ public static class ImportEndpoints
             .WithSummary("Push a département's delegations in bulk (upsert or snapshot), all or nothing")
             .WithDescription("""
                 The body is the delegator's records, one delegation each, keyed by the delegator's own `externalRef`: NDJSON
-                (`application/x-ndjson`), a JSON array (`application/json`) or CSV (`text/csv`, `;`-separated, UTF-8, the columns of
-                `GET /v1/competence-map/export?…&layout=push`); `Content-Encoding: gzip` is accepted. Every record goes through the rules of
-                `POST /v1/delegations`. `mode=UPSERT` creates or changes by external reference and leaves the others alone;
-                `mode=SNAPSHOT&competences=…` also ends, the day before `effectiveOn` (default today), the running delegations of those
-                competences that the push does not list. If any record is refused nothing is applied: 422 `imports.refused` with the
-                report (line, external reference, rule type, message of every refused record). `dryRun=true` checks and reports without
-                applying. The same content pushed again applies once and answers the first report (`replayed: true`). A push of more
-                than about 300 records (64 KiB) is a job: 202 with `Location`; follow it with `GET /v1/imports/{id}` (QUEUED, RUNNING
-                with the records read so far, then the report). A job interrupted by a restart is taken again; nothing of it was applied.
+                (`application/x-ndjson`), a JSON array (`application/json`) or CSV (`text/csv`, `;`- or `,`-separated, the columns of
+                `GET /v1/competence-map/export?…&layout=push`, header names quoted or not); `charset=utf-8` (default; invalid UTF-8 is
+                refused with its line), `iso-8859-1` or `windows-1252`; `Content-Encoding: gzip` is accepted. Every record goes through
+                the rules of `POST /v1/delegations`. `mode=UPSERT` creates or changes by external reference and leaves the others alone;
+                `mode=SNAPSHOT&competences=…` (codes of the catalogue) also ends, the day before `effectiveOn` (default today), the
+                running delegations of those competences that the push does not list. Safety rails: an empty snapshot is refused (422
+                `imports.empty-snapshot`) unless `allowEmpty=true`; a snapshot that would end more than a share of the running
+                delegations of its competences (20 % unless configured) is refused (422 `imports.snapshot-ends-too-many`, the list in
+                `report.wouldEnd`) unless `confirmEnded` is at least the count. If any record is refused nothing is applied: 422
+                `imports.refused` with the report (line, external reference, rule type, message of the first 1,000 refused records;
+                `errorCount` counts them all). `dryRun=true` checks and reports without applying. The same content pushed again is
+                applied again (unchanged records count as `unchanged`); a request repeated with the same `Idempotency-Key` replays
+                the first answer. A push of more than about 300 records (64 KiB) is a job: 202 with `Location`; follow it with
+                `GET /v1/imports/{id}` (QUEUED, RUNNING with the records read so far and `lastHeartbeatAt`, renewed every 2 s; a
+                worker silent for 10 s died, and the job is taken again: `attempt` of `maxAttempts`, `failureReason`), then the report,
+                or FAILED with `failureReason` after the last attempt. Nothing of a job that did not end APPLIED was applied.
                 """)
-            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes))
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes), new Platform.Http.Idempotency.AnswersBeforeTheWriter())
             .Accepts<IReadOnlyList<PushRecord>>("application/json", "application/x-ndjson", "text/csv")
             .RequireAuthorization(Scopes.DelegationsImport)
             .Produces<ImportReport>(200)
@@ -89,23 +103,47 @@ public static class ImportEndpoints
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
     }
 
+    /// <summary>The body's declared charset: UTF-8 when none (checked strictly when read); French Excel writes Windows-1252.</summary>
+    private static System.Text.Encoding? CharsetOf(string? contentType)
+    {
+        var charset = Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed.Charset.Value?.Trim('"') : null;
+        switch (charset?.ToLowerInvariant())
+        {
+            case null or "" or "utf-8" or "utf8" or "us-ascii": return null;
+            case "iso-8859-1" or "latin1" or "iso_8859-1" or "l1": return System.Text.Encoding.Latin1;
+            case "windows-1252" or "cp1252" or "x-cp1252":
+                System.Text.Encoding.RegisterProvider(System.Text.CodePagesEncodingProvider.Instance);
+                return System.Text.Encoding.GetEncoding(1252);
+            default:
+                throw new UnsupportedMediaTypeException(
+                    $"charset={charset} is not read: send charset=utf-8 (the default), iso-8859-1 or windows-1252 (what French Excel writes).");
+        }
+    }
+
     private static PushFormat FormatOf(string? contentType) => (contentType?.Split(';')[0].Trim().ToLowerInvariant()) switch
     {
         "application/x-ndjson" or "application/ndjson" => PushFormat.NDJSON,
         "application/json" => PushFormat.JSON,
         "text/csv" => PushFormat.CSV,
         _ => throw new UnsupportedMediaTypeException(
-            $"Send the push as application/x-ndjson, application/json or text/csv (got '{contentType}'); gzip it with Content-Encoding: gzip."),
+            $"Content-Type '{contentType}' is not a push format. Accepted: application/x-ndjson, application/json, text/csv "
+            + "(charset utf-8, iso-8859-1 or windows-1252); gzip any of them with Content-Encoding: gzip."),
     };
 
     /// <summary>The body to a temporary file (inflated when gzip), hashed on the way: memory does not grow with the push.</summary>
-    private static async Task<(string File, string Sha256)> SpoolAsync(HttpRequest request, CancellationToken ct)
+    /// <summary>
+    /// The body to a temporary file (inflated when gzip; transcoded to UTF-8 when another charset is declared), hashed on
+    /// the way: memory does not grow with the push.
+    /// </summary>
+    private static async Task<(string File, string Sha256)> SpoolAsync(HttpRequest request, System.Text.Encoding? charset, CancellationToken ct)
     {
         var file = Path.Combine(Path.GetTempPath(), $"coordinationhub-push-{Guid.NewGuid():N}");
         try
         {
             var gzip = string.Equals(request.Headers.ContentEncoding, "gzip", StringComparison.OrdinalIgnoreCase);
-            await using var source = gzip ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
+            await using var inflated = gzip ? new GZipStream(request.Body, CompressionMode.Decompress) : request.Body;
+            await using var source = charset is null ? inflated
+                : System.Text.Encoding.CreateTranscodingStream(inflated, charset, new System.Text.UTF8Encoding(false), leaveOpen: true);
             await using var target = File.Create(file);
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             var buffer = new byte[81920];

@@ -14,8 +14,11 @@ namespace CoordinationHub.Features.Imports;
 
 public enum PushMode { UPSERT, SNAPSHOT }
 
-/// <summary>INTERRUPTED: the process applying a push that the client waited for died; nothing of it was applied, send it again.</summary>
-public enum ImportStatus { QUEUED, RUNNING, APPLIED, VALIDATED, REFUSED, INTERRUPTED }
+/// <summary>
+/// INTERRUPTED: the process applying a push that the client waited for died; nothing of it was applied, send it again.
+/// FAILED: a job that failed on every one of its attempts (<c>failureReason</c> says why); nothing of it was applied.
+/// </summary>
+public enum ImportStatus { QUEUED, RUNNING, APPLIED, VALIDATED, REFUSED, INTERRUPTED, FAILED }
 
 /// <summary>
 /// A département's delegations, pushed in bulk from a spooled body: created or changed by external
@@ -24,16 +27,37 @@ public enum ImportStatus { QUEUED, RUNNING, APPLIED, VALIDATED, REFUSED, INTERRU
 /// </summary>
 public sealed record PushDelegationsCommand(
     string File, PushFormat Format, string ContentSha256, PushMode Mode, IReadOnlyList<string> Competences,
-    DateOnly? EffectiveOn, bool DryRun, Guid? DelegatorId, Guid? JobId = null) : ICommand<ImportReport>;
+    DateOnly? EffectiveOn, bool DryRun, Guid? DelegatorId, Guid? JobId = null, bool AllowEmpty = false, int? ConfirmEnded = null)
+    : ICommand<ImportReport>;
 
 public sealed record ImportCounts(int Read, int Valid, int Created, int Changed, int Unchanged, int Ended);
 
 /// <summary>A record the push could not take, and why: its line, its external reference, the rule's problem type.</summary>
 public sealed record ImportError(int Line, string? ExternalRef, string Type, string Message);
 
+/// <summary>A running delegation that a snapshot would end.</summary>
+public sealed record EndingDelegation(Guid DelegationId, string? ExternalRef, string Competence);
+
+/// <summary>
+/// <c>Errors</c> holds the first <see cref="PushDelegationsHandler.MaxReportedErrors"/> refused records, <c>ErrorCount</c>
+/// them all. <c>Replayed</c> stays for older clients and is always false: a replay by <c>Idempotency-Key</c> is the
+/// stored answer itself, marked by the <c>Idempotent-Replayed</c> header.
+/// </summary>
 public sealed record ImportReport(
     Guid Id, Guid DelegatorId, PushMode Mode, bool DryRun, ImportStatus Status, string ContentSha256,
-    ImportCounts Counts, IReadOnlyList<ImportError> Errors, DateTimeOffset StartedAt, DateTimeOffset FinishedAt, bool Replayed);
+    ImportCounts Counts, IReadOnlyList<ImportError> Errors, DateTimeOffset StartedAt, DateTimeOffset FinishedAt, bool Replayed)
+{
+    public int ErrorCount { get; init; } = Errors.Count;
+    /// <summary>The snapshot's endings when it was refused for ending too many (the first <see cref="PushDelegationsHandler.MaxReportedErrors"/>).</summary>
+    public IReadOnlyList<EndingDelegation>? WouldEnd { get; init; }
+    /// <summary>A job's attempt (1 for the first) and how many it gets before it is FAILED.</summary>
+    public int? Attempt { get; init; }
+    public int? MaxAttempts { get; init; }
+    /// <summary>When the worker running the job last said it was alive (every few seconds; older than the lease: it died, and the job is taken again).</summary>
+    public DateTimeOffset? LastHeartbeatAt { get; init; }
+    /// <summary>Why the last attempt failed: announced while the job waits for its next attempt, and kept when it is FAILED.</summary>
+    public string? FailureReason { get; init; }
+}
 
 /// <summary>The query string of a push, checked before its body is read.</summary>
 public static class PushParameters
@@ -50,86 +74,119 @@ public static class PushParameters
         if (effectiveOn is { } on && (on < Dates.Earliest || on > Dates.Latest)) throw new BadRequestException("imports.effective-on", Dates.OutOfRange);
         return list;
     }
+
+    /// <summary>A snapshot's competences are codes of the catalogue: a typo would end nothing and say nothing.</summary>
+    public static async Task CheckCompetencesAsync(Db db, IReadOnlyList<string> competences, CancellationToken ct)
+    {
+        if (competences.Count == 0) return;
+        var catalogue = await db.RetryAsync(async (c, t) => (await c.QueryAsync<string>(db.Command(CatalogueSql, null, t))).ToList(), ct);
+        var unknown = competences.Where(code => !catalogue.Contains(code, StringComparer.Ordinal)).ToList();
+        if (unknown.Count > 0)
+            throw new BadRequestException("imports.unknown-competences",
+                $"competences: {string.Join(", ", unknown.Select(u => $"'{u}'"))} {(unknown.Count == 1 ? "is" : "are")} not in the catalogue. "
+                + $"Allowed: {string.Join(", ", catalogue)}.");
+    }
+
+    private const string CatalogueSql = "SELECT code FROM competence ORDER BY sort_order, code";
 }
 
 public sealed class PushDelegationsHandler(
     Db db, Caller caller, DelegationWrites writes, ChangeLog changeLog, CompetenceMap.CompetenceMapWriter map, CompetenceMap.MapChanges mapChanges, TimeProvider clock,
-    ImportProgress progress, CompetenceMap.CompetenceMapCache cache, ILogger<PushDelegationsHandler> logger)
+    ImportProgress progress, CompetenceMap.CompetenceMapCache cache, ImportSafety safety, ILogger<PushDelegationsHandler> logger)
     : ICommandHandler<PushDelegationsCommand, ImportReport>
 {
     /// <summary>The largest push: a département's whole snapshot is about 9 × 800 records; the national load, by département.</summary>
     public const int MaxRecords = 200_000;
+    /// <summary>A report lists this many refused records (and counts them all): a bad file's report stays small.</summary>
+    public const int MaxReportedErrors = 1_000;
     private static readonly PushRecordValidator Validator = new();
 
     public async ValueTask<ImportReport> Handle(PushDelegationsCommand command, CancellationToken ct)
     {
         var delegatorId = DelegatorOf(caller, command.DelegatorId);
+        await PushParameters.CheckCompetencesAsync(db, command.Competences, ct);
         var effectiveOn = command.EffectiveOn ?? DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
-        var key = new { delegatorId, sha = command.ContentSha256, mode = command.Mode.ToString(), competences = string.Join(',', command.Competences.Order()), effectiveOn };
-
-        // The same content pushed again (a retry, a resent nightly file) applies once: the first report answers.
-        if (!command.DryRun)
-        {
-            await using var lookup = await db.OpenAsync(ct);
-            if (await lookup.QueryFirstOrDefaultAsync<string>(db.Command(AppliedSql, key, ct)) is { } stored)
-            {
-                var replayed = JsonSerializer.Deserialize<ImportReport>(stored, ReportJson)! with { Replayed = true };
-                if (command.JobId is { } job)
-                    await lookup.ExecuteAsync(db.Command(FinishJobSql, new
-                    {
-                        id = job, status = replayed.Status.ToString(), report = JsonSerializer.Serialize(replayed, ReportJson), finishedAt = clock.GetUtcNow(),
-                    }, ct));
-                return replayed;
-            }
-        }
-
+        // The same content pushed again is applied again (a correction sent back, an earlier file resent): only
+        // a repeated Idempotency-Key replays an answer (Platform/Http/Idempotency). Unchanged records count as such.
         var id = command.JobId ?? Guid.CreateVersion7();
         var started = clock.GetUtcNow();
+        if (command.JobId is not null && await CommittedAsync(id, delegatorId, command, started, ct) is { } done) return done;
         var row = new
         {
-            id, key.delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
-            format = command.Format.ToString(), key.mode, key.competences, key.effectiveOn, dryRun = command.DryRun, key.sha, createdAt = started,
-            leaseUntil = started + ImportWorker.Lease,
+            id, delegatorId, organisationId = caller.OrganisationId, apiKeyId = caller.KeyId, isAdmin = caller.IsPlatformAdmin,
+            format = command.Format.ToString(), mode = command.Mode.ToString(), competences = string.Join(',', command.Competences.Order()),
+            effectiveOn, dryRun = command.DryRun, sha = command.ContentSha256, createdAt = started, leaseUntil = started + ImportWorker.SyncLease,
         };
         // The job exists before its transaction commits: its import.completed event names it, and subscribers to it are its audience.
         if (command.JobId is null)
             await using (var c = await db.OpenAsync(ct))
                 await c.ExecuteAsync(db.Command(InsertJobSql, row, ct));
-        var run = new Run(db, writes, id, delegatorId, effectiveOn, read => progress.Report(id, read));
-        ImportReport report;
+        progress.Report(id, 0);
         try
         {
-            await db.InTransactionAsync(async (c, tx, t) =>
+            var share = await safety.MaxEndedShareAsync(delegatorId, ct);
+            var run = new Run(db, writes, id, delegatorId, effectiveOn, share, read => progress.Report(id, read));
+            ImportReport? applied = null;
+            await safety.AtAsync(ImportSafety.Applying, id);
+            try
             {
-                run.Reset();
-                // The map generation first: it orders this push after any other map writer, before the rules read anything.
-                await map.GenerationAsync(c, tx, t);
-                await run.ApplyAsync(c, tx, command, t);
-                if (run.Errors.Count > 0 || command.DryRun) throw new Rollback();
-                // Counts only: subscribers fetch the report with their own key.
-                await changeLog.RecordAsync(c, tx, "import", id, "import.completed", null,
-                    new { id, delegatorId, counts = run.Report(id, command, ImportStatus.APPLIED, started, started).Counts, report = $"/v1/imports/{id}" }, t);
-                return 0;
-            }, ct);
-            report = run.Report(id, command, ImportStatus.APPLIED, started, clock.GetUtcNow());
-            // The map includes the push before anyone can read that it was applied (a job's status is read by polling).
-            if (mapChanges.Generation is { } generation) await cache.IncludeAsync(generation);
+                await db.InTransactionAsync(async (c, tx, t) =>
+                {
+                    run.Reset();
+                    // The map generation first: it orders this push after any other map writer, before the rules read anything.
+                    await map.GenerationAsync(c, tx, t);
+                    await run.ApplyAsync(c, tx, command, t);
+                    if (run.ErrorCount > 0 || command.DryRun) throw new Rollback();
+                    applied = run.Report(id, command, ImportStatus.APPLIED, started, clock.GetUtcNow());
+                    // Counts only: subscribers fetch the report with their own key.
+                    await changeLog.RecordAsync(c, tx, "import", id, "import.completed", null,
+                        new { id, delegatorId, counts = applied.Counts, report = $"/v1/imports/{id}" }, t);
+                    // The outcome commits with the push: whatever dies after the commit, the job reads APPLIED, once.
+                    await c.ExecuteAsync(db.Command(FinishJobSql, FinishRow(applied), t, tx));
+                    await safety.AtAsync(ImportSafety.WritingStatus, id);
+                    return 0;
+                }, ct);
+                await safety.AtAsync(ImportSafety.Committed, id);
+                // The map includes the push before this process answers or reports it applied (GetImport waits for progress).
+                if (mapChanges.Generation is { } generation) await cache.IncludeAsync(generation);
+                logger.LogInformation("Push {Id} by {Delegator}: APPLIED {Counts}", id, delegatorId, applied!.Counts);
+                return applied;
+            }
+            catch (Rollback)
+            {
+                mapChanges.Discard();
+            }
+            var report = run.Report(id, command, run.ErrorCount > 0 ? ImportStatus.REFUSED : ImportStatus.VALIDATED, started, clock.GetUtcNow());
+            logger.LogInformation("Push {Id} by {Delegator}: {Status} {Counts}, {Errors} refused records", id, delegatorId, report.Status, report.Counts, report.ErrorCount);
+            await using (var c = await db.OpenAsync(ct))
+                await c.ExecuteAsync(db.Command(FinishJobSql, FinishRow(report), ct));
+            return report;
         }
-        catch (Rollback)
+        finally
         {
-            mapChanges.Discard();
-            report = run.Report(id, command, run.Errors.Count > 0 ? ImportStatus.REFUSED : ImportStatus.VALIDATED, started, clock.GetUtcNow());
+            progress.Forget(id);
         }
-        logger.LogInformation("Push {Id} by {Delegator}: {Status} {Counts}, {Errors} refused records", id, delegatorId, report.Status, report.Counts, report.Errors.Count);
+    }
 
-        progress.Forget(id);
-        await using (var c = await db.OpenAsync(ct))
-            await c.ExecuteAsync(db.Command(FinishJobSql, new
-            {
-                id, status = report.Status.ToString(), report = JsonSerializer.Serialize(report, ReportJson), finishedAt = report.FinishedAt,
-            }, ct));
+    /// <summary>
+    /// A job whose push committed while its status did not (a process of an earlier version, killed between the two)
+    /// recognises its own work by the audit record its transaction wrote: it ends APPLIED with those counts, applied once.
+    /// </summary>
+    private async Task<ImportReport?> CommittedAsync(Guid id, Guid delegatorId, PushDelegationsCommand command, DateTimeOffset now, CancellationToken ct)
+    {
+        await using var c = await db.OpenAsync(ct);
+        if (await c.QueryFirstOrDefaultAsync<string>(db.Command(CommittedSql, new { id }, ct)) is not { } recorded) return null;
+        var counts = JsonDocument.Parse(recorded).RootElement.GetProperty("counts").Deserialize<ImportCounts>(ReportJson)!;
+        var report = new ImportReport(id, delegatorId, command.Mode, command.DryRun, ImportStatus.APPLIED, command.ContentSha256, counts, [], now, now, false);
+        await c.ExecuteAsync(db.Command(FinishJobSql, FinishRow(report), ct));
+        logger.LogInformation("Push {Id} had committed before its process died: APPLIED {Counts}", id, counts);
         return report;
     }
+
+    private static object FinishRow(ImportReport report) => new
+    {
+        id = report.Id, status = report.Status.ToString(), report = JsonSerializer.Serialize(report, ReportJson), finishedAt = report.FinishedAt,
+    };
 
     /// <summary>The organisation whose delegations are pushed: the caller's own, or any for the platform administrator.</summary>
     public static Guid DelegatorOf(Caller caller, Guid? named)
@@ -155,7 +212,7 @@ public sealed class PushDelegationsHandler(
     /// the others still are, so that the records after it are checked as they would be once it is
     /// corrected; any refusal rolls the whole transaction back. Memory holds one chunk, whatever the push.
     /// </summary>
-    private sealed class Run(Db db, DelegationWrites writes, Guid jobId, Guid delegatorId, DateOnly effectiveOn, Action<int> progress)
+    private sealed class Run(Db db, DelegationWrites writes, Guid jobId, Guid delegatorId, DateOnly effectiveOn, double maxEndedShare, Action<int> progress)
     {
         private const int ChunkRecords = 1_000;
         private const int ChunkCommunes = 5_000;
@@ -163,19 +220,32 @@ public sealed class PushDelegationsHandler(
         /// <summary>The external references seen, by a 128-bit hash: 16 bytes a record rather than the string.</summary>
         private readonly HashSet<UInt128> pushed = [];
         private int read, valid, created, changed, unchanged, ended;
-        public List<ImportError> Errors { get; } = [];
+        private readonly List<ImportError> errors = [];
+        private List<EndingDelegation>? wouldEnd;
+        public int ErrorCount { get; private set; }
 
         public void Reset()
         {
             pushed.Clear();
             sent.Clear();
-            Errors.Clear();
-            read = valid = created = changed = unchanged = ended = 0;
+            errors.Clear();
+            wouldEnd = null;
+            ErrorCount = read = valid = created = changed = unchanged = ended = 0;
         }
 
+        /// <summary>Every refusal is counted; the first ones are listed.</summary>
+        private void Refuse(ImportError error)
+        {
+            if (++ErrorCount <= MaxReportedErrors) errors.Add(error);
+        }
+
+        /// <summary>A refused push applied nothing: its report counts what was read and valid, and no write.</summary>
         public ImportReport Report(Guid id, PushDelegationsCommand command, ImportStatus status, DateTimeOffset started, DateTimeOffset finished) =>
             new(id, delegatorId, command.Mode, command.DryRun, status, command.ContentSha256,
-                new ImportCounts(read, valid, created, changed, unchanged, ended), [.. Errors], started, finished, false);
+                status == ImportStatus.REFUSED
+                    ? new ImportCounts(read, valid, 0, 0, 0, 0)
+                    : new ImportCounts(read, valid, created, changed, unchanged, ended),
+                [.. errors], started, finished, false) { ErrorCount = ErrorCount, WouldEnd = wouldEnd };
 
         /// <summary>A line of the chunk: a record to apply, or why it is refused already.</summary>
         private sealed record Entry(int Line, PushRecord? Record, ImportError? Error);
@@ -215,8 +285,13 @@ public sealed class PushDelegationsHandler(
                 }
             }
             await ApplyChunkAsync(c, tx, chunk, delegator, batch, ct);
-            if (command.Mode == PushMode.SNAPSHOT && Errors.Count == 0)
-                await EndAbsentAsync(c, tx, command.Competences, batch, ct);
+            // An export job that wrote an empty file must not end every delegation of the département.
+            if (command.Mode == PushMode.SNAPSHOT && read == 0 && !command.AllowEmpty)
+                Refuse(new ImportError(0, null, "imports.empty-snapshot",
+                    "The snapshot holds no record: applied, it would end every running delegation of "
+                    + $"{string.Join(", ", command.Competences)}. If that is intended, push it again with allowEmpty=true."));
+            if (command.Mode == PushMode.SNAPSHOT && ErrorCount == 0)
+                await EndAbsentAsync(c, tx, command, batch, ct);
             await batch.FlushAsync(c, tx, ct);
             await batch.RecomputeMapAsync(c, tx, ct);
         }
@@ -231,7 +306,7 @@ public sealed class PushDelegationsHandler(
             for (var i = 0; i < chunk.Count; i++)
             {
                 var (line, record, error) = chunk[i];
-                if (error is not null) { Errors.Add(error); continue; }
+                if (error is not null) { Refuse(error); continue; }
                 try
                 {
                     var (p, current, unchangedRecord, refused) = proposals[i]!;
@@ -264,7 +339,7 @@ public sealed class PushDelegationsHandler(
                 }
                 catch (ProblemException e) when (e.Status is 403 or 404 or 409 or 422)
                 {
-                    Errors.Add(new ImportError(line, record!.ExternalRef, e.Code, e.Message));
+                    Refuse(new ImportError(line, record!.ExternalRef, e.Code, e.Message));
                 }
             }
             await batch.FlushAsync(c, tx, ct);
@@ -287,13 +362,22 @@ public sealed class PushDelegationsHandler(
                 }.Where(m => m.Item1).Select(m => m.Item2).ToList();
                 if (missing.Count > 0) throw new RuleException("imports.missing-field", $"Missing: {string.Join(", ", missing)}.");
                 if (Validator.Validate(r) is { IsValid: false } invalid)
-                    throw new RuleException("imports.invalid-field", string.Join(" ", invalid.Errors.Select(e => $"{e.PropertyName}: {e.ErrorMessage}")));
+                    throw new RuleException("imports.invalid-field",
+                        string.Join(" ", invalid.Errors.Select(e => $"{JsonNamingPolicy.CamelCase.ConvertName(e.PropertyName)}: {e.ErrorMessage}")));
 
-                var delegateId = r.DelegateId
-                    ?? (r.DelegateSiret is { } siret
-                        ? known.BySiret.GetValueOrDefault(siret) ?? throw new RuleException("imports.unknown-delegate", $"No organisation has SIRET {siret}.")
-                        : known.CcasOf.GetValueOrDefault(r.DelegateCcasCommune!)
-                            ?? throw new RuleException("imports.unknown-delegate", $"The commune '{r.DelegateCcasCommune}' has no CCAS in the directory."));
+                // Each way of naming the delegate must name the same organisation: none silently wins over another.
+                var named = new List<(string Field, Guid Id)>();
+                if (r.DelegateId is { } given) named.Add(("delegateId", given));
+                if (r.DelegateSiret is { } siret)
+                    named.Add(("delegateSiret", known.BySiret.GetValueOrDefault(siret)
+                        ?? throw new RuleException("imports.unknown-delegate", $"delegateSiret: no organisation has SIRET {siret}.")));
+                if (r.DelegateCcasCommune is { } ccasCommune)
+                    named.Add(("delegateCcasCommune", known.CcasOf.GetValueOrDefault(ccasCommune)
+                        ?? throw new RuleException("imports.unknown-delegate", $"delegateCcasCommune: the commune '{ccasCommune}' has no CCAS in the directory.")));
+                if (named.Select(n => n.Id).Distinct().Count() > 1)
+                    throw new RuleException("imports.delegate-mismatch",
+                        $"{string.Join(", ", named.Select(n => $"{n.Field} names {n.Id}"))}: they name different organisations. Give one of them.");
+                var delegateId = named[0].Id;
                 var conventionId = r.ConventionId ?? known.ConventionByReference.GetValueOrDefault(r.ConventionReference!)
                     ?? throw new RuleException("imports.unknown-convention", $"There is no convention with reference '{r.ConventionReference}'.");
                 var territory = new List<CommuneRef>();
@@ -329,11 +413,28 @@ public sealed class PushDelegationsHandler(
             sent.Clear();
         }
 
-        /// <summary>A snapshot is the complete list: a running delegation of those competences that it lacks ends the day before it takes effect.</summary>
-        private async Task EndAbsentAsync(DbConnection c, DbTransaction tx, IReadOnlyList<string> competences, DelegationBatch batch, CancellationToken ct)
+        /// <summary>
+        /// A snapshot is the complete list: a running delegation of those competences that it lacks ends the day before it
+        /// takes effect. A truncated file would end what it lost: beyond the département's share of its running
+        /// delegations, the snapshot is refused with the list, unless confirmEnded covers the count (allowEmpty for an empty one).
+        /// </summary>
+        private async Task EndAbsentAsync(DbConnection c, DbTransaction tx, PushDelegationsCommand command, DelegationBatch batch, CancellationToken ct)
         {
-            var running = await c.QueryAsync<RunningRow>(db.Command(RunningSql, new { delegatorId, competences = competences.ToArray(), effectiveOn }, ct, tx));
-            var absent = running.Where(r => r.ExternalRef is null || !pushed.Contains(Hash(r.ExternalRef))).Select(r => r.Id).ToList();
+            var running = (await c.QueryAsync<RunningRow>(db.Command(RunningSql,
+                new { delegatorId, competences = command.Competences.ToArray(), effectiveOn }, ct, tx))).ToList();
+            var absentRows = running.Where(r => r.ExternalRef is null || !pushed.Contains(Hash(r.ExternalRef))).ToList();
+            var confirmed = (command.AllowEmpty && read == 0) || absentRows.Count <= (command.ConfirmEnded ?? 0);
+            if (absentRows.Count > running.Count * maxEndedShare && !confirmed)
+            {
+                wouldEnd = [.. absentRows.Take(MaxReportedErrors).Select(r => new EndingDelegation(r.Id, r.ExternalRef, r.CompetenceCode))];
+                var named = string.Join(", ", absentRows.Take(10).Select(r => r.ExternalRef ?? r.Id.ToString()));
+                Refuse(new ImportError(0, null, "imports.snapshot-ends-too-many",
+                    $"This snapshot would end {absentRows.Count} of the {running.Count} running delegations of {string.Join(", ", command.Competences)}, "
+                    + $"more than {maxEndedShare:P0} ({named}{(absentRows.Count > 10 ? ", …" : "")}; all in wouldEnd). "
+                    + $"If that is intended, push it again with confirmEnded={absentRows.Count}."));
+                return;
+            }
+            var absent = absentRows.Select(r => r.Id).ToList();
             foreach (var ids in absent.Chunk(ChunkRecords))
             {
                 foreach (var current in await DelegationStore.LoadCurrentAsync(db, c, tx, ids, ct))
@@ -395,7 +496,7 @@ public sealed class PushDelegationsHandler(
     ];
 
     private sealed class DelegatorRow { public Guid Id { get; init; } public string Kind { get; init; } = ""; public string? Code { get; init; } }
-    private sealed class RunningRow { public Guid Id { get; init; } public string? ExternalRef { get; init; } }
+    private sealed class RunningRow { public Guid Id { get; init; } public string? ExternalRef { get; init; } public string CompetenceCode { get; init; } = ""; }
 
     private const string DelegatorSql = "SELECT id, kind, code FROM organisation WHERE id = @id";
     private const string ConventionsByReferenceSql = "SELECT reference AS code, id FROM convention WHERE reference {in:codes}";
@@ -410,14 +511,12 @@ public sealed class PushDelegationsHandler(
         WHERE o.kind = 'COMMUNE' AND o.code {in:codes} AND o.is_active = @active
         """;
     private const string RunningSql = """
-        SELECT id, external_ref FROM delegation
+        SELECT id, external_ref, competence_code FROM delegation
         WHERE delegator_id = @delegatorId AND competence_code {in:competences} AND end_on >= @effectiveOn AND start_on <= end_on
         ORDER BY id
         """;
-    private const string AppliedSql = """
-        SELECT report FROM import_job
-        WHERE delegator_id = @delegatorId AND content_sha256 = @sha AND mode = @mode AND competences = @competences
-          AND effective_on = @effectiveOn AND status = 'APPLIED'
+    private const string CommittedSql = """
+        SELECT after_state FROM audit_event WHERE resource_type = 'import' AND resource_id = @id AND action = 'import.completed'
         """;
     private const string InsertJobSql = """
         INSERT INTO import_job (id, delegator_id, organisation_id, api_key_id, is_admin, format, mode, competences, effective_on, dry_run,

@@ -73,8 +73,10 @@ public sealed class ReconcileDelegationsHandler(Db db, Caller caller, TimeProvid
               WHERE j.delegator_id = @delegator AND j.status = 'APPLIED' AND r.external_ref = d.external_ref)
         ORDER BY d.external_ref, d.id
         """;
+    // An empty upsert changed nothing: it is not the last push that reconciliation compares against.
     private const string LastPushSql = """
-        SELECT id FROM import_job WHERE delegator_id = @delegator AND status = 'APPLIED' AND dry_run = @dryRun
+        SELECT id FROM import_job j WHERE delegator_id = @delegator AND status = 'APPLIED' AND dry_run = @dryRun
+          AND EXISTS (SELECT 1 FROM import_record r WHERE r.job_id = j.id)
         ORDER BY finished_at DESC, id DESC
         """;
     private const string SentSql = """

@@ -14,6 +14,7 @@ public enum DatabaseProvider { Sqlite, PostgreSQL, SqlServer }
 /// <c>{limit}</c> (row limit taken from <c>@limit</c>, after ORDER BY),
 /// <c>{lock}</c> (row-lock hint after a table name, SQL Server),
 /// <c>{for_update}</c> (row lock at the end of a SELECT, PostgreSQL),
+/// <c>{for_no_key_update}</c> (the same, but a foreign key to the row is still checked meanwhile, PostgreSQL),
 /// <c>{in:ids}</c> (membership in the list parameter <c>@ids</c>: Dapper expands <c>IN @ids</c>,
 /// but hands PostgreSQL an array, which takes <c>= ANY(@ids)</c>),
 /// <c>{skip_locked}</c> (after a table name: lock the rows read and skip those another transaction
@@ -31,6 +32,7 @@ public abstract class SqlDialect
     protected abstract string Limit { get; }
     protected virtual string Lock => "";
     protected virtual string ForUpdate => "";
+    protected virtual string ForNoKeyUpdate => ForUpdate;
     protected virtual string SkipLocked => "";
     protected virtual string ForUpdateSkipLocked => "";
     /// <summary>Whether a failure is worth retrying: the same statement may succeed a moment later.</summary>
@@ -74,6 +76,7 @@ public abstract class SqlDialect
         .Replace("{limit}", Limit)
         .Replace("{lock}", Lock)
         .Replace("{for_update}", ForUpdate)
+        .Replace("{for_no_key_update}", ForNoKeyUpdate)
         .Replace("{skip_locked}", SkipLocked)
         .Replace("{for_update_skip_locked}", ForUpdateSkipLocked));
 
@@ -109,6 +112,7 @@ public sealed class PostgresDialect : SqlDialect
     public override DbConnection CreateConnection(string connectionString) => new NpgsqlConnection(connectionString);
     protected override string Limit => "LIMIT @limit";
     protected override string ForUpdate => "FOR UPDATE";
+    protected override string ForNoKeyUpdate => "FOR NO KEY UPDATE";
     protected override string ForUpdateSkipLocked => "FOR UPDATE SKIP LOCKED";
     protected override string In(string list) => $"= ANY(@{list})";
     public override string KeyLockSql => AdvisoryLockSql;

@@ -61,10 +61,37 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
         return b.StatusCode switch
         {
             413 => new ProblemDetails { Status = 413, Type = TypeBase + "payload-too-large", Title = "The request body is too large", Detail = b.Message },
-            415 => new ProblemDetails { Status = 415, Type = TypeBase + "unsupported-media-type", Title = "Unsupported content type", Detail = $"Send the body as application/json (got '{http.Request.ContentType}')." },
+            415 => new ProblemDetails { Status = 415, Type = TypeBase + "unsupported-media-type", Title = "Unsupported content type", Detail = Unsupported(http) },
             _ when json is not null => new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body could not be read", Detail = Clean(json, http) },
             _ => new ProblemDetails { Status = b.StatusCode, Type = TypeBase + "bad-request", Title = "The request is malformed", Detail = b.Message },
         };
+    }
+
+    /// <summary>What the route accepts (a push takes NDJSON, JSON and CSV), not only JSON.</summary>
+    public static string Unsupported(HttpContext http)
+    {
+        // Routing answers 415 itself when no endpoint of the route accepts the type: the route's endpoints say what they accept.
+        var accepted = http.RequestServices.GetRequiredService<EndpointDataSource>().Endpoints.OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods.Contains(http.Request.Method) != false
+                && Matches(e, http.Request.Path))
+            .SelectMany(e => e.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>())
+            .SelectMany(m => m.ContentTypes).Distinct().ToList();
+        var types = accepted is { Count: > 0 } ? string.Join(", ", accepted) : "application/json";
+        var charsets = accepted.Contains("text/csv") ? " (charset utf-8, iso-8859-1 or windows-1252; gzip with Content-Encoding: gzip)" : "";
+        return $"Content-Type '{http.Request.ContentType}' is not accepted here. Accepted: {types}{charsets}.";
+    }
+
+    private static bool Matches(RouteEndpoint endpoint, PathString path)
+    {
+        try
+        {
+            return new Microsoft.AspNetCore.Routing.Template.TemplateMatcher(
+                Microsoft.AspNetCore.Routing.Template.TemplateParser.Parse(endpoint.RoutePattern.RawText ?? ""), []).TryMatch(path, []);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static string Clean(JsonException j, HttpContext http)

@@ -22,6 +22,21 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
     public const string Header = "Idempotency-Key";
     public static readonly TimeSpan KeepFor = TimeSpan.FromHours(24);
 
+    /// <summary>
+    /// Marks an endpoint whose answer must not wait for SQLite's single writer (a push queued while another push holds
+    /// it): there, its key is claimed in memory (SQLite is one process) and recorded in the database after the answer.
+    /// </summary>
+    public sealed class AnswersBeforeTheWriter;
+
+    /// <summary>Claims and answers not recorded yet, by API key and Idempotency-Key.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(Guid, string), Pending> pending = new();
+
+    private sealed class Pending(string requestHash)
+    {
+        public string RequestHash { get; } = requestHash;
+        public StoredResponse? Response { get; set; }
+    }
+
     public async Task InvokeAsync(HttpContext http, Caller caller)
     {
         var key = http.Request.Headers[Header].ToString();
@@ -37,10 +52,14 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         var ct = http.RequestAborted;
         var now = clock.GetUtcNow();
         var record = new { apiKeyId = caller.KeyId, idempotencyKey = key, requestHash = hash, createdAt = now, expiredBefore = now - KeepFor };
+        var inMemory = db.Dialect.Provider == DatabaseProvider.Sqlite && http.GetEndpoint()?.Metadata.GetMetadata<AnswersBeforeTheWriter>() is not null;
 
-        if (!await TryClaimAsync(record, ct))
+        if (inMemory ? !await TryClaimInMemoryAsync(caller.KeyId, key, hash, ct) : !await TryClaimAsync(record, ct))
         {
-            var stored = await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<StoredResponse>(db.Command(SelectSql, record, t)), ct)
+            var stored = (pending.TryGetValue((caller.KeyId, key), out var claimed)
+                    ? claimed.Response ?? new StoredResponse { RequestHash = claimed.RequestHash }
+                    : null)
+                ?? await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<StoredResponse>(db.Command(SelectSql, record, t)), ct)
                 ?? throw new ConflictException("idempotency-in-progress", "A request with this Idempotency-Key is being processed; retry shortly.");
             if (stored.RequestHash.Trim() != hash)
                 throw new RuleException("idempotency-key-reused", "This Idempotency-Key was already used with a different request. Use a new key for a new request.");
@@ -70,7 +89,8 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         finally
         {
             http.Response.Body = original;
-            if (completed && http.Response.StatusCode < 500)
+            if (inMemory) Record(caller.KeyId, key, hash, now, completed ? http : null, buffer);
+            else if (completed && http.Response.StatusCode < 500)
             {
                 var servedReferrals = Served(http);
                 var text = Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
@@ -90,6 +110,61 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
             buffer.Position = 0;
             if (completed) await buffer.CopyToAsync(original, ct);
         }
+    }
+
+    /// <summary>Claimed here unless claimed in memory already or recorded in the database (read without the writer).</summary>
+    private async Task<bool> TryClaimInMemoryAsync(Guid apiKeyId, string key, string hash, CancellationToken ct)
+    {
+        if (pending.ContainsKey((apiKeyId, key))) return false;
+        var now = clock.GetUtcNow();
+        var stored = await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<StoredResponse>(db.Command(SelectUnexpiredSql,
+            new { apiKeyId, idempotencyKey = key, expiredBefore = now - KeepFor }, t)), ct);
+        return stored is null && pending.TryAdd((apiKeyId, key), new Pending(hash));
+    }
+
+    /// <summary>
+    /// The answer kept in memory for a replay, then recorded through the writer once it is free; a failed request
+    /// forgets its claim. A crash before the record loses it: a retry is then applied again (a push of the same content
+    /// changes nothing).
+    /// </summary>
+    private void Record(Guid apiKeyId, string key, string hash, DateTimeOffset createdAt, HttpContext? http, MemoryStream buffer)
+    {
+        if (http is null || http.Response.StatusCode >= 500)
+        {
+            pending.TryRemove((apiKeyId, key), out _);
+            return;
+        }
+        var response = new StoredResponse
+        {
+            RequestHash = hash, StatusCode = http.Response.StatusCode, ContentType = http.Response.ContentType,
+            Location = http.Response.Headers.Location.ToString(),
+            Body = cipher.Seal(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), Context(apiKeyId, key)),
+        };
+        pending[(apiKeyId, key)].Response = response;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await db.InTransactionAsync(async (c, tx, t) =>
+                {
+                    await c.ExecuteAsync(db.Command(DeleteExpiredSql, new { apiKeyId, idempotencyKey = key, expiredBefore = createdAt - KeepFor }, t, tx));
+                    await c.ExecuteAsync(db.Command(InsertSql, new { apiKeyId, idempotencyKey = key, requestHash = hash, createdAt }, t, tx));
+                    return await c.ExecuteAsync(db.Command(CompleteSql, new
+                    {
+                        apiKeyId, idempotencyKey = key, statusCode = response.StatusCode, contentType = response.ContentType,
+                        location = response.Location, body = response.Body, servedReferrals = (string?)null,
+                    }, t, tx));
+                }, CancellationToken.None);
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning(e, "Could not record an idempotent answer");
+            }
+            finally
+            {
+                pending.TryRemove((apiKeyId, key), out _);
+            }
+        });
     }
 
     private async Task<bool> TryClaimAsync(object record, CancellationToken ct)
@@ -218,6 +293,10 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
     private const string InsertSql = """
         INSERT INTO idempotency_record (api_key_id, idempotency_key, request_hash, created_at)
         VALUES (@apiKeyId, @idempotencyKey, @requestHash, @createdAt)
+        """;
+    private const string SelectUnexpiredSql = """
+        SELECT request_hash, status_code, content_type, location, body, served_referrals
+        FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey AND created_at >= @expiredBefore
         """;
     private const string SelectSql = """
         SELECT request_hash, status_code, content_type, location, body, served_referrals

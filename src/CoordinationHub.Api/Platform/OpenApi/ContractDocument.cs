@@ -281,7 +281,7 @@ public sealed class ExampleSchemaFilter(IOptions<JsonOptions> json) : ISchemaFil
             409 => "The commune Lille already has a CCAS.", 412 => "The organisation is at version 3, not 2; read it again.",
             422 => "0199a1b2-7c3d-7e4f-8a5b-6c7d8e9f0a1b is not a COMMUNE of the directory.", 428 => "Send the ETag you last read in an If-Match header.",
             429 => "This API key has used its requests; retry in 2 seconds.", 500 => "Quote the traceId to the support.",
-            413 => "The request body is 2000000 bytes; the limit is 1048576.", 415 => "Send the body as application/json.",
+            413 => "The request body is 2000000 bytes; the limit is 1048576.", 415 => "Content-Type 'text/plain' is not accepted here. Accepted: application/json.",
             _ => "",
         },
         ["traceId"] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",

@@ -10,55 +10,10 @@ using Dapper;
 namespace CoordinationHub.Tests.Features.Imports;
 
 /// <summary>A département's system pushes its delegations: each test on a département of its own.</summary>
-public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
+public abstract partial class PushTests(ApiFixture fx) : PushTestBase(fx)
 {
-    private static readonly string[] PusherScopes =
-        [Scopes.DirectoryRead, Scopes.ConventionsRead, Scopes.ConventionsWrite, Scopes.DelegationsRead, Scopes.DelegationsWrite, Scopes.DelegationsImport];
-
-    private sealed record Setup(Party Departement, Party Ccas, Guid Convention, string CcasCommune, HttpClient Client);
-
-    /// <summary>The département, the CCAS of its first commune, and a signed convention for RSA and APA instruction on the whole département.</summary>
-    private async Task<Setup> SetUpAsync(string departement, string ccasCommune)
-    {
-        var dep = await Departement(departement);
-        var party = new Party(dep, await Fx.KeyFor(dep.Id, PusherScopes));
-        var ccas = await CcasParty(ccasCommune);
-        var k = await SignedConvention([party, ccas], ["RSA_INSTRUCTION", "APA_INSTRUCTION"], new { departementCodes = new[] { departement } }, Jan2026, Dec2028);
-        return new Setup(party, ccas, k, ccasCommune, party.Client(Fx));
-    }
-
-    private static object Record(Setup s, string externalRef, string competence, string[] communes, string start = "2026-02-01", string end = "2027-12-31") => new
-    {
-        externalRef, competence, delegateCcasCommune = s.CcasCommune, communes, startOn = start, endOn = end, conventionId = s.Convention,
-    };
-
-    private static string Ndjson(params object[] records) => string.Join('\n', records.Select(r => JsonSerializer.Serialize(r, ApiFixture.Json))) + "\n";
-
-    private static Task<HttpResponseMessage> Push(HttpClient client, string body, string contentType = "application/x-ndjson", string query = "", bool gzip = false)
-    {
-        var bytes = Encoding.UTF8.GetBytes(body);
-        if (gzip)
-        {
-            using var buffer = new MemoryStream();
-            using (var z = new GZipStream(buffer, CompressionLevel.Fastest, leaveOpen: true)) z.Write(bytes);
-            bytes = buffer.ToArray();
-        }
-        var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
-        if (gzip) content.Headers.ContentEncoding.Add("gzip");
-        return client.PostAsync("/v1/imports/delegations" + query, content);
-    }
-
-    private async Task<long> DelegationsOf(Guid delegator)
-    {
-        await using var c = await Fx.Db.OpenAsync(default);
-        return await c.ExecuteScalarAsync<long>(Fx.Db.Command("SELECT COUNT(*) FROM delegation WHERE delegator_id = @delegator", new { delegator }, default));
-    }
-
-    private static Guid Responsible(JsonElement entry) => entry.GetProperty("responsible").GetProperty("id").GetGuid();
-
     [Fact]
-    public async Task An_upsert_creates_then_changes_by_external_reference_and_the_same_content_applies_once()
+    public async Task An_upsert_creates_then_changes_by_external_reference_and_the_same_content_again_changes_nothing()
     {
         var s = await SetUpAsync("07", "07001");
         var body = Ndjson(Record(s, "CD07-RSA-1", "RSA_INSTRUCTION", ["07002", "07003"]), Record(s, "CD07-APA-1", "APA_INSTRUCTION", ["07004"]));
@@ -72,9 +27,10 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
                     WHERE d.delegator_id = @delegator AND {(table.StartsWith("audit") ? "a.action" : "a.event_type")} = 'delegation.created'
                     """, new { delegator = s.Departement.Id }, default)));
 
-        // The nightly file sent twice: applied once, the first report answers.
+        // The nightly file sent twice: applied again, and nothing differs.
         var again = await (await Push(s.Client, body).Ok()).Read<ImportReport>();
-        Assert.Equal((first.Id, true), (again.Id, again.Replayed));
+        Assert.NotEqual(first.Id, again.Id);
+        Assert.Equal((ImportStatus.APPLIED, 0, 0, 2, false), (again.Status, again.Counts.Created, again.Counts.Changed, again.Counts.Unchanged, again.Replayed));
         Assert.Equal(2, await DelegationsOf(s.Departement.Id));
 
         // One record changes its period: one changed, one unchanged, a new version of the same delegation.
@@ -97,7 +53,7 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
             Record(s, "CD08-APA-1", "APA_INSTRUCTION", ["08005"]))).Ok();
 
         var report = await (await Push(s.Client, Ndjson(Record(s, "CD08-RSA-1", "RSA_INSTRUCTION", ["08003"])),
-            query: "?mode=SNAPSHOT&competences=RSA_INSTRUCTION&effectiveOn=2026-09-01").Ok()).Read<ImportReport>();
+            query: "?mode=SNAPSHOT&competences=RSA_INSTRUCTION&effectiveOn=2026-09-01&confirmEnded=1").Ok()).Read<ImportReport>();
         Assert.Equal((1, 0, 0, 1, 1), (report.Counts.Read, report.Counts.Created, report.Counts.Changed, report.Counts.Unchanged, report.Counts.Ended));
         Assert.Equal(s.Ccas.Id, Responsible(await Map("08004", "RSA_INSTRUCTION", new(2026, 8, 31))));
         Assert.Equal(s.Departement.Id, Responsible(await Map("08004", "RSA_INSTRUCTION", new(2026, 9, 1))));
@@ -171,25 +127,6 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         var notGzip = new StringContent(csv, Encoding.UTF8, "text/csv");
         notGzip.Headers.ContentEncoding.Add("gzip");
         await (await s.Client.PostAsync("/v1/imports/delegations", notGzip)).Problem(HttpStatusCode.BadRequest, "imports.bad-gzip");
-    }
-
-    /// <summary>400 one-commune records, two days each: more than a synchronous push takes.</summary>
-    private static string LargePush(Setup s, string prefix, string[] communes) => Ndjson([.. Enumerable.Range(0, 400).Select(i =>
-    {
-        var start = new DateOnly(2026, 1, 1).AddDays(i / (2 * communes.Length) * 2);
-        return Record(s, $"{prefix}-{i}", i % 2 == 0 ? "RSA_INSTRUCTION" : "APA_INSTRUCTION", [communes[i / 2 % communes.Length]],
-            start: start.ToString("yyyy-MM-dd"), end: start.AddDays(1).ToString("yyyy-MM-dd"));
-    })]);
-
-    private async Task<ImportReport> FinishedAsync(HttpClient client, Guid job)
-    {
-        for (var i = 0; i < 1200; i++)
-        {
-            var report = await (await client.GetAsync($"/v1/imports/{job}").Ok()).Read<ImportReport>();
-            if (report.Status is not (ImportStatus.QUEUED or ImportStatus.RUNNING)) return report;
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"import job {job} did not finish in 120 s");
     }
 
     [Fact]
@@ -275,10 +212,10 @@ public abstract class PushTests(ApiFixture fx) : DelegationTestBase(fx)
         Assert.Equal(ImportStatus.INTERRUPTED, (await FinishedAsync(s.Client, waited)).Status);
         for (var i = 0; i < 100 && File.Exists(file); i++) await Task.Delay(50); // removed once the job is recorded
         Assert.False(File.Exists(file));
-        // The client, unsure, sends the same push again: it applies once.
+        // The client, unsure, sends the same push again: it changes nothing.
         var again = await Push(s.Client, body).Ok(HttpStatusCode.Accepted);
         var replay = await FinishedAsync(s.Client, (await again.Read<ImportReport>()).Id);
-        Assert.True(replay.Replayed);
+        Assert.Equal((ImportStatus.APPLIED, 0, 400), (replay.Status, replay.Counts.Created, replay.Counts.Unchanged));
         Assert.Equal(400, await DelegationsOf(s.Departement.Id));
     }
 
