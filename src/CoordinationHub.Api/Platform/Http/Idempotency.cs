@@ -89,7 +89,12 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         finally
         {
             http.Response.Body = original;
-            if (inMemory) Record(caller.KeyId, key, hash, now, completed ? http : null, buffer);
+            if (inMemory)
+                // Such an answer carries no person: it is sealed with the platform's key, as the database path seals it.
+                Record(caller.KeyId, key, hash, now, completed ? http : null, completed && http.Response.StatusCode < 500
+                    ? await keys.SealPlatformAsync(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length),
+                        Context(caller.KeyId, key), CancellationToken.None)
+                    : null);
             else if (completed && http.Response.StatusCode < 500)
             {
                 var servedReferrals = Served(http);
@@ -127,7 +132,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
     /// forgets its claim. A crash before the record loses it: a retry is then applied again (a push of the same content
     /// changes nothing).
     /// </summary>
-    private void Record(Guid apiKeyId, string key, string hash, DateTimeOffset createdAt, HttpContext? http, MemoryStream buffer)
+    private void Record(Guid apiKeyId, string key, string hash, DateTimeOffset createdAt, HttpContext? http, string? sealedBody)
     {
         if (http is null || http.Response.StatusCode >= 500)
         {
@@ -138,7 +143,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         {
             RequestHash = hash, StatusCode = http.Response.StatusCode, ContentType = http.Response.ContentType,
             Location = http.Response.Headers.Location.ToString(),
-            Body = cipher.Seal(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length), Context(apiKeyId, key)),
+            Body = sealedBody,
         };
         pending[(apiKeyId, key)].Response = response;
         _ = Task.Run(async () =>

@@ -14,6 +14,8 @@ namespace CoordinationHub.Client.Models
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>The attempt property</summary>
+        public int? Attempt { get; set; }
         /// <summary>The contentSha256 property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -34,6 +36,8 @@ namespace CoordinationHub.Client.Models
         public Guid? DelegatorId { get; set; }
         /// <summary>The dryRun property</summary>
         public bool? DryRun { get; set; }
+        /// <summary>The errorCount property</summary>
+        public int? ErrorCount { get; set; }
         /// <summary>The errors property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -42,10 +46,22 @@ namespace CoordinationHub.Client.Models
 #else
         public List<global::CoordinationHub.Client.Models.ImportError> Errors { get; set; }
 #endif
+        /// <summary>The failureReason property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? FailureReason { get; set; }
+#nullable restore
+#else
+        public string FailureReason { get; set; }
+#endif
         /// <summary>The finishedAt property</summary>
         public DateTimeOffset? FinishedAt { get; set; }
         /// <summary>The id property</summary>
         public Guid? Id { get; set; }
+        /// <summary>The lastHeartbeatAt property</summary>
+        public DateTimeOffset? LastHeartbeatAt { get; set; }
+        /// <summary>The maxAttempts property</summary>
+        public int? MaxAttempts { get; set; }
         /// <summary>The mode property</summary>
         public global::CoordinationHub.Client.Models.ImportReport_mode? Mode { get; set; }
         /// <summary>The replayed property</summary>
@@ -54,6 +70,14 @@ namespace CoordinationHub.Client.Models
         public DateTimeOffset? StartedAt { get; set; }
         /// <summary>The status property</summary>
         public global::CoordinationHub.Client.Models.ImportReport_status? Status { get; set; }
+        /// <summary>The wouldEnd property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::CoordinationHub.Client.Models.EndingDelegation>? WouldEnd { get; set; }
+#nullable restore
+#else
+        public List<global::CoordinationHub.Client.Models.EndingDelegation> WouldEnd { get; set; }
+#endif
         /// <summary>
         /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.ImportReport"/> and sets the default values.
         /// </summary>
@@ -79,17 +103,23 @@ namespace CoordinationHub.Client.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "attempt", n => { Attempt = n.GetIntValue(); } },
                 { "contentSha256", n => { ContentSha256 = n.GetStringValue(); } },
                 { "counts", n => { Counts = n.GetObjectValue<global::CoordinationHub.Client.Models.ImportCounts>(global::CoordinationHub.Client.Models.ImportCounts.CreateFromDiscriminatorValue); } },
                 { "delegatorId", n => { DelegatorId = n.GetGuidValue(); } },
                 { "dryRun", n => { DryRun = n.GetBoolValue(); } },
+                { "errorCount", n => { ErrorCount = n.GetIntValue(); } },
                 { "errors", n => { Errors = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.ImportError>(global::CoordinationHub.Client.Models.ImportError.CreateFromDiscriminatorValue)?.AsList(); } },
+                { "failureReason", n => { FailureReason = n.GetStringValue(); } },
                 { "finishedAt", n => { FinishedAt = n.GetDateTimeOffsetValue(); } },
                 { "id", n => { Id = n.GetGuidValue(); } },
+                { "lastHeartbeatAt", n => { LastHeartbeatAt = n.GetDateTimeOffsetValue(); } },
+                { "maxAttempts", n => { MaxAttempts = n.GetIntValue(); } },
                 { "mode", n => { Mode = n.GetEnumValue<global::CoordinationHub.Client.Models.ImportReport_mode>(); } },
                 { "replayed", n => { Replayed = n.GetBoolValue(); } },
                 { "startedAt", n => { StartedAt = n.GetDateTimeOffsetValue(); } },
                 { "status", n => { Status = n.GetEnumValue<global::CoordinationHub.Client.Models.ImportReport_status>(); } },
+                { "wouldEnd", n => { WouldEnd = n.GetCollectionOfObjectValues<global::CoordinationHub.Client.Models.EndingDelegation>(global::CoordinationHub.Client.Models.EndingDelegation.CreateFromDiscriminatorValue)?.AsList(); } },
             };
         }
         /// <summary>
@@ -99,17 +129,23 @@ namespace CoordinationHub.Client.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteIntValue("attempt", Attempt);
             writer.WriteStringValue("contentSha256", ContentSha256);
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.ImportCounts>("counts", Counts);
             writer.WriteGuidValue("delegatorId", DelegatorId);
             writer.WriteBoolValue("dryRun", DryRun);
+            writer.WriteIntValue("errorCount", ErrorCount);
             writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.ImportError>("errors", Errors);
+            writer.WriteStringValue("failureReason", FailureReason);
             writer.WriteDateTimeOffsetValue("finishedAt", FinishedAt);
             writer.WriteGuidValue("id", Id);
+            writer.WriteDateTimeOffsetValue("lastHeartbeatAt", LastHeartbeatAt);
+            writer.WriteIntValue("maxAttempts", MaxAttempts);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.ImportReport_mode>("mode", Mode);
             writer.WriteBoolValue("replayed", Replayed);
             writer.WriteDateTimeOffsetValue("startedAt", StartedAt);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.ImportReport_status>("status", Status);
+            writer.WriteCollectionOfObjectValues<global::CoordinationHub.Client.Models.EndingDelegation>("wouldEnd", WouldEnd);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

@@ -32,5 +32,9 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         INTERRUPTED,
         #pragma warning restore CS1591
+        [EnumMember(Value = "FAILED")]
+        #pragma warning disable CS1591
+        FAILED,
+        #pragma warning restore CS1591
     }
 }
