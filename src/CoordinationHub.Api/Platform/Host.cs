@@ -78,6 +78,10 @@ public static class Host
                     _ => (ProblemExceptionHandler.TypeBase + "http-" + c.ProblemDetails.Status, c.ProblemDetails.Detail),
                 };
             }
+            // The contract requires type, title, status and detail on every problem.
+            c.ProblemDetails.Status ??= c.HttpContext.Response.StatusCode;
+            c.ProblemDetails.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(c.ProblemDetails.Status.Value);
+            c.ProblemDetails.Detail ??= c.ProblemDetails.Title;
         });
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
@@ -116,6 +120,7 @@ public static class Host
         app.UseAuthentication();
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.UseMiddleware<QueryEnums>();
         app.Use(AccessContext.Middleware);
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();

@@ -17,7 +17,7 @@ public static class ContractDocument
 {
     public const string Name = "v1";
     /// <summary>The contract's version: raised with an openapi/CHANGELOG.md entry at every change of the contract.</summary>
-    public const string Version = "1.2.0";
+    public const string Version = "1.3.0";
     public const string RegenerateCommand = "dotnet run --project src/CoordinationHub.Api -- openapi openapi/coordinationhub.v1.json";
     internal static readonly (string Name, string Description)[] Tags =
     [
@@ -50,6 +50,8 @@ public static class ContractDocument
 
                     Every call carries an API key bound to one organisation: `Authorization: Bearer <key>`.
                     Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type`.
+                    Enumerated query values are read whatever their case (`mode=upsert`); an unknown one is a 400 `validation`
+                    problem naming the parameter and listing its values.
                     Lists are cursor-paginated (`limit` ≤ 500, follow `next`). Single resources carry an `ETag`;
                     updates require `If-Match`. POSTs honour an `Idempotency-Key` header.
 
@@ -91,6 +93,7 @@ public static class ContractDocument
             c.SchemaFilter<ExampleSchemaFilter>();
             c.DocumentFilter<TagsDocumentFilter>();
             c.DocumentFilter<ContractHeaders>();
+            c.DocumentFilter<ResponseRequiredFilter>();
             c.DocumentFilter<ContractDefaultsFilter>();
             c.CustomSchemaIds(ContractNameAttribute.SchemaId);
             c.SupportNonNullableReferenceTypes();
@@ -123,6 +126,22 @@ public static class ContractDocument
     }
 }
 
+/// <summary>
+/// Operations that answer a versioned resource with its ETag, besides those that need If-Match (which answer
+/// the resource they changed): the response validator fails a test when the server and this list disagree.
+/// </summary>
+public static class ETagOperations
+{
+    public static readonly HashSet<string> All =
+    [
+        "GetOrganisation", "RegisterOrganisation", "GetDelegation", "CreateDelegation", "GetConvention", "CreateConvention", "SignConvention",
+        "GetConventionHistory", "GetReferral", "CreateReferral", "GetWebhookSubscription", "CreateWebhookSubscription",
+    ];
+}
+
+/// <summary>Endpoint metadata: a PUT that replaces a setting whole, without a version: no If-Match, the last write wins.</summary>
+public sealed class LastWriteWins;
+
 /// <summary>Endpoint metadata: a POST that changes a versioned resource and so needs If-Match, as PUT does.</summary>
 public sealed class RequiresIfMatch;
 
@@ -145,7 +164,8 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
         var method = context.ApiDescription.HttpMethod;
         if (method == "POST")
             AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false);
-        if (method is "PUT" or "PATCH" || metadata.OfType<RequiresIfMatch>().Any())
+        var ifMatch = (method is "PUT" or "PATCH" && !metadata.OfType<LastWriteWins>().Any()) || metadata.OfType<RequiresIfMatch>().Any();
+        if (ifMatch)
             AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
 
         if (metadata.OfType<Features.PersonalData.ServesPersonalData>().Any())
@@ -186,10 +206,37 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
                 c.Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 * 1024 * 1024 };
                 c.Example = JsonValue.Create(ContractExamples.Text(operation.OperationId, request: false) ?? ContractExamples.MapCsv);
             }
-            if (status is "200" && method == "GET" && operation.OperationId?.StartsWith("Get", StringComparison.Ordinal) == true && !context.ApiDescription.RelativePath!.EndsWith("territory", StringComparison.Ordinal))
+            if (status.StartsWith('2') && (ifMatch || ETagOperations.All.Contains(operation.OperationId ?? "")))
             {
                 r.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                r.Headers["ETag"] = new OpenApiHeader { Description = "Version of the resource, for If-Match.", Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 } };
+                r.Headers["ETag"] = new OpenApiHeader
+                {
+                    // An idempotent replay restores status, Location and body, not the ETag: read the resource again.
+                    Description = method == "POST"
+                        ? "Version of the resource, for If-Match. Not on a replayed answer (`Idempotent-Replayed: true`): read the resource for it."
+                        : "Version of the resource, for If-Match.",
+                    Required = method != "POST",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100, Pattern = "^(W/)?\"[0-9]+\"$" },
+                };
+            }
+            if (method == "POST")
+            {
+                r.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                r.Headers["Idempotent-Replayed"] = new OpenApiHeader
+                {
+                    Description = "`true` when this answer is the stored answer to an earlier request with the same `Idempotency-Key`.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("true")] },
+                };
+            }
+            if (status is "201" or "202")
+            {
+                r.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                r.Headers["Location"] = new OpenApiHeader
+                {
+                    Description = status == "201" ? "The path of the resource created." : "The path to follow for the outcome.",
+                    Required = true,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference", MaxLength = 2000 },
+                };
             }
         }
     }

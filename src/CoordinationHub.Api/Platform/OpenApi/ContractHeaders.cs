@@ -25,17 +25,21 @@ public sealed class ContractHeaders : IDocumentFilter
         document.Components ??= new OpenApiComponents();
         document.Components.Headers ??= new Dictionary<string, IOpenApiHeader>();
         foreach (var (name, description) in Headers)
-            document.Components.Headers[name] = new OpenApiHeader { Description = description, Schema = Text(200) };
+            document.Components.Headers[name] = new OpenApiHeader
+            {
+                Description = description, Schema = Text(200), Required = name.StartsWith("RateLimit", StringComparison.Ordinal),
+            };
         document.Components.Headers[MapChanges.Header] = new OpenApiHeader
         {
-            Description = "The competence map generation this answer wrote or read. Send it back as `Map-Min-Generation` to read " +
-                "your write through any instance behind a load balancer.",
+            Description = "The competence map generation this answer wrote or read; absent when it did neither. Send it back as " +
+                "`Map-Min-Generation` to read your write through any instance behind a load balancer.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Minimum = "0" },
         };
         document.Components.Headers["Retry-After"] = new OpenApiHeader
         {
             Description = "Seconds to wait before the next request.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0", Maximum = "86400" },
+            Required = true,
         };
         foreach (var server in document.Servers ?? [])
         {
@@ -65,7 +69,6 @@ public sealed class ContractHeaders : IDocumentFilter
         // The competence map's consistency token: read by lookups, written by what changes the map.
         var tags = operation.Tags?.Select(t => t.Name).ToHashSet() ?? [];
         var readsMap = tags.Contains("Competence map");
-        var writesMap = context.ApiDescription.HttpMethod is "POST" or "PUT" && tags.Overlaps(["Directory", "Conventions", "Delegations", "Imports"]);
         if (readsMap)
         {
             operation.Parameters ??= [];
@@ -81,9 +84,9 @@ public sealed class ContractHeaders : IDocumentFilter
             if (response is not OpenApiResponse r) continue;
             r.Headers ??= new Dictionary<string, IOpenApiHeader>();
             foreach (var (name, _) in Headers) r.Headers[name] = new OpenApiHeaderReference(name, context.Document);
-            if ((readsMap || writesMap) && status.StartsWith('2'))
-                r.Headers[MapChanges.Header] = new OpenApiHeaderReference(MapChanges.Header, context.Document);
-            if (status == "429") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
+            // Any operation may route through the map (a referral does): whatever answer read or wrote it says so.
+            r.Headers[MapChanges.Header] = new OpenApiHeaderReference(MapChanges.Header, context.Document);
+            if (status is "429" or "503") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
         }
     }
 

@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Referrals.Intake.Item
         {
         }
         /// <summary>
-        /// Scope: `referrals:write`.
+        /// Replaces your intake setting for the competence whole: no If-Match, the last write wins.Scope: `referrals:write`.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.Intake"/></returns>
         /// <param name="body">The request body</param>
@@ -75,7 +75,7 @@ namespace CoordinationHub.Client.V1.Referrals.Intake.Item
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Intake>(requestInfo, global::CoordinationHub.Client.Models.Intake.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Scope: `referrals:write`.
+        /// Replaces your intake setting for the competence whole: no If-Match, the last write wins.Scope: `referrals:write`.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="body">The request body</param>
