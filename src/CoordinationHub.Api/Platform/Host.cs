@@ -90,7 +90,16 @@ public static class Host
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(allowIntegerValues: false));
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576;
+            // Header bytes beyond ASCII (fetch sends ISO-8859-1) are read, not refused with a bare 400 (HeaderText).
+            k.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            // Kestrel answers its own limits without a body: its limits sit above the API's, which RequestLimits
+            // enforces with a problem document (414, 431).
+            k.Limits.MaxRequestLineSize = 4 * RequestLimits.MaxTargetLength;
+            k.Limits.MaxRequestHeadersTotalSize = 4 * RequestLimits.MaxHeaderBytes;
+        });
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])

@@ -1,6 +1,12 @@
 using System.Net;
-using CoordinationHub.Features.Directory;
+using System.Net.Sockets;
+using System.Text;
 using CoordinationHub.Platform.Auth;
+using CoordinationHub.Platform.Http;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace CoordinationHub.Tests.Platform;
 
@@ -58,6 +64,53 @@ public abstract class ClientInputTests(ApiFixture fx) : ApiTests(fx)
     {
         var lower = await (await Fx.Admin().GetAsync("/v1/organisations?kind=departement&departement=59").Ok()).Json();
         Assert.Equal("DEPARTEMENT", lower.GetProperty("items")[0].GetProperty("kind").GetString());
+    }
+
+    [Theory]
+    [InlineData("droit d'acc\u00e8s", "droit d'accès")] // ISO-8859-1 bytes, as fetch sends them
+    [InlineData("droit d'acc\u00c3\u00a8s", "droit d'accès")] // UTF-8 bytes read as ISO-8859-1
+    [InlineData("UTF-8''droit%20d%27acc%C3%A8s", "droit d'accès")] // RFC 8187
+    [InlineData("plain", "plain")]
+    public void Header_text_beyond_ASCII_is_decoded(string received, string meant) =>
+        Assert.Equal(meant, HeaderText.Decode(received));
+
+    /// <summary>
+    /// Over Kestrel itself (the test server has no transport): header bytes beyond ASCII are read, and a target or
+    /// headers over the API's limits are refused with a problem document, not Kestrel's empty answer.
+    /// </summary>
+    [Fact]
+    public async Task Over_Kestrel_Latin_1_headers_are_read_and_oversized_requests_get_a_problem_document()
+    {
+        await using var factory = Fx.CreateFactory(Fx.ConnectionString, startupTasks: false);
+        factory.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        factory.StartServer();
+        var url = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+        var latin1 = await Raw(url, $"GET /v1/organisations?limit=1 HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {Fx.AdminKey}\r\n"
+            + "X-Purpose: droit d'acc\u00e8s\r\nConnection: close\r\n\r\n");
+        Assert.True(latin1.Status == 200, latin1.Text);
+
+        var longTarget = await Raw(url, $"GET /v1/organisations?q={new string('a', RequestLimits.MaxTargetLength)} HTTP/1.1\r\n"
+            + $"Host: localhost\r\nAuthorization: Bearer {Fx.AdminKey}\r\nConnection: close\r\n\r\n");
+        Assert.True(longTarget.Status == 414, longTarget.Text);
+        Assert.Contains("application/problem+json", longTarget.Text);
+        Assert.Contains("problems/uri-too-long", longTarget.Text);
+
+        var bigHeaders = await Raw(url, $"GET /v1/organisations HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {Fx.AdminKey}\r\n"
+            + $"X-Big: {new string('b', RequestLimits.MaxHeaderBytes)}\r\nConnection: close\r\n\r\n");
+        Assert.True(bigHeaders.Status == 431, bigHeaders.Text);
+        Assert.Contains("problems/headers-too-large", bigHeaders.Text);
+    }
+
+    private static async Task<(int Status, string Text)> Raw(Uri url, string request)
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(url.Host, url.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
+        using var reader = new StreamReader(stream, Encoding.Latin1);
+        var text = await reader.ReadToEndAsync();
+        return (int.Parse(text.Split(' ', 3)[1]), text.Length > 3000 ? text[..3000] : text);
     }
 }
 

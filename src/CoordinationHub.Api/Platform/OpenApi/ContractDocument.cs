@@ -157,24 +157,30 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             operation.Security ??= [];
             operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", context.Document)] = [] });
             if (authorize.Policy is not null)
+            {
                 operation.Description = $"{operation.Description}{(string.IsNullOrEmpty(operation.Description) ? "" : "\n\n")}Scope: `{authorize.Policy}`.";
+                // Read by the suite's authorization matrix: a key without this scope is refused with 403.
+                operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+                operation.Extensions["x-scope"] = new JsonNodeExtension(JsonValue.Create(authorize.Policy));
+            }
         }
         if (string.IsNullOrEmpty(operation.Description)) operation.Description = operation.Summary;
 
         var method = context.ApiDescription.HttpMethod;
         if (method == "POST")
-            AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false);
+            AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false, maxLength: 100);
         var ifMatch = (method is "PUT" or "PATCH" && !metadata.OfType<LastWriteWins>().Any()) || metadata.OfType<RequiresIfMatch>().Any();
         if (ifMatch)
-            AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
+            AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true, maxLength: 100);
 
         if (metadata.OfType<Features.PersonalData.ServesPersonalData>().Any())
         {
             AddHeader(operation, Features.PersonalData.AccessContext.AgentHeader, "The agent who reads, as your software knows them (at most "
-                + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data.", required: false);
+                + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data. "
+                + Http.HeaderText.Description, required: false, Features.PersonalData.AccessContext.AgentMax);
             AddHeader(operation, Features.PersonalData.AccessContext.PurposeHeader, "Why the agent reads (at most "
-                + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log.",
-                required: false);
+                + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log. "
+                + Http.HeaderText.Description, required: false, Features.PersonalData.AccessContext.PurposeMax);
             operation.Description += "\n\nThe answer may carry a person's data: the read is logged (organisation, key, `X-Agent`, time, operation, "
                 + "`X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written.";
             operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
@@ -256,13 +262,13 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
         }
     }
 
-    private static void AddHeader(OpenApiOperation operation, string name, string description, bool required)
+    private static void AddHeader(OpenApiOperation operation, string name, string description, bool required, int maxLength)
     {
         operation.Parameters ??= [];
         operation.Parameters.Add(new OpenApiParameter
         {
             Name = name, In = ParameterLocation.Header, Required = required, Description = description,
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 },
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = maxLength },
         });
     }
 }

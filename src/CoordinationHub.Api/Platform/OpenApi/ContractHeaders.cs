@@ -59,6 +59,8 @@ public sealed class ContractHeaders : IDocumentFilter
         };
         if (!operation.Responses.ContainsKey("429"))
             operation.Responses["429"] = Problem("Too many requests for this API key: wait `Retry-After` seconds.");
+        operation.Responses.TryAdd("414", Problem($"The path and query are longer than {Http.RequestLimits.MaxTargetLength} characters."));
+        operation.Responses.TryAdd("431", Problem($"The request headers are larger than {Http.RequestLimits.MaxHeaderBytes} bytes."));
         if (!operation.Responses.ContainsKey("500"))
             operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
         if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
