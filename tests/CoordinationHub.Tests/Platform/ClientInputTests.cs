@@ -66,6 +66,15 @@ public abstract class ClientInputTests(ApiFixture fx) : ApiTests(fx)
         Assert.Equal("DEPARTEMENT", lower.GetProperty("items")[0].GetProperty("kind").GetString());
     }
 
+    [Fact]
+    public async Task A_control_character_in_a_query_value_or_a_body_string_is_a_400_naming_the_field()
+    {
+        var query = await Fx.Admin().GetAsync("/v1/organisations?q=lil%01le");
+        Assert.True((await query.Problem(HttpStatusCode.BadRequest, "validation")).GetProperty("errors").TryGetProperty("q", out _));
+        var body = await Fx.Admin().PostRaw("/v1/organisations", "{\"kind\":\"PARTNER\",\"name\":\"Assoc\\u0007iation\"}");
+        Assert.True((await body.Problem(HttpStatusCode.BadRequest, "validation")).GetProperty("errors").TryGetProperty("name", out _));
+    }
+
     [Theory]
     [InlineData("droit d'acc\u00e8s", "droit d'accès")] // ISO-8859-1 bytes, as fetch sends them
     [InlineData("droit d'acc\u00c3\u00a8s", "droit d'accès")] // UTF-8 bytes read as ISO-8859-1

@@ -62,6 +62,11 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
         {
             413 => new ProblemDetails { Status = 413, Type = TypeBase + "payload-too-large", Title = "The request body is too large", Detail = b.Message },
             415 => new ProblemDetails { Status = 415, Type = TypeBase + "unsupported-media-type", Title = "Unsupported content type", Detail = $"Send the body as application/json (got '{http.Request.ContentType}')." },
+            _ when json is { Message: Http.FreeText.Message, Path: { } at } => new ValidationProblemDetails(
+                new Dictionary<string, string[]> { [at.TrimStart('$', '.')] = [json.Message] })
+            {
+                Status = 400, Type = TypeBase + "validation", Title = "The request is invalid", Detail = "One or more fields are invalid; see errors.",
+            },
             _ when json is not null => new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body could not be read", Detail = Clean(json, http) },
             _ when Binding(b.Message) is { } field => new ValidationProblemDetails(new Dictionary<string, string[]> { [field.Name] = [field.Message] })
             {
@@ -107,7 +112,7 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
             "decimal" or "double" => "a number",
             _ => "a valid value",
         };
-        var value = m.Groups["value"].Value;
+        var value = Http.FreeText.Clean(m.Groups["value"].Value);
         return (m.Groups["name"].Value, $"'{(value.Length > 40 ? value[..40] + "…" : value)}' is not {expected}.");
     }
 

@@ -9,12 +9,16 @@ namespace CoordinationHub.Platform.Http;
 /// <summary>
 /// Enumerated query values are read case-insensitively (<c>mode=upsert</c> is <c>UPSERT</c>); an unknown one is a 400
 /// validation problem naming the parameter and listing the allowed values, before the binder can answer with a .NET
-/// type name. Numbers are refused: the contract's enums are names.
+/// type name. Numbers are refused: the contract's enums are names. Every query value is free text at least
+/// (<see cref="FreeText"/>): a control character is refused the same way.
 /// </summary>
 public sealed class QueryEnums(RequestDelegate next)
 {
     public Task InvokeAsync(HttpContext http)
     {
+        foreach (var (key, values) in http.Request.Query)
+            if (!FreeText.IsClean(key) || values.Any(v => !FreeText.IsClean(v)))
+                throw new ValidationException([new ValidationFailure(FreeText.Clean(key), FreeText.Message)]);
         if (http.Request.QueryString.HasValue && http.GetEndpoint()?.Metadata.GetMetadata<MethodInfo>() is { } handler)
         {
             Dictionary<string, StringValues>? rewritten = null;
@@ -42,5 +46,5 @@ public sealed class QueryEnums(RequestDelegate next)
         return next(http);
     }
 
-    private static string Cut(string value) => value.Length > 40 ? value[..40] + "…" : value;
+    private static string Cut(string value) => value.Length > 40 ? value[..40] + "…" : value; // clean: checked above
 }

@@ -59,6 +59,8 @@ public sealed class ContractHeaders : IDocumentFilter
         };
         if (!operation.Responses.ContainsKey("429"))
             operation.Responses["429"] = Problem("Too many requests for this API key: wait `Retry-After` seconds.");
+        // Any request can be malformed (a header, a query value, a body, or what the transport refuses).
+        operation.Responses.TryAdd("400", Problem("The request is malformed or invalid; `errors` names the fields when it can."));
         operation.Responses.TryAdd("414", Problem($"The path and query are longer than {Http.RequestLimits.MaxTargetLength} characters."));
         operation.Responses.TryAdd("431", Problem($"The request headers are larger than {Http.RequestLimits.MaxHeaderBytes} bytes."));
         if (!operation.Responses.ContainsKey("500"))

@@ -39,6 +39,7 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions.Item.Enable
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.WebhookSubscription"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
@@ -58,6 +59,7 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions.Item.Enable
             var requestInfo = ToPostRequestInformation(requestConfiguration);
             var errorMapping = new Dictionary<string, ParsableFactory<IParsable>>
             {
+                { "400", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
