@@ -35,3 +35,26 @@ public sealed class ProblemTypeTests
         Assert.Contains(failures, f => f.Contains("made-up") && f.Contains("x-problem-types"));
     }
 }
+
+/// <summary>The events: one catalogue for the code (the change log refuses an unlisted type) and the contract.</summary>
+public sealed class EventCatalogueTests
+{
+    [Fact]
+    public void Every_event_type_named_in_the_code_is_in_the_catalogue_and_the_contract()
+    {
+        var contract = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(
+            Path.Combine(ContractConformance.RepoRoot(), "openapi", "coordinationhub.v1.json")))!;
+        var listed = contract["x-webhooks"]!.AsObject().Select(w => w.Key).ToHashSet();
+        var enumerated = contract["components"]!["schemas"]!["Event"]!["properties"]!["type"]!["enum"]!.AsArray()
+            .Select(v => v!.GetValue<string>()).ToHashSet();
+        Assert.Equal(listed, enumerated);
+        var named = new HashSet<string>();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(ContractConformance.RepoRoot(), "src"), "*.cs", SearchOption.AllDirectories))
+        foreach (Match m in Regex.Matches(File.ReadAllText(file), @"""((convention|referral|import)\.[a-z-]+)"""))
+            named.Add(m.Groups[1].Value);
+        foreach (var change in Enum.GetNames<CoordinationHub.Features.Delegations.DelegationChange>())
+            named.Add("delegation." + change.ToLowerInvariant().Replace('_', '-'));
+        Assert.Empty(named.Except(listed));
+        Assert.All(named, n => Assert.True(CoordinationHub.Platform.Data.EventCatalogue.Contains(n), n));
+    }
+}

@@ -99,6 +99,7 @@ public sealed class ResponseRequiredFilter : IDocumentFilter
             if (schemas[name] is OpenApiSchema { Properties.Count: > 0 } schema)
                 schema.Required = new HashSet<string>(schema.Properties.Keys);
         schemas["ProblemDetails"] = ContractProblems.Schema(document);
+        ContractEvents.Apply(document);
     }
 
     private static void Reach(IOpenApiSchema? schema, IDictionary<string, IOpenApiSchema> schemas, HashSet<string> found)
