@@ -258,7 +258,14 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             if (parameter.Schema is not OpenApiSchema schema) continue;
             var property = request?.GetProperty(parameter.Name!, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public
                 | System.Reflection.BindingFlags.IgnoreCase);
-            if (property is not null && limits.For(request!, property.Name) is { } limit) ContractLimits.Write(schema, limit);
+            if (property is not null && limits.For(request!, property.Name) is { } limit)
+            {
+                ContractLimits.Write(schema, limit);
+                // A value the use case cannot do without (non-nullable, NotEmpty) is a required parameter.
+                if (limit.MinLength >= 1 && !property.PropertyType.IsValueType
+                    && new System.Reflection.NullabilityInfoContext().Create(property).ReadState == System.Reflection.NullabilityState.NotNull)
+                    parameter.Required = true;
+            }
         }
     }
 

@@ -20,6 +20,14 @@ namespace CoordinationHub.Client.Models
         public Guid? DelegationId { get; set; }
         /// <summary>The kind property</summary>
         public global::CoordinationHub.Client.Models.ChainStep_kind? Kind { get; set; }
+        /// <summary>The legalBasis property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? LegalBasis { get; set; }
+#nullable restore
+#else
+        public string LegalBasis { get; set; }
+#endif
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -60,6 +68,7 @@ namespace CoordinationHub.Client.Models
                 { "conventionId", n => { ConventionId = n.GetGuidValue(); } },
                 { "delegationId", n => { DelegationId = n.GetGuidValue(); } },
                 { "kind", n => { Kind = n.GetEnumValue<global::CoordinationHub.Client.Models.ChainStep_kind>(); } },
+                { "legalBasis", n => { LegalBasis = n.GetStringValue(); } },
                 { "name", n => { Name = n.GetStringValue(); } },
                 { "organisationId", n => { OrganisationId = n.GetGuidValue(); } },
                 { "via", n => { Via = n.GetEnumValue<global::CoordinationHub.Client.Models.ChainStep_via>(); } },
@@ -75,6 +84,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteGuidValue("conventionId", ConventionId);
             writer.WriteGuidValue("delegationId", DelegationId);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.ChainStep_kind>("kind", Kind);
+            writer.WriteStringValue("legalBasis", LegalBasis);
             writer.WriteStringValue("name", Name);
             writer.WriteGuidValue("organisationId", OrganisationId);
             writer.WriteEnumValue<global::CoordinationHub.Client.Models.ChainStep_via>("via", Via);

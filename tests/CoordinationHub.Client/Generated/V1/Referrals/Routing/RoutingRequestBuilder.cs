@@ -22,7 +22,7 @@ namespace CoordinationHub.Client.V1.Referrals.Routing
         /// </summary>
         /// <param name="pathParameters">Path parameters for the request</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public RoutingRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/routing{?commune*,need*}", pathParameters)
+        public RoutingRequestBuilder(Dictionary<string, object> pathParameters, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/routing?commune={commune}&need={need}", pathParameters)
         {
         }
         /// <summary>
@@ -30,7 +30,7 @@ namespace CoordinationHub.Client.V1.Referrals.Routing
         /// </summary>
         /// <param name="rawUrl">The raw URL to use for the request builder.</param>
         /// <param name="requestAdapter">The request adapter to use to execute the requests.</param>
-        public RoutingRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/routing{?commune*,need*}", rawUrl)
+        public RoutingRequestBuilder(string rawUrl, IRequestAdapter requestAdapter) : base(requestAdapter, "{+baseurl}/v1/referrals/routing?commune={commune}&need={need}", rawUrl)
         {
         }
         /// <summary>
