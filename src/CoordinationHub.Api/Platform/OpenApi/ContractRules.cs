@@ -46,9 +46,10 @@ public sealed class ContractRulesSchemaFilter(ContractLimits limits) : ISchemaFi
             ? Nullable.GetUnderlyingType(member.PropertyType) is null
             : nullability.Create(member).ReadState == NullabilityState.NotNull);
 
-    /// <summary>A page holds at most the largest limit a list accepts.</summary>
+    /// <summary>A page (a list's, the event feed's) holds at most the largest limit a list accepts.</summary>
     private static ContractLimits.Limit? Paging(Type type, string property) =>
-        type.IsGenericType && type.GetGenericTypeDefinition() == typeof(PageResponse<>) && property == nameof(PageResponse<int>.Items)
+        property == nameof(PageResponse<int>.Items)
+        && ((type.IsGenericType && type.GetGenericTypeDefinition() == typeof(PageResponse<>)) || type.Name.EndsWith("Page", StringComparison.Ordinal))
             ? new ContractLimits.Limit { MaxItems = Cursor.MaxLimit }
             : null;
 }
