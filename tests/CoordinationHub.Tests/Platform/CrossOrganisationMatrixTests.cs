@@ -8,16 +8,17 @@ namespace CoordinationHub.Tests.Platform;
 /// <summary>
 /// The authorization matrix's fourth column, generated from the contract for the private resources: every read or
 /// delete under a referral or a webhook subscription answers 404 to an unrelated organisation holding every scope,
-/// as for an id that does not exist. Operations declared <c>x-public</c> would be skipped (none is, under these).
+/// as for an id that does not exist; a read declared <c>x-public</c> (public by design) answers it as to anyone.
 /// </summary>
 public abstract class CrossOrganisationMatrixTests(ApiFixture fx) : ReferralTestBase(fx)
 {
-    private static IEnumerable<(string Method, string Template, string Id)> Operations(string prefix)
+    private static IEnumerable<(string Method, string Template, string Id)> Operations(string prefix, bool publicOnly = false)
     {
         var contract = JsonNode.Parse(File.ReadAllText(Path.Combine(ContractConformance.RepoRoot(), "openapi", "coordinationhub.v1.json")))!;
         foreach (var (template, item) in contract["paths"]!.AsObject())
         foreach (var (method, definition) in item!.AsObject())
-            if (template.StartsWith(prefix, StringComparison.Ordinal) && method is "get" or "delete" && definition!["x-public"] is null)
+            if (template.StartsWith(prefix, StringComparison.Ordinal) && method is "get" or "delete"
+                && (definition!["x-public"]?.GetValue<bool>() == true) == publicOnly)
                 yield return (method.ToUpperInvariant(), template, definition!["operationId"]!.GetValue<string>());
     }
 
@@ -46,6 +47,15 @@ public abstract class CrossOrganisationMatrixTests(ApiFixture fx) : ReferralTest
         }
         Assert.True(checkedOperations >= 8, $"only {checkedOperations} operations checked");
         Assert.True(failures.Count == 0, string.Join("\n", failures));
+        // Public by design (x-public): the stranger reads the owner's organisation as anyone does.
+        var publicReads = 0;
+        foreach (var (method, template, operation) in Operations("/v1/organisations/{id}", publicOnly: true))
+        {
+            var response = await everyScope.GetAsync(template.Replace("{id}", ccas.Id.ToString()));
+            publicReads++;
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{operation} is x-public but answered {(int)response.StatusCode} to another organisation");
+        }
+        Assert.True(publicReads >= 1, "no x-public operation under /v1/organisations/{id}");
         // The owner still reads both: the 404 was the stranger's.
         await owner.GetAsync($"/v1/referrals/{referral.Id}").Ok();
         await owner.GetAsync($"/v1/webhook-subscriptions/{subscription.GetProperty("id").GetGuid()}").Ok();

@@ -139,6 +139,20 @@ public static class ETagOperations
     ];
 }
 
+/// <summary>
+/// Reads of resources public by design (the directory, the catalogue, delegations and the competence map): any
+/// organisation's key with the scope reads them, whoever they belong to. Declared <c>x-public</c>; the suite's
+/// cross-organisation matrix expects 404 from every other read of another organisation's resource.
+/// </summary>
+public static class PublicOperations
+{
+    public static readonly HashSet<string> All =
+    [
+        "SearchOrganisations", "GetOrganisation", "GetDepartementTerritory", "ListCompetences", "GetCompetenceMap",
+        "ExportCompetenceMap", "SearchDelegations", "GetDelegation", "ListDelegationVersions",
+    ];
+}
+
 /// <summary>Endpoint metadata: a PUT that replaces a setting whole, without a version: no If-Match, the last write wins.</summary>
 public sealed class LastWriteWins;
 
@@ -165,6 +179,12 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             }
         }
         if (string.IsNullOrEmpty(operation.Description)) operation.Description = operation.Summary;
+        if (PublicOperations.All.Contains(operation.OperationId ?? ""))
+        {
+            operation.Description += "\n\nPublic by design: any organisation reads it, whoever it belongs to.";
+            operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+            operation.Extensions["x-public"] = new JsonNodeExtension(JsonValue.Create(true));
+        }
 
         var method = context.ApiDescription.HttpMethod;
         if (method == "POST")

@@ -40,7 +40,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap
         {
         }
         /// <summary>
-        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.
+        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.CompetenceMapEntry"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -77,7 +77,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.CompetenceMapEntry>(requestInfo, global::CoordinationHub.Client.Models.CompetenceMapEntry.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.
+        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -105,7 +105,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap
             return new global::CoordinationHub.Client.V1.CompetenceMap.CompetenceMapRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.
+        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class CompetenceMapRequestBuilderGetQueryParameters 

@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Competences
         {
         }
         /// <summary>
-        /// Each competence with its holder by law, its legal basis (CASF article) and whether it is legal (one responsible body per commune at any date) or facultative (several bodies may act).
+        /// Each competence with its holder by law, its legal basis (CASF article) and whether it is legal (one responsible body per commune at any date) or facultative (several bodies may act).Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A List&lt;global::CoordinationHub.Client.Models.Competence&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -70,7 +70,7 @@ namespace CoordinationHub.Client.V1.Competences
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Each competence with its holder by law, its legal basis (CASF article) and whether it is legal (one responsible body per commune at any date) or facultative (several bodies may act).
+        /// Each competence with its holder by law, its legal basis (CASF article) and whether it is legal (one responsible body per commune at any date) or facultative (several bodies may act).Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

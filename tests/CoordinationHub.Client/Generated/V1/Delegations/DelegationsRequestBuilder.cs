@@ -47,7 +47,7 @@ namespace CoordinationHub.Client.V1.Delegations
         {
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.DelegationSummaryPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -127,7 +127,7 @@ namespace CoordinationHub.Client.V1.Delegations
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Delegation>(requestInfo, global::CoordinationHub.Client.Models.Delegation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -177,7 +177,7 @@ namespace CoordinationHub.Client.V1.Delegations
             return new global::CoordinationHub.Client.V1.Delegations.DelegationsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class DelegationsRequestBuilderGetQueryParameters 

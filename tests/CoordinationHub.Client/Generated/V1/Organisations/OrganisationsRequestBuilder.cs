@@ -47,7 +47,7 @@ namespace CoordinationHub.Client.V1.Organisations
         {
         }
         /// <summary>
-        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
+        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.OrganisationPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -127,7 +127,7 @@ namespace CoordinationHub.Client.V1.Organisations
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Organisation>(requestInfo, global::CoordinationHub.Client.Models.Organisation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
+        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -177,7 +177,7 @@ namespace CoordinationHub.Client.V1.Organisations
             return new global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
+        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class OrganisationsRequestBuilderGetQueryParameters 

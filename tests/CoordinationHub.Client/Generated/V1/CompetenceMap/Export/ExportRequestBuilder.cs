@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
         {
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A List&lt;global::CoordinationHub.Client.Models.CompetenceMapEntry&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -72,7 +72,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -100,7 +100,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
             return new global::CoordinationHub.Client.V1.CompetenceMap.Export.ExportRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ExportRequestBuilderGetQueryParameters 

@@ -46,7 +46,7 @@ namespace CoordinationHub.Client.V1.Delegations.Item
         {
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.Delegation"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -134,7 +134,7 @@ namespace CoordinationHub.Client.V1.Delegations.Item
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Delegation>(requestInfo, global::CoordinationHub.Client.Models.Delegation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -184,7 +184,7 @@ namespace CoordinationHub.Client.V1.Delegations.Item
             return new global::CoordinationHub.Client.V1.Delegations.Item.DelegationsItemRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class DelegationsItemRequestBuilderGetQueryParameters 

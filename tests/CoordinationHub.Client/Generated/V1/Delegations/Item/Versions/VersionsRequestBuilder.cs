@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Delegations.Item.Versions
         {
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A List&lt;global::CoordinationHub.Client.Models.DelegationVersion&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -72,7 +72,7 @@ namespace CoordinationHub.Client.V1.Delegations.Item.Versions
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// Scope: `delegations:read`.
+        /// Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>

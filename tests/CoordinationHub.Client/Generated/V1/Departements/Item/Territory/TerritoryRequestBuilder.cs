@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.Departements.Item.Territory
         {
         }
         /// <summary>
-        /// Scope: `directory:read`.
+        /// Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.DepartementTerritory"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -71,7 +71,7 @@ namespace CoordinationHub.Client.V1.Departements.Item.Territory
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.DepartementTerritory>(requestInfo, global::CoordinationHub.Client.Models.DepartementTerritory.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Scope: `directory:read`.
+        /// Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
