@@ -212,7 +212,7 @@ public abstract class HttpConventionTests(ApiFixture fx) : ApiTests(fx)
     public async Task A_database_that_is_down_answers_503_with_Retry_After()
     {
         await using var down = Fx.CreateFactory(Fx.UnreachableConnectionString, startupTasks: false);
-        var client = down.CreateClient();
+        var client = down.CreateDefaultClient(new ContractConformance.Handler());
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Fx.AdminKey);
         var response = await client.GetAsync("/v1/organisations");
         await response.Problem(HttpStatusCode.ServiceUnavailable, "unavailable");

@@ -63,6 +63,8 @@ public sealed class ContractHeaders : IDocumentFilter
         operation.Responses.TryAdd("400", Problem("The request is malformed or invalid; `errors` names the fields when it can."));
         operation.Responses.TryAdd("414", Problem($"The path and query are longer than {Http.RequestLimits.MaxTargetLength} characters."));
         operation.Responses.TryAdd("431", Problem($"The request headers are larger than {Http.RequestLimits.MaxHeaderBytes} bytes."));
+        // Every call reads the database, if only to know the key: down, it answers 503 with Retry-After.
+        operation.Responses.TryAdd("503", Problem("The database is unavailable (`unavailable`): retry after `Retry-After` seconds."));
         if (!operation.Responses.ContainsKey("500"))
             operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
         if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))

@@ -59,6 +59,7 @@ namespace CoordinationHub.Client.V1.Conventions
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.ConventionPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Conventions.ConventionsRequestBuilder.ConventionsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -78,6 +79,7 @@ namespace CoordinationHub.Client.V1.Conventions
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ConventionPage>(requestInfo, global::CoordinationHub.Client.Models.ConventionPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
@@ -99,6 +101,7 @@ namespace CoordinationHub.Client.V1.Conventions
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.Convention?> PostAsync(global::CoordinationHub.Client.Models.ConventionDraft body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -123,6 +126,7 @@ namespace CoordinationHub.Client.V1.Conventions
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Convention>(requestInfo, global::CoordinationHub.Client.Models.Convention.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }

@@ -59,6 +59,7 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.OrganisationPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder.OrganisationsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -78,6 +79,7 @@ namespace CoordinationHub.Client.V1.Organisations
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.OrganisationPage>(requestInfo, global::CoordinationHub.Client.Models.OrganisationPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
@@ -99,6 +101,7 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.Organisation?> PostAsync(global::CoordinationHub.Client.Models.OrganisationRegistration body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -123,6 +126,7 @@ namespace CoordinationHub.Client.V1.Organisations
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Organisation>(requestInfo, global::CoordinationHub.Client.Models.Organisation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }

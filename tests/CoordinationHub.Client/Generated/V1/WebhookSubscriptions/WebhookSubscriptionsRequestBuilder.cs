@@ -60,6 +60,7 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.WebhookSubscriptionPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.WebhookSubscriptions.WebhookSubscriptionsRequestBuilder.WebhookSubscriptionsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -80,6 +81,7 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.WebhookSubscriptionPage>(requestInfo, global::CoordinationHub.Client.Models.WebhookSubscriptionPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
@@ -100,6 +102,7 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.WebhookSubscription?> PostAsync(global::CoordinationHub.Client.Models.WebhookSubscriptionDraft body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -123,6 +126,7 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.WebhookSubscription>(requestInfo, global::CoordinationHub.Client.Models.WebhookSubscription.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }

@@ -47,6 +47,7 @@ namespace CoordinationHub.Client.V1.Imports.Item
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.ImportReport?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Imports.Item.ImportsItemRequestBuilder.ImportsItemRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -67,6 +68,7 @@ namespace CoordinationHub.Client.V1.Imports.Item
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ImportReport>(requestInfo, global::CoordinationHub.Client.Models.ImportReport.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }

@@ -48,6 +48,7 @@ namespace CoordinationHub.Client.V1.Referrals.Routing
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.ReferralRoute?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Referrals.Routing.RoutingRequestBuilder.RoutingRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -69,6 +70,7 @@ namespace CoordinationHub.Client.V1.Referrals.Routing
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.ReferralRoute>(requestInfo, global::CoordinationHub.Client.Models.ReferralRoute.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
