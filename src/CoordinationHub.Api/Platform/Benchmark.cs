@@ -86,7 +86,7 @@ public static class Benchmark
                     PersonKey = people.KeyOf(body.Person), SenderAgentReference = "bench", SenderAgentName = "Benchmark",
                     StatutoryBasis = "RSA_ORIENTATION", RoutingMode = "RESOLVED",
                     RoutingChain = System.Text.Json.JsonSerializer.Serialize(
-                        new[] { new Features.CompetenceMap.ChainStep(body.ReceiverId, "Nord", "DEPARTEMENT", "LAW", null, null) },
+                        new[] { new Features.CompetenceMap.ChainStep(body.ReceiverId, "Nord", "DEPARTEMENT", "LAW", null, null, "CASF L262-15 ; L262-16") },
                         Features.Referrals.ReferralStore.Json),
                     DeadlineAt = now.AddDays(10), DeadlineSource = "URGENCY", SentAt = now, Version = 1, UpdatedAt = now,
                 };

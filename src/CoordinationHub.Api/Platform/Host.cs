@@ -84,15 +84,29 @@ public static class Host
                     _ => (ProblemExceptionHandler.TypeBase + "http-" + c.ProblemDetails.Status, c.ProblemDetails.Detail),
                 };
             }
+            // The contract requires type, title, status and detail on every problem.
+            c.ProblemDetails.Status ??= c.HttpContext.Response.StatusCode;
+            c.ProblemDetails.Title ??= Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(c.ProblemDetails.Status.Value);
+            c.ProblemDetails.Detail ??= c.ProblemDetails.Title;
         });
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(allowIntegerValues: false));
+            o.SerializerOptions.Converters.Add(new FreeText.Converter());
             o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         });
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576);
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = builder.Configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576;
+            // Header bytes beyond ASCII (fetch sends ISO-8859-1) are read, not refused with a bare 400 (HeaderText).
+            k.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            // Kestrel answers its own limits without a body: its limits sit above the API's, which RequestLimits
+            // enforces with a problem document (414, 431).
+            k.Limits.MaxRequestLineSize = 4 * RequestLimits.MaxTargetLength;
+            k.Limits.MaxRequestHeadersTotalSize = 4 * RequestLimits.MaxHeaderBytes;
+        });
 
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database", tags: ["ready"])
@@ -123,6 +137,7 @@ public static class Host
         app.UseRateLimiter();
         app.UseAuthorization();
         app.Use(NirGuard.Middleware);
+        app.UseMiddleware<QueryEnums>();
         app.Use(AccessContext.Middleware);
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();

@@ -91,7 +91,10 @@ public static class ContractCompatibility
         Limit(old, now, "maximum", where, request, found);
         if (request && now["minimum"] is { } min && (old["minimum"] is null || min.GetValue<decimal>() > old["minimum"]!.GetValue<decimal>()))
             found.Add($"{where}: minimum raised to {min}");
-        if (request && now["pattern"] is { } pattern && pattern.ToString() != old["pattern"]?.ToString())
+        // Free text refusing control characters (1.3.0) narrows nothing a client could mean: not reported on a string
+        // that had no pattern.
+        if (request && now["pattern"] is { } pattern && pattern.ToString() != old["pattern"]?.ToString()
+            && !(pattern.ToString() == CoordinationHub.Platform.Http.FreeText.Pattern && old["pattern"] is null))
             found.Add($"{where}: pattern now {pattern}");
         if (old["enum"] is JsonArray oldEnum && now["enum"] is JsonArray newEnum)
         {

@@ -143,7 +143,8 @@ public sealed class ContractRulesTests(SqliteFixture fx)
             var s = Resolve(property.Value);
             if (s.TryGetProperty("maxLength", out var max) && max.GetInt32() <= 5000 && !s.TryGetProperty("format", out _))
                 yield return (field, JsonValue.Create(new string('7', max.GetInt32() + 1)));
-            if (s.TryGetProperty("pattern", out _)) yield return (field, JsonValue.Create("~"));
+            if (s.TryGetProperty("pattern", out var pattern))
+                yield return (field, JsonValue.Create(pattern.GetString() == CoordinationHub.Platform.Http.FreeText.Pattern ? "a\u0001b" : "~"));
             if (s.TryGetProperty("maximum", out var maximum) && maximum.GetDecimal() < int.MaxValue)
                 yield return (field, JsonValue.Create(maximum.GetDecimal() + (s.TryGetProperty("exclusiveMaximum", out _) ? 0 : 1)));
             if (s.TryGetProperty("minimum", out var minimum) && minimum.GetDecimal() > int.MinValue)

@@ -19,7 +19,7 @@ public abstract class RateLimitTests(ApiFixture fx) : ApiTests(fx)
 
     private static HttpClient Client(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<Program> host, string key)
     {
-        var client = host.CreateClient();
+        var client = host.CreateDefaultClient(new ContractConformance.Handler());
         client.DefaultRequestHeaders.Authorization = new("Bearer", key);
         return client;
     }

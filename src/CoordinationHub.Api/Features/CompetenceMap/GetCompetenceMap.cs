@@ -9,7 +9,8 @@ public sealed record MapOrganisation(Guid Id, string Name, string Kind);
 public sealed record MapCommune(Guid Id, string Code, string Name);
 
 /// <summary>A link of the chain: the holder by law, then each delegation and the convention under which it was granted.</summary>
-public sealed record ChainStep(Guid OrganisationId, string Name, string Kind, string Via, Guid? DelegationId, Guid? ConventionId);
+/// <param name="LegalBasis">The holder by law's legal basis, from the competence catalogue (e.g. CASF L262-15 ; L262-16); null on a delegation.</param>
+public sealed record ChainStep(Guid OrganisationId, string Name, string Kind, string Via, Guid? DelegationId, Guid? ConventionId, string? LegalBasis);
 
 /// <summary>Who is responsible for a competence in a commune on a date, and why.</summary>
 public sealed record CompetenceMapEntry(MapCommune Commune, string Competence, bool IsLegal, DateOnly Date, MapOrganisation Responsible, IReadOnlyList<ChainStep> Chain);
@@ -45,7 +46,8 @@ public sealed class GetCompetenceMapHandler(CompetenceMapCache cache, MapChanges
         {
             var link = chain[i];
             var org = map.Organisations.GetValueOrDefault(link.OrganisationId);
-            steps[i] = new ChainStep(link.OrganisationId, org?.Name ?? "", org?.Kind ?? "", link.DelegationId is null ? "LAW" : "DELEGATION", link.DelegationId, link.ConventionId);
+            steps[i] = new ChainStep(link.OrganisationId, org?.Name ?? "", org?.Kind ?? "", link.DelegationId is null ? "LAW" : "DELEGATION", link.DelegationId, link.ConventionId,
+                link.DelegationId is null ? competence.LegalBasis : null);
         }
         var last = steps[^1];
         return new CompetenceMapEntry(new MapCommune(commune.Id, commune.Code, commune.Name), competence.Code, competence.IsLegal, date,

@@ -36,9 +36,10 @@ public sealed class PushRecordValidator : AbstractValidator<PushRecord>
 
     public PushRecordValidator()
     {
-        RuleFor(r => r.ExternalRef).MaximumLength(Delegations.ExternalRefs.MaxLength).Must(Delegations.ExternalRefs.IsWellFormed)
-            .WithMessage(Delegations.ExternalRefs.Rule);
-        RuleFor(r => r.Competence).MaximumLength(32);
+        RuleFor(r => r.ExternalRef).MaximumLength(Delegations.ExternalRefs.MaxLength)
+            .Matches(FreeText.Pattern).WithMessage(FreeText.Message)
+            .Must(Delegations.ExternalRefs.IsWellFormed).WithMessage(Delegations.ExternalRefs.Rule);
+        RuleFor(r => r.Competence).MaximumLength(32).Matches(FreeText.Pattern).WithMessage(FreeText.Message);
         RuleFor(r => r.DelegateSiret).Matches("^\\d{14}$").WithMessage("A SIRET is 14 digits.");
         RuleFor(r => r.DelegateCcasCommune).Matches("^(\\d{5}|2[AB]\\d{3})$").WithMessage("A commune is its INSEE code (5 characters).");
         RuleFor(r => r.Communes).MaxItems(MaxCommunes);
@@ -47,7 +48,7 @@ public sealed class PushRecordValidator : AbstractValidator<PushRecord>
         RuleFor(r => r.StartOn).InclusiveBetween(Platform.Http.Dates.Earliest, Platform.Http.Dates.Latest).WithMessage(Platform.Http.Dates.OutOfRange);
         RuleFor(r => r.EndOn).InclusiveBetween(Platform.Http.Dates.Earliest, Platform.Http.Dates.Latest).WithMessage(Platform.Http.Dates.OutOfRange);
         RuleFor(r => r.EndOn).GreaterThanOrEqualTo(r => r.StartOn).When(r => r.StartOn is not null).WithMessage("endOn must not be before startOn.");
-        RuleFor(r => r.ConventionReference).MaximumLength(40);
+        RuleFor(r => r.ConventionReference).MaximumLength(40).Matches(FreeText.Pattern).WithMessage(FreeText.Message);
     }
 }
 

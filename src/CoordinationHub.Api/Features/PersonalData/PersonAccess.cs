@@ -58,7 +58,7 @@ public sealed class AccessContext
 
     private static string? Header(HttpContext http, string name, int max)
     {
-        var value = http.Request.Headers[name].ToString().Trim();
+        var value = Platform.Http.HeaderText.Decode(http.Request.Headers[name].ToString()).Trim();
         if (value.Length > max) throw new BadRequestException("header-too-long", $"{name} is at most {max} characters.");
         return value.Length == 0 ? null : value;
     }

@@ -76,6 +76,8 @@ public static class ReferralEndpoints
                 TypedResults.Ok(await sender.Send(command with { Competence = competence }, ct)))
             .WithName("SetReferralIntake")
             .WithSummary("Pause or resume your intake for a facultative competence, or publish your expected response delay")
+            .WithDescription("Replaces your intake setting for the competence whole: no If-Match, the last write wins.")
+            .WithMetadata(new LastWriteWins())
             .RequireAuthorization(Scopes.ReferralsWrite)
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(422);
 

@@ -20,7 +20,7 @@ public static class ReferralExamples
         new ContactInput(ContactChannel.PHONE, "06 00 00 00 00"), "1234567");
     private static readonly ConsentInput Consent = new("Instruction d'une demande de RSA", new ConsentScopeInput("INCOME", null), ConsentMethod.WRITTEN,
         At.AddHours(-1), Agent, new DateOnly(2026, 9, 2));
-    private static readonly IReadOnlyList<ChainStep> Chain = [new ChainStep(NordId, "Nord", "DEPARTEMENT", "LAW", null, null)];
+    private static readonly IReadOnlyList<ChainStep> Chain = [new ChainStep(NordId, "Nord", "DEPARTEMENT", "LAW", null, null, "CASF L262-15 ; L262-16")];
 
     internal static readonly ReferralDto Referral = new()
     {

@@ -396,7 +396,7 @@ public sealed class WebhookDispatcher(
         await using var _ = stream.ConfigureAwait(false);
         var read = 0;
         while (read < buffer.Length && await stream.ReadAsync(buffer.AsMemory(read), ct).ConfigureAwait(false) is var n and > 0) read += n;
-        return read == 0 ? null : Encoding.UTF8.GetString(buffer, 0, read);
+        return read == 0 ? null : Platform.Http.FreeText.Clean(Encoding.UTF8.GetString(buffer, 0, read));
     }
 
     private static string? Truncate(string? s) => s is null || s.Length <= 500 ? s : s[..500];

@@ -11,6 +11,11 @@ public static class WebhookEndpoints
     public static IServiceCollection AddWebhooks(this IServiceCollection services, IConfiguration configuration, bool runningAsServer)
     {
         services.Configure<WebhookOptions>(configuration.GetSection("Webhooks"));
+        // The binder appends a configured array to a non-empty default: a configured schedule replaces it instead.
+        services.PostConfigure<WebhookOptions>(o =>
+        {
+            if (configuration.GetSection("Webhooks:Backoff").Get<TimeSpan[]>() is { Length: > 0 } backoff) o.Backoff = backoff;
+        });
         services.AddSingleton<EventAudience>();
         services.AddSingleton<EventSignal>();
         services.AddSingleton<EventSequencer>();
@@ -67,6 +72,9 @@ public static class WebhookEndpoints
                 TypedResults.Ok(await sender.Send(new EnableWebhookSubscriptionCommand(id), ct)))
             .WithName("EnableWebhookSubscription")
             .WithSummary("Resume a subscription disabled after failing for days")
+            .WithDescription("Deliveries resume with the events created from now on. The events created while the subscription "
+                + "was disabled are not sent (a receiver back after days would get them in a flood): read them from the pull feed "
+                + "(`GET /v1/events`, kept 30 days) from the last event you processed.")
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
         group.MapGet("/{id:guid}/deliveries", async (Guid id, [FromQuery] WebhookDeliveryStatus? status, [FromQuery] int? limit, [FromQuery] string? cursor,

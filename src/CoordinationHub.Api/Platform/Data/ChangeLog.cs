@@ -53,6 +53,9 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
 
     private Prepared Prepare(Entry e, System.Buffers.ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
     {
+        // The contract lists every event type from the same catalogue: an unlisted one is a bug, not an event.
+        if (!EventCatalogue.Contains(e.EventType))
+            throw new InvalidOperationException($"Event type '{e.EventType}' is not in EventCatalogue: add it there (and so to the contract).");
         var now = clock.GetUtcNow();
         var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
         var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);

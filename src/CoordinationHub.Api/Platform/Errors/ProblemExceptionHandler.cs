@@ -62,7 +62,16 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
         {
             413 => new ProblemDetails { Status = 413, Type = TypeBase + "payload-too-large", Title = "The request body is too large", Detail = b.Message },
             415 => new ProblemDetails { Status = 415, Type = TypeBase + "unsupported-media-type", Title = "Unsupported content type", Detail = Unsupported(http) },
+            _ when json is { Message: Http.FreeText.Message, Path: { } at } => new ValidationProblemDetails(
+                new Dictionary<string, string[]> { [at.TrimStart('$', '.')] = [json.Message] })
+            {
+                Status = 400, Type = TypeBase + "validation", Title = "The request is invalid", Detail = "One or more fields are invalid; see errors.",
+            },
             _ when json is not null => new ProblemDetails { Status = 400, Type = TypeBase + "malformed-json", Title = "The request body could not be read", Detail = Clean(json, http) },
+            _ when Binding(b.Message) is { } field => new ValidationProblemDetails(new Dictionary<string, string[]> { [field.Name] = [field.Message] })
+            {
+                Status = 400, Type = TypeBase + "validation", Title = "The request is invalid", Detail = "One or more fields are invalid; see errors.",
+            },
             _ => new ProblemDetails { Status = b.StatusCode, Type = TypeBase + "bad-request", Title = "The request is malformed", Detail = b.Message },
         };
     }
@@ -106,6 +115,32 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
             return $"{j.Path} must be one of: {string.Join(", ", Enum.GetNames(enumType))}.";
         head = TypeName.Replace(head, "the expected type");
         return j.Path is null ? head : $"{head} (at {j.Path})";
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex BindFailure =
+        new(@"^Failed to bind parameter ""(?<type>.+) (?<name>\w+)"" from ""(?<value>.*)""\.$");
+    private static readonly System.Text.RegularExpressions.Regex Missing =
+        new(@"^Required parameter ""(?<type>.+) (?<name>\w+)"" was not provided");
+
+    /// <summary>A query, route or header value the binder refused, said without .NET's type names.</summary>
+    private static (string Name, string Message)? Binding(string message)
+    {
+        if (Missing.Match(message) is { Success: true } missing)
+            return (missing.Groups["name"].Value, $"{missing.Groups["name"].Value} is required.");
+        if (BindFailure.Match(message) is not { Success: true } m) return null;
+        var type = m.Groups["type"].Value.Replace("Nullable<", "").TrimEnd('>');
+        var expected = type switch
+        {
+            "int" or "Int32" or "long" or "Int64" => "an integer",
+            "bool" or "Boolean" => "true or false",
+            "DateOnly" => "a date (YYYY-MM-DD)",
+            "DateTimeOffset" or "DateTime" => "an instant (ISO 8601 with offset)",
+            "Guid" => "a UUID",
+            "decimal" or "double" => "a number",
+            _ => "a valid value",
+        };
+        var value = Http.FreeText.Clean(m.Groups["value"].Value);
+        return (m.Groups["name"].Value, $"'{(value.Length > 40 ? value[..40] + "…" : value)}' is not {expected}.");
     }
 
     private static readonly System.Text.RegularExpressions.Regex TypeName = new(@"\b(CoordinationHub|System)(\.[A-Za-z0-9_`+\[\]]+)+");

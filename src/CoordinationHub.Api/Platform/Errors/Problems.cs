@@ -38,3 +38,7 @@ public sealed class PreconditionFailedException(string detail)
 
 public sealed class PreconditionRequiredException(string detail)
     : ProblemException(428, "precondition-required", "If-Match is required", detail);
+
+/// <summary>A limit of the request itself (its target, its headers) beyond which it is not read.</summary>
+public sealed class LimitException(int status, string code, string title, string detail)
+    : ProblemException(status, code, title, detail);

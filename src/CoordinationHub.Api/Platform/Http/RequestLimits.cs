@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.Metadata;
+using CoordinationHub.Platform.Errors;
 
 namespace CoordinationHub.Platform.Http;
 
@@ -9,10 +10,23 @@ namespace CoordinationHub.Platform.Http;
 /// </summary>
 public sealed class RequestLimits(RequestDelegate next, IConfiguration configuration)
 {
+    /// <summary>The longest request target (path and query), as Kestrel's default request line.</summary>
+    public const int MaxTargetLength = 8192;
+    /// <summary>The most header bytes (names and values), as Kestrel's default.</summary>
+    public const int MaxHeaderBytes = 32768;
+
     private readonly long maxBytes = configuration.GetValue<long?>("Http:MaxRequestBodyBytes") ?? 1_048_576;
 
     public Task InvokeAsync(HttpContext http)
     {
+        var target = http.Request.Path.ToUriComponent().Length + (http.Request.QueryString.Value?.Length ?? 0);
+        if (target > MaxTargetLength)
+            throw new LimitException(414, "uri-too-long", "The request target is too long",
+                $"The path and query are {target} characters; the limit is {MaxTargetLength}.");
+        var headerBytes = http.Request.Headers.Sum(h => h.Key.Length + 4 + h.Value.Sum(v => v?.Length ?? 0));
+        if (headerBytes > MaxHeaderBytes)
+            throw new LimitException(431, "headers-too-large", "The request headers are too large",
+                $"The headers are {headerBytes} bytes; the limit is {MaxHeaderBytes}.");
         var limit = http.GetEndpoint()?.Metadata.GetMetadata<IRequestSizeLimitMetadata>()?.MaxRequestBodySize ?? maxBytes;
         if (http.Request.ContentLength > limit)
             throw new BadHttpRequestException($"The request body is {http.Request.ContentLength} bytes; the limit is {limit}.", StatusCodes.Status413PayloadTooLarge);

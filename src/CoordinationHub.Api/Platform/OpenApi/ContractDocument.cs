@@ -50,6 +50,8 @@ public static class ContractDocument
 
                     Every call carries an API key bound to one organisation: `Authorization: Bearer <key>`.
                     Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type`.
+                    Enumerated query values are read whatever their case (`mode=upsert`); an unknown one is a 400 `validation`
+                    problem naming the parameter and listing its values.
                     Lists are cursor-paginated (`limit` ≤ 500, follow `next`). Single resources carry an `ETag`;
                     updates require `If-Match`. POSTs honour an `Idempotency-Key` header.
 
@@ -97,6 +99,7 @@ public static class ContractDocument
             c.SchemaFilter<ExampleSchemaFilter>();
             c.DocumentFilter<TagsDocumentFilter>();
             c.DocumentFilter<ContractHeaders>();
+            c.DocumentFilter<ResponseRequiredFilter>();
             c.DocumentFilter<ContractDefaultsFilter>();
             c.CustomSchemaIds(ContractNameAttribute.SchemaId);
             c.SupportNonNullableReferenceTypes();
@@ -129,6 +132,36 @@ public static class ContractDocument
     }
 }
 
+/// <summary>
+/// Operations that answer a versioned resource with its ETag, besides those that need If-Match (which answer
+/// the resource they changed): the response validator fails a test when the server and this list disagree.
+/// </summary>
+public static class ETagOperations
+{
+    public static readonly HashSet<string> All =
+    [
+        "GetOrganisation", "RegisterOrganisation", "GetDelegation", "CreateDelegation", "GetConvention", "CreateConvention", "SignConvention",
+        "GetConventionHistory", "GetReferral", "CreateReferral", "GetWebhookSubscription", "CreateWebhookSubscription",
+    ];
+}
+
+/// <summary>
+/// Reads of resources public by design (the directory, the catalogue, delegations and the competence map): any
+/// organisation's key with the scope reads them, whoever they belong to. Declared <c>x-public</c>; the suite's
+/// cross-organisation matrix expects 404 from every other read of another organisation's resource.
+/// </summary>
+public static class PublicOperations
+{
+    public static readonly HashSet<string> All =
+    [
+        "SearchOrganisations", "GetOrganisation", "GetDepartementTerritory", "ListCompetences", "GetCompetenceMap",
+        "ExportCompetenceMap", "SearchDelegations", "GetDelegation", "ListDelegationVersions",
+    ];
+}
+
+/// <summary>Endpoint metadata: a PUT that replaces a setting whole, without a version: no If-Match, the last write wins.</summary>
+public sealed class LastWriteWins;
+
 /// <summary>Endpoint metadata: a POST that changes a versioned resource and so needs If-Match, as PUT does.</summary>
 public sealed class RequiresIfMatch;
 
@@ -144,23 +177,36 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             operation.Security ??= [];
             operation.Security.Add(new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("ApiKey", context.Document)] = [] });
             if (authorize.Policy is not null)
+            {
                 operation.Description = $"{operation.Description}{(string.IsNullOrEmpty(operation.Description) ? "" : "\n\n")}Scope: `{authorize.Policy}`.";
+                // Read by the suite's authorization matrix: a key without this scope is refused with 403.
+                operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+                operation.Extensions["x-scope"] = new JsonNodeExtension(JsonValue.Create(authorize.Policy));
+            }
         }
         if (string.IsNullOrEmpty(operation.Description)) operation.Description = operation.Summary;
+        if (PublicOperations.All.Contains(operation.OperationId ?? ""))
+        {
+            operation.Description += "\n\nPublic by design: any organisation reads it, whoever it belongs to.";
+            operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
+            operation.Extensions["x-public"] = new JsonNodeExtension(JsonValue.Create(true));
+        }
 
         var method = context.ApiDescription.HttpMethod;
         if (method == "POST")
-            AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false);
-        if (method is "PUT" or "PATCH" || metadata.OfType<RequiresIfMatch>().Any())
-            AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true);
+            AddHeader(operation, "Idempotency-Key", "Replays the first response for a repeated request with the same key (kept 24 h); the same key with another body answers 422.", required: false, maxLength: 100);
+        var ifMatch = (method is "PUT" or "PATCH" && !metadata.OfType<LastWriteWins>().Any()) || metadata.OfType<RequiresIfMatch>().Any();
+        if (ifMatch)
+            AddHeader(operation, "If-Match", "The ETag last read. 412 if the resource changed since, 428 if missing.", required: true, maxLength: 100);
 
         if (metadata.OfType<Features.PersonalData.ServesPersonalData>().Any())
         {
             AddHeader(operation, Features.PersonalData.AccessContext.AgentHeader, "The agent who reads, as your software knows them (at most "
-                + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data.", required: false);
+                + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data. "
+                + Http.HeaderText.Description, required: false, Features.PersonalData.AccessContext.AgentMax);
             AddHeader(operation, Features.PersonalData.AccessContext.PurposeHeader, "Why the agent reads (at most "
-                + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log.",
-                required: false);
+                + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log. "
+                + Http.HeaderText.Description, required: false, Features.PersonalData.AccessContext.PurposeMax);
             operation.Description += "\n\nThe answer may carry a person's data: the read is logged (organisation, key, `X-Agent`, time, operation, "
                 + "`X-Purpose`) before it is served; 503 `access-log-unavailable` when the log cannot be written."
                 + (method == "POST" ? " A replay (`Idempotency-Key`) of an answer whose person was since erased or purged answers 409 "
@@ -194,10 +240,37 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
                 c.Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 * 1024 * 1024 };
                 c.Example = JsonValue.Create(ContractExamples.Text(operation.OperationId, request: false) ?? ContractExamples.MapCsv);
             }
-            if (status is "200" && method == "GET" && operation.OperationId?.StartsWith("Get", StringComparison.Ordinal) == true && !context.ApiDescription.RelativePath!.EndsWith("territory", StringComparison.Ordinal))
+            if (status.StartsWith('2') && (ifMatch || ETagOperations.All.Contains(operation.OperationId ?? "")))
             {
                 r.Headers ??= new Dictionary<string, IOpenApiHeader>();
-                r.Headers["ETag"] = new OpenApiHeader { Description = "Version of the resource, for If-Match.", Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 } };
+                r.Headers["ETag"] = new OpenApiHeader
+                {
+                    // An idempotent replay restores status, Location and body, not the ETag: read the resource again.
+                    Description = method == "POST"
+                        ? "Version of the resource, for If-Match. Not on a replayed answer (`Idempotent-Replayed: true`): read the resource for it."
+                        : "Version of the resource, for If-Match.",
+                    Required = method != "POST",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100, Pattern = "^(W/)?\"[0-9]+\"$" },
+                };
+            }
+            if (method == "POST")
+            {
+                r.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                r.Headers["Idempotent-Replayed"] = new OpenApiHeader
+                {
+                    Description = "`true` when this answer is the stored answer to an earlier request with the same `Idempotency-Key`.",
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("true")] },
+                };
+            }
+            if (status is "201" or "202")
+            {
+                r.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                r.Headers["Location"] = new OpenApiHeader
+                {
+                    Description = status == "201" ? "The path of the resource created." : "The path to follow for the outcome.",
+                    Required = true,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "uri-reference", MaxLength = 2000 },
+                };
             }
         }
     }
@@ -213,17 +286,24 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
             if (parameter.Schema is not OpenApiSchema schema) continue;
             var property = request?.GetProperty(parameter.Name!, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public
                 | System.Reflection.BindingFlags.IgnoreCase);
-            if (property is not null && limits.For(request!, property.Name) is { } limit) ContractLimits.Write(schema, limit);
+            if (property is not null && limits.For(request!, property.Name) is { } limit)
+            {
+                ContractLimits.Write(schema, limit);
+                // A value the use case cannot do without (non-nullable, NotEmpty) is a required parameter.
+                if (limit.MinLength >= 1 && !property.PropertyType.IsValueType
+                    && new System.Reflection.NullabilityInfoContext().Create(property).ReadState == System.Reflection.NullabilityState.NotNull)
+                    parameter.Required = true;
+            }
         }
     }
 
-    private static void AddHeader(OpenApiOperation operation, string name, string description, bool required)
+    private static void AddHeader(OpenApiOperation operation, string name, string description, bool required, int maxLength)
     {
         operation.Parameters ??= [];
         operation.Parameters.Add(new OpenApiParameter
         {
             Name = name, In = ParameterLocation.Header, Required = required, Description = description,
-            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100 },
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = maxLength },
         });
     }
 }

@@ -69,8 +69,8 @@ public static class ContractExamples
     private static readonly CompetenceMapEntry MapEntry = new(new MapCommune(LilleId, "59350", "Lille"), "RSA_INSTRUCTION", true, new DateOnly(2026, 6, 1),
         new MapOrganisation(CcasId, "CCAS de Lille", "CCAS"),
         [
-            new ChainStep(NordId, "Nord", "DEPARTEMENT", "LAW", null, null),
-            new ChainStep(CcasId, "CCAS de Lille", "CCAS", "DELEGATION", DelegationId, ConventionId),
+            new ChainStep(NordId, "Nord", "DEPARTEMENT", "LAW", null, null, "CASF L262-15 ; L262-16"),
+            new ChainStep(CcasId, "CCAS de Lille", "CCAS", "DELEGATION", DelegationId, ConventionId, null),
         ]);
 
     /// <summary>The CSV export, as a département's system receives it.</summary>

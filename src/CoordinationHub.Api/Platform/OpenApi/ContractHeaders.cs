@@ -25,11 +25,14 @@ public sealed class ContractHeaders : IDocumentFilter
         document.Components ??= new OpenApiComponents();
         document.Components.Headers ??= new Dictionary<string, IOpenApiHeader>();
         foreach (var (name, description) in Headers)
-            document.Components.Headers[name] = new OpenApiHeader { Description = description, Schema = Text(200) };
+            document.Components.Headers[name] = new OpenApiHeader
+            {
+                Description = description, Schema = Text(200), Required = name.StartsWith("RateLimit", StringComparison.Ordinal),
+            };
         document.Components.Headers[MapChanges.Header] = new OpenApiHeader
         {
-            Description = "The competence map generation this answer wrote or read. Send it back as `Map-Min-Generation` to read " +
-                "your write through any instance behind a load balancer.",
+            Description = "The competence map generation this answer wrote or read; absent when it did neither. Send it back as " +
+                "`Map-Min-Generation` to read your write through any instance behind a load balancer.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int64", Minimum = "0" },
         };
         document.Components.Headers["Cache-Control"] = new OpenApiHeader
@@ -42,6 +45,7 @@ public sealed class ContractHeaders : IDocumentFilter
         {
             Description = "Seconds to wait before the next request.",
             Schema = new OpenApiSchema { Type = JsonSchemaType.Integer, Format = "int32", Minimum = "0", Maximum = "86400" },
+            Required = true,
         };
         foreach (var server in document.Servers ?? [])
         {
@@ -65,6 +69,12 @@ public sealed class ContractHeaders : IDocumentFilter
         operation.Responses.TryAdd("422", Problem("A business rule refuses the request. On any operation: "
             + "`referrals.nir-refused` when a free-text header (`X-Agent`, `X-Purpose`, `Idempotency-Key`), the query "
             + "string or the path carries a NIR."));
+        // Any request can be malformed (a header, a query value, a body, or what the transport refuses).
+        operation.Responses.TryAdd("400", Problem("The request is malformed or invalid; `errors` names the fields when it can."));
+        operation.Responses.TryAdd("414", Problem($"The path and query are longer than {Http.RequestLimits.MaxTargetLength} characters."));
+        operation.Responses.TryAdd("431", Problem($"The request headers are larger than {Http.RequestLimits.MaxHeaderBytes} bytes."));
+        // Every call reads the database, if only to know the key: down, it answers 503 with Retry-After.
+        operation.Responses.TryAdd("503", Problem("The database is unavailable (`unavailable`): retry after `Retry-After` seconds."));
         if (!operation.Responses.ContainsKey("500"))
             operation.Responses["500"] = Problem("An unexpected error; the problem carries the `traceId` to quote.");
         if (context.ApiDescription.ParameterDescriptions.Any(p => p.Source == Microsoft.AspNetCore.Mvc.ModelBinding.BindingSource.Body))
@@ -75,7 +85,6 @@ public sealed class ContractHeaders : IDocumentFilter
         // The competence map's consistency token: read by lookups, written by what changes the map.
         var tags = operation.Tags?.Select(t => t.Name).ToHashSet() ?? [];
         var readsMap = tags.Contains("Competence map");
-        var writesMap = context.ApiDescription.HttpMethod is "POST" or "PUT" && tags.Overlaps(["Directory", "Conventions", "Delegations", "Imports"]);
         if (readsMap)
         {
             operation.Parameters ??= [];
@@ -95,9 +104,9 @@ public sealed class ContractHeaders : IDocumentFilter
             r.Headers ??= new Dictionary<string, IOpenApiHeader>();
             foreach (var (name, _) in Headers) r.Headers[name] = new OpenApiHeaderReference(name, context.Document);
             if (personal) r.Headers["Cache-Control"] = new OpenApiHeaderReference("Cache-Control", context.Document);
-            if ((readsMap || writesMap) && status.StartsWith('2'))
-                r.Headers[MapChanges.Header] = new OpenApiHeaderReference(MapChanges.Header, context.Document);
-            if (status == "429") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
+            // Any operation may route through the map (a referral does): whatever answer read or wrote it says so.
+            r.Headers[MapChanges.Header] = new OpenApiHeaderReference(MapChanges.Header, context.Document);
+            if (status is "429" or "503") r.Headers["Retry-After"] = new OpenApiHeaderReference("Retry-After", context.Document);
         }
     }
 

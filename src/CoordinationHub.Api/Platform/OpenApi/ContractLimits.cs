@@ -19,7 +19,7 @@ public sealed class ContractLimits
     public const int DefaultMaxItems = 40_000;
     public const string DefaultsDescription = """
         **Limits.** Every string declares `maxLength` and every array `maxItems`, the same numbers the server validates.
-        Where no rule applies, strings are at most 4000 characters, lists at most 40,000 items, and integers within their
+        Where no rule applies, strings are at most 4000 characters of free text (no control character but tab and line breaks), lists at most 40,000 items, and integers within their
         format's range. Identifiers are UUIDs (36 characters), dates `YYYY-MM-DD`, instants ISO 8601 with offset.
         """;
 
@@ -140,6 +140,9 @@ public sealed class ContractLimits
         var type = schema.Type ?? 0;
         if (type.HasFlag(JsonSchemaType.String) && schema.Enum is not { Count: > 0 })
             schema.MaxLength ??= schema.Format switch { "uuid" => 36, "date" => 10, "date-time" => 33, _ => DefaultMaxLength };
+        // Free text: the characters the server accepts (FreeText), declared where no format or pattern says more.
+        if (type.HasFlag(JsonSchemaType.String) && schema.Enum is not { Count: > 0 } && schema.Format is null && schema.Pattern is null)
+            schema.Pattern = Http.FreeText.Pattern;
         if (type.HasFlag(JsonSchemaType.Integer) && schema.Minimum is null && schema.ExclusiveMinimum is null)
             schema.Minimum = schema.Format == "int64" ? Text(long.MinValue) : Text(int.MinValue);
         if (type.HasFlag(JsonSchemaType.Integer) && schema.Maximum is null && schema.ExclusiveMaximum is null)

@@ -46,9 +46,10 @@ public sealed class ContractRulesSchemaFilter(ContractLimits limits) : ISchemaFi
             ? Nullable.GetUnderlyingType(member.PropertyType) is null
             : nullability.Create(member).ReadState == NullabilityState.NotNull);
 
-    /// <summary>A page holds at most the largest limit a list accepts.</summary>
+    /// <summary>A page (a list's, the event feed's) holds at most the largest limit a list accepts.</summary>
     private static ContractLimits.Limit? Paging(Type type, string property) =>
-        type.IsGenericType && type.GetGenericTypeDefinition() == typeof(PageResponse<>) && property == nameof(PageResponse<int>.Items)
+        property == nameof(PageResponse<int>.Items)
+        && ((type.IsGenericType && type.GetGenericTypeDefinition() == typeof(PageResponse<>)) || type.Name.EndsWith("Page", StringComparison.Ordinal))
             ? new ContractLimits.Limit { MaxItems = Cursor.MaxLimit }
             : null;
 }
@@ -69,6 +70,53 @@ public sealed class ContractDefaultsFilter : IDocumentFilter
                 foreach (var media in response.Content?.Values ?? []) ContractLimits.Defaults(media.Schema);
                 foreach (var header in response.Headers?.Values ?? []) ContractLimits.Defaults(header.Schema);
             }
+        }
+    }
+}
+
+/// <summary>
+/// What an answer always carries, declared so: every property of a schema read only in answers is
+/// <c>required</c> (the server writes each one, null where the schema says nullable), and the problem
+/// document's members are typed. A schema also read in requests keeps its optional members: there
+/// <c>required</c> says what a client must send.
+/// </summary>
+public sealed class ResponseRequiredFilter : IDocumentFilter
+{
+    public void Apply(OpenApiDocument document, DocumentFilterContext context)
+    {
+        var schemas = document.Components?.Schemas;
+        if (schemas is null) return;
+        var requests = new HashSet<string>();
+        var responses = new HashSet<string>();
+        foreach (var operation in document.Paths?.Values.SelectMany(p => p.Operations?.Values.AsEnumerable() ?? []) ?? [])
+        {
+            foreach (var parameter in operation.Parameters ?? []) Reach(parameter.Schema, schemas, requests);
+            foreach (var media in operation.RequestBody?.Content?.Values ?? []) Reach(media.Schema, schemas, requests);
+            foreach (var response in operation.Responses?.Values.AsEnumerable() ?? [])
+            foreach (var media in response.Content?.Values ?? [])
+                Reach(media.Schema, schemas, responses);
+        }
+        foreach (var name in responses.Except(requests))
+            if (schemas[name] is OpenApiSchema { Properties.Count: > 0 } schema)
+                schema.Required = new HashSet<string>(schema.Properties.Keys);
+        schemas["ProblemDetails"] = ContractProblems.Schema(document);
+        ContractEvents.Apply(document);
+    }
+
+    private static void Reach(IOpenApiSchema? schema, IDictionary<string, IOpenApiSchema> schemas, HashSet<string> found)
+    {
+        switch (schema)
+        {
+            case OpenApiSchemaReference reference:
+                if (reference.Reference.Id is { } id && found.Add(id) && schemas.TryGetValue(id, out var target))
+                    Reach(target, schemas, found);
+                break;
+            case OpenApiSchema s:
+                foreach (var property in s.Properties?.Values ?? []) Reach(property, schemas, found);
+                Reach(s.Items, schemas, found);
+                Reach(s.AdditionalProperties, schemas, found);
+                foreach (var part in (s.AllOf ?? []).Concat(s.AnyOf ?? []).Concat(s.OneOf ?? [])) Reach(part, schemas, found);
+                break;
         }
     }
 }

@@ -19,12 +19,14 @@ namespace CoordinationHub.Client.Models
         /// <summary>The delegationId property</summary>
         public Guid? DelegationId { get; set; }
         /// <summary>The kind property</summary>
+        public global::CoordinationHub.Client.Models.ChainStep_kind? Kind { get; set; }
+        /// <summary>The legalBasis property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
-        public string? Kind { get; set; }
+        public string? LegalBasis { get; set; }
 #nullable restore
 #else
-        public string Kind { get; set; }
+        public string LegalBasis { get; set; }
 #endif
         /// <summary>The name property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
@@ -37,13 +39,7 @@ namespace CoordinationHub.Client.Models
         /// <summary>The organisationId property</summary>
         public Guid? OrganisationId { get; set; }
         /// <summary>The via property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public string? Via { get; set; }
-#nullable restore
-#else
-        public string Via { get; set; }
-#endif
+        public global::CoordinationHub.Client.Models.ChainStep_via? Via { get; set; }
         /// <summary>
         /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.ChainStep"/> and sets the default values.
         /// </summary>
@@ -71,10 +67,11 @@ namespace CoordinationHub.Client.Models
             {
                 { "conventionId", n => { ConventionId = n.GetGuidValue(); } },
                 { "delegationId", n => { DelegationId = n.GetGuidValue(); } },
-                { "kind", n => { Kind = n.GetStringValue(); } },
+                { "kind", n => { Kind = n.GetEnumValue<global::CoordinationHub.Client.Models.ChainStep_kind>(); } },
+                { "legalBasis", n => { LegalBasis = n.GetStringValue(); } },
                 { "name", n => { Name = n.GetStringValue(); } },
                 { "organisationId", n => { OrganisationId = n.GetGuidValue(); } },
-                { "via", n => { Via = n.GetStringValue(); } },
+                { "via", n => { Via = n.GetEnumValue<global::CoordinationHub.Client.Models.ChainStep_via>(); } },
             };
         }
         /// <summary>
@@ -86,10 +83,11 @@ namespace CoordinationHub.Client.Models
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteGuidValue("conventionId", ConventionId);
             writer.WriteGuidValue("delegationId", DelegationId);
-            writer.WriteStringValue("kind", Kind);
+            writer.WriteEnumValue<global::CoordinationHub.Client.Models.ChainStep_kind>("kind", Kind);
+            writer.WriteStringValue("legalBasis", LegalBasis);
             writer.WriteStringValue("name", Name);
             writer.WriteGuidValue("organisationId", OrganisationId);
-            writer.WriteStringValue("via", Via);
+            writer.WriteEnumValue<global::CoordinationHub.Client.Models.ChainStep_via>("via", Via);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

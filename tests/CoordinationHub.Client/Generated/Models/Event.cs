@@ -26,14 +26,8 @@ namespace CoordinationHub.Client.Models
         public Guid? Id { get; set; }
         /// <summary>The timestamp property</summary>
         public DateTimeOffset? Timestamp { get; set; }
-        /// <summary>The type property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public string? Type { get; set; }
-#nullable restore
-#else
-        public string Type { get; set; }
-#endif
+        /// <summary>The event&apos;s type: one of `x-webhooks`.</summary>
+        public global::CoordinationHub.Client.Models.Event_type? Type { get; set; }
         /// <summary>
         /// Instantiates a new <see cref="global::CoordinationHub.Client.Models.Event"/> and sets the default values.
         /// </summary>
@@ -62,7 +56,7 @@ namespace CoordinationHub.Client.Models
                 { "data", n => { Data = n.GetObjectValue<global::CoordinationHub.Client.Models.EventData>(global::CoordinationHub.Client.Models.EventData.CreateFromDiscriminatorValue); } },
                 { "id", n => { Id = n.GetGuidValue(); } },
                 { "timestamp", n => { Timestamp = n.GetDateTimeOffsetValue(); } },
-                { "type", n => { Type = n.GetStringValue(); } },
+                { "type", n => { Type = n.GetEnumValue<global::CoordinationHub.Client.Models.Event_type>(); } },
             };
         }
         /// <summary>
@@ -75,7 +69,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteObjectValue<global::CoordinationHub.Client.Models.EventData>("data", Data);
             writer.WriteGuidValue("id", Id);
             writer.WriteDateTimeOffsetValue("timestamp", Timestamp);
-            writer.WriteStringValue("type", Type);
+            writer.WriteEnumValue<global::CoordinationHub.Client.Models.Event_type>("type", Type);
             writer.WriteAdditionalData(AdditionalData);
         }
     }

@@ -17,13 +17,7 @@ namespace CoordinationHub.Client.Models
         /// <summary>The resourceId property</summary>
         public Guid? ResourceId { get; set; }
         /// <summary>The resourceType property</summary>
-#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
-#nullable enable
-        public string? ResourceType { get; set; }
-#nullable restore
-#else
-        public string ResourceType { get; set; }
-#endif
+        public global::CoordinationHub.Client.Models.EventData_resourceType? ResourceType { get; set; }
         /// <summary>The status property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -58,7 +52,7 @@ namespace CoordinationHub.Client.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "resourceId", n => { ResourceId = n.GetGuidValue(); } },
-                { "resourceType", n => { ResourceType = n.GetStringValue(); } },
+                { "resourceType", n => { ResourceType = n.GetEnumValue<global::CoordinationHub.Client.Models.EventData_resourceType>(); } },
                 { "status", n => { Status = n.GetStringValue(); } },
             };
         }
@@ -70,7 +64,7 @@ namespace CoordinationHub.Client.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteGuidValue("resourceId", ResourceId);
-            writer.WriteStringValue("resourceType", ResourceType);
+            writer.WriteEnumValue<global::CoordinationHub.Client.Models.EventData_resourceType>("resourceType", ResourceType);
             writer.WriteStringValue("status", Status);
             writer.WriteAdditionalData(AdditionalData);
         }

@@ -8,14 +8,31 @@ using System.IO;
 using System;
 namespace CoordinationHub.Client.Models
 {
+    /// <summary>
+    /// An RFC 9457 problem document. `type` is stable: switch on it. Every type, with its status:| type (after `https://coordinationhub.fr/problems/`) | status ||---|---|| `bad-request` | 400 || `header-too-long` | 400 || `imports.bad-gzip` | 400 || `imports.competences` | 400 || `imports.competences-required` | 400 || `imports.delegator-required` | 400 || `imports.effective-on` | 400 || `invalid-cursor` | 400 || `invalid-idempotency-key` | 400 || `malformed-json` | 400 || `unknown-competence` | 400 || `validation` | 400 || `unauthenticated` | 401 || `conventions.not-a-party` | 403 || `forbidden` | 403 || `insufficient-scope` | 403 || `not-found` | 404 || `method-not-allowed` | 405 || `conventions.already-signed` | 409 || `conventions.already-terminated` | 409 || `conventions.amendment-pending` | 409 || `conventions.not-amendable` | 409 || `conventions.nothing-to-sign` | 409 || `conventions.reference-taken` | 409 || `conventions.terminated` | 409 || `delegations.external-ref-taken` | 409 || `delegations.overlap` | 409 || `directory.ccas-exists` | 409 || `directory.cias-exists` | 409 || `directory.referential-read-only` | 409 || `directory.siren-taken` | 409 || `directory.siret-taken` | 409 || `idempotency-in-progress` | 409 || `referrals.duplicate` | 409 || `referrals.illegal-transition` | 409 || `referrals.person-purged` | 409 || `webhooks.delivery-pending` | 409 || `precondition-failed` | 412 || `payload-too-large` | 413 || `unsupported-media-type` | 415 || `conventions.effective-outside-period` | 422 || `conventions.end-before-start` | 422 || `conventions.inactive-party` | 422 || `conventions.not-signed` | 422 || `conventions.notice-period` | 422 || `conventions.payer-not-a-party` | 422 || `conventions.renewal-incomplete` | 422 || `conventions.response-days-not-covered` | 422 || `conventions.signature-in-future` | 422 || `conventions.termination-after-end` | 422 || `conventions.termination-in-past` | 422 || `conventions.territory-required` | 422 || `conventions.unknown-commune` | 422 || `conventions.unknown-competence` | 422 || `conventions.unknown-departement` | 422 || `conventions.unknown-epci` | 422 || `conventions.unknown-party` | 422 || `delegations.competence-not-covered` | 422 || `delegations.convention-not-in-force` | 422 || `delegations.convention-not-signed` | 422 || `delegations.delegator-does-not-hold` | 422 || `delegations.end-before-start` | 422 || `delegations.not-an-early-end` | 422 || `delegations.not-parties` | 422 || `delegations.subdelegation-not-allowed` | 422 || `delegations.territory-not-covered` | 422 || `delegations.unknown-commune` | 422 || `delegations.unknown-competence` | 422 || `delegations.unknown-delegate` | 422 || `delegations.unknown-delegator` | 422 || `delegations.unknown-departement` | 422 || `delegations.unknown-epci` | 422 || `directory.commune-required` | 422 || `directory.epci-required` | 422 || `directory.inactive-parent` | 422 || `directory.partner-category-forbidden` | 422 || `directory.partner-category-required` | 422 || `directory.unknown-departement` | 422 || `idempotency-key-reused` | 422 || `imports.identity-changed` | 422 || `imports.invalid-field` | 422 || `imports.missing-field` | 422 || `imports.outside-territory` | 422 || `imports.refused` | 422 || `imports.unknown-commune` | 422 || `imports.unknown-convention` | 422 || `imports.unknown-delegate` | 422 || `imports.unknown-delegator` | 422 || `referrals.commune-unchanged` | 422 || `referrals.consent-expired` | 422 || `referrals.consent-in-future` | 422 || `referrals.consent-out-of-scope` | 422 || `referrals.invalid-suggestion` | 422 || `referrals.legal-competence-cannot-pause` | 422 || `referrals.nir-refused` | 422 || `referrals.nothing-to-rectify` | 422 || `referrals.receiver-paused` | 422 || `referrals.self-referral` | 422 || `referrals.unknown-commune` | 422 || `referrals.unknown-need` | 422 || `referrals.unknown-receiver` | 422 || `webhooks.organisation-required` | 422 || `webhooks.url-forbidden-address` | 422 || `webhooks.url-not-https` | 422 || `webhooks.url-unresolvable` | 422 || `precondition-required` | 428 || `rate-limited` | 429 || `cancelled` | 499 || `internal` | 500 || `access-log-unavailable` | 503 || `unavailable` | 503 || `map-min-generation` | 400 || `conventions.amendment-orphans-delegation` | 409 || `referrals.transfer-to-self` | 422 || `uri-too-long` | 414 || `headers-too-large` | 431 |
+    /// </summary>
     [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
-    #pragma warning disable CS1591
     public partial class ProblemDetails : ApiException, IAdditionalDataHolder, IParsable
-    #pragma warning restore CS1591
     {
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
-        /// <summary>The detail property</summary>
+        /// <summary>Type `referrals.illegal-transition`: what your organisation may do on the referral now.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public List<global::CoordinationHub.Client.Models.ProblemDetails_allowedActions?>? AllowedActions { get; set; }
+#nullable restore
+#else
+        public List<global::CoordinationHub.Client.Models.ProblemDetails_allowedActions?> AllowedActions { get; set; }
+#endif
+        /// <summary>Conflicts and business rules: the path of the resource the request collided with.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? ConflictingResource { get; set; }
+#nullable restore
+#else
+        public string ConflictingResource { get; set; }
+#endif
+        /// <summary>What went wrong with this request, for a person to read.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public string? Detail { get; set; }
@@ -23,7 +40,23 @@ namespace CoordinationHub.Client.Models
 #else
         public string Detail { get; set; }
 #endif
-        /// <summary>The instance property</summary>
+        /// <summary>Type `validation` only: the messages for each invalid field (its JSON path).</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::CoordinationHub.Client.Models.ProblemDetails_errors? Errors { get; set; }
+#nullable restore
+#else
+        public global::CoordinationHub.Client.Models.ProblemDetails_errors Errors { get; set; }
+#endif
+        /// <summary>Type `referrals.nir-refused`: the JSON path of the field that holds what looks like a NIR.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? Field { get; set; }
+#nullable restore
+#else
+        public string Field { get; set; }
+#endif
+        /// <summary>Not sent today; reserved by RFC 9457.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public string? Instance { get; set; }
@@ -33,9 +66,29 @@ namespace CoordinationHub.Client.Models
 #endif
         /// <summary>The primary error message.</summary>
         public override string Message { get => base.Message; }
+        /// <summary>Type `referrals.receiver-paused`: the body that acts for the need while the receiver is paused, if any.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::CoordinationHub.Client.Models.ProblemDetails_nextReceiver? NextReceiver { get; set; }
+#nullable restore
+#else
+        public global::CoordinationHub.Client.Models.ProblemDetails_nextReceiver NextReceiver { get; set; }
+#endif
+        /// <summary>Type `referrals.receiver-paused`: the last day of the pause, if it has one.</summary>
+        public Date? PausedUntil { get; set; }
+        /// <summary>Type `referrals.illegal-transition`: the referral&apos;s status.</summary>
+        public global::CoordinationHub.Client.Models.ProblemDetails_referralStatus? ReferralStatus { get; set; }
+        /// <summary>Type `imports.refused`: the push&apos;s report, every refused record with its reason.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public global::CoordinationHub.Client.Models.ImportReport? Report { get; set; }
+#nullable restore
+#else
+        public global::CoordinationHub.Client.Models.ImportReport Report { get; set; }
+#endif
         /// <summary>The status property</summary>
         public int? Status { get; set; }
-        /// <summary>The title property</summary>
+        /// <summary>A short summary of the problem type, in English.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public string? Title { get; set; }
@@ -43,7 +96,15 @@ namespace CoordinationHub.Client.Models
 #else
         public string Title { get; set; }
 #endif
-        /// <summary>The type property</summary>
+        /// <summary>The W3C trace id of the request: quote it to the support.</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? TraceId { get; set; }
+#nullable restore
+#else
+        public string TraceId { get; set; }
+#endif
+        /// <summary>`https://coordinationhub.fr/problems/&lt;code&gt;`, one of the codes listed on the schema.</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public string? Type { get; set; }
@@ -76,10 +137,19 @@ namespace CoordinationHub.Client.Models
         {
             return new Dictionary<string, Action<IParseNode>>
             {
+                { "allowedActions", n => { AllowedActions = n.GetCollectionOfEnumValues<global::CoordinationHub.Client.Models.ProblemDetails_allowedActions>()?.AsList(); } },
+                { "conflictingResource", n => { ConflictingResource = n.GetStringValue(); } },
                 { "detail", n => { Detail = n.GetStringValue(); } },
+                { "errors", n => { Errors = n.GetObjectValue<global::CoordinationHub.Client.Models.ProblemDetails_errors>(global::CoordinationHub.Client.Models.ProblemDetails_errors.CreateFromDiscriminatorValue); } },
+                { "field", n => { Field = n.GetStringValue(); } },
                 { "instance", n => { Instance = n.GetStringValue(); } },
+                { "nextReceiver", n => { NextReceiver = n.GetObjectValue<global::CoordinationHub.Client.Models.ProblemDetails_nextReceiver>(global::CoordinationHub.Client.Models.ProblemDetails_nextReceiver.CreateFromDiscriminatorValue); } },
+                { "pausedUntil", n => { PausedUntil = n.GetDateValue(); } },
+                { "referralStatus", n => { ReferralStatus = n.GetEnumValue<global::CoordinationHub.Client.Models.ProblemDetails_referralStatus>(); } },
+                { "report", n => { Report = n.GetObjectValue<global::CoordinationHub.Client.Models.ImportReport>(global::CoordinationHub.Client.Models.ImportReport.CreateFromDiscriminatorValue); } },
                 { "status", n => { Status = n.GetIntValue(); } },
                 { "title", n => { Title = n.GetStringValue(); } },
+                { "traceId", n => { TraceId = n.GetStringValue(); } },
                 { "type", n => { Type = n.GetStringValue(); } },
             };
         }
@@ -90,10 +160,19 @@ namespace CoordinationHub.Client.Models
         public virtual void Serialize(ISerializationWriter writer)
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
+            writer.WriteCollectionOfEnumValues<global::CoordinationHub.Client.Models.ProblemDetails_allowedActions>("allowedActions", AllowedActions);
+            writer.WriteStringValue("conflictingResource", ConflictingResource);
             writer.WriteStringValue("detail", Detail);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.ProblemDetails_errors>("errors", Errors);
+            writer.WriteStringValue("field", Field);
             writer.WriteStringValue("instance", Instance);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.ProblemDetails_nextReceiver>("nextReceiver", NextReceiver);
+            writer.WriteDateValue("pausedUntil", PausedUntil);
+            writer.WriteEnumValue<global::CoordinationHub.Client.Models.ProblemDetails_referralStatus>("referralStatus", ReferralStatus);
+            writer.WriteObjectValue<global::CoordinationHub.Client.Models.ImportReport>("report", Report);
             writer.WriteIntValue("status", Status);
             writer.WriteStringValue("title", Title);
+            writer.WriteStringValue("traceId", TraceId);
             writer.WriteStringValue("type", Type);
             writer.WriteAdditionalData(AdditionalData);
         }

@@ -132,7 +132,7 @@ public abstract class LiveMapTests(ApiFixture fx) : DelegationTestBase(fx)
     public async Task Two_instances_over_one_database_answer_each_others_writes_within_two_seconds_and_their_own_at_once()
     {
         await using var other = Fx.CreateFactory(Fx.ConnectionString);
-        using var b = other.CreateClient();
+        using var b = other.CreateDefaultClient(new Platform.ContractConformance.Handler());
         b.DefaultRequestHeaders.Authorization = new("Bearer", Fx.AdminKey);
         var commune = await Commune("15008");
         Assert.Equal(commune.Id, Responsible(await (await b.GetAsync("/v1/competence-map?commune=15008&competence=DOMICILIATION").Ok()).Json()));
@@ -165,7 +165,7 @@ public abstract class LiveMapTests(ApiFixture fx) : DelegationTestBase(fx)
     public async Task An_instance_behind_a_pruned_feed_loads_the_whole_map_and_answers_right()
     {
         await using var other = Fx.CreateFactory(Fx.ConnectionString);
-        using var b = other.CreateClient();
+        using var b = other.CreateDefaultClient(new Platform.ContractConformance.Handler());
         b.DefaultRequestHeaders.Authorization = new("Bearer", Fx.AdminKey);
         _ = await (await b.GetAsync("/v1/competence-map?commune=15010&competence=DOMICILIATION").Ok()).Json();
         var cache = other.Services.GetRequiredService<CompetenceMapCache>();

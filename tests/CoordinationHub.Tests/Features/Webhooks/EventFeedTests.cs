@@ -18,7 +18,7 @@ public abstract class EventFeedTests(ApiFixture fx) : WebhookTestBase(fx)
         var host = StartDispatcher();
         HttpClient Feed(Party p)
         {
-            var client = host.CreateClient();
+            var client = host.CreateDefaultClient(new Platform.ContractConformance.Handler());
             client.DefaultRequestHeaders.Authorization = new("Bearer", p.Key);
             return client;
         }

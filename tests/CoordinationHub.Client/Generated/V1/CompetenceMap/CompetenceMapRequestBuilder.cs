@@ -40,7 +40,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap
         {
         }
         /// <summary>
-        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.
+        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.CompetenceMapEntry"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -49,9 +49,12 @@ namespace CoordinationHub.Client.V1.CompetenceMap
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 414 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.CompetenceMapEntry?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.CompetenceMap.CompetenceMapRequestBuilder.CompetenceMapRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -68,14 +71,17 @@ namespace CoordinationHub.Client.V1.CompetenceMap
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "414", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.CompetenceMapEntry>(requestInfo, global::CoordinationHub.Client.Models.CompetenceMapEntry.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.
+        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -103,7 +109,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap
             return new global::CoordinationHub.Client.V1.CompetenceMap.CompetenceMapRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.
+        /// Answers the responsible organisation and the chain that makes it so: the holder by law, then each delegation and sub-delegation with its convention. Any date, past or future (default today). `isLegal` is false for a facultative competence: several bodies may act there, and the chain follows the earliest delegation granted by each holder (the others are listed by `GET /v1/delegations?competence=…&amp;commune=…`).Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class CompetenceMapRequestBuilderGetQueryParameters 

@@ -47,7 +47,7 @@ namespace CoordinationHub.Client.V1.Organisations
         {
         }
         /// <summary>
-        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
+        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="global::CoordinationHub.Client.Models.OrganisationPage"/></returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -55,9 +55,12 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 400 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 414 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.OrganisationPage?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder.OrganisationsRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -73,9 +76,12 @@ namespace CoordinationHub.Client.V1.Organisations
                 { "400", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "414", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.OrganisationPage>(requestInfo, global::CoordinationHub.Client.Models.OrganisationPage.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
@@ -91,10 +97,13 @@ namespace CoordinationHub.Client.V1.Organisations
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 409 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 413 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 414 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 415 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<global::CoordinationHub.Client.Models.Organisation?> PostAsync(global::CoordinationHub.Client.Models.OrganisationRegistration body, Action<RequestConfiguration<DefaultQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -113,15 +122,18 @@ namespace CoordinationHub.Client.V1.Organisations
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "409", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "413", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "414", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "415", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             return await RequestAdapter.SendAsync<global::CoordinationHub.Client.Models.Organisation>(requestInfo, global::CoordinationHub.Client.Models.Organisation.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
         }
         /// <summary>
-        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
+        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -171,7 +183,7 @@ namespace CoordinationHub.Client.V1.Organisations
             return new global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.
+        /// Filters combine with AND. `q` matches names without regard to accents, case or punctuation (&quot;saint etienne&quot; finds &quot;Saint-Étienne&quot;). `epci` (SIREN) returns the EPCI&apos;s member communes, its CIAS and their CCAS; `commune` (INSEE code) returns the commune and its CCAS. Ordered by name; follow `next` for the following page.Scope: `directory:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class OrganisationsRequestBuilderGetQueryParameters 

@@ -34,7 +34,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
         {
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A List&lt;global::CoordinationHub.Client.Models.CompetenceMapEntry&gt;</returns>
         /// <param name="cancellationToken">Cancellation token to use when cancelling requests</param>
@@ -43,9 +43,12 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 401 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 403 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 404 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 414 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 422 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 429 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 431 status code</exception>
         /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 500 status code</exception>
+        /// <exception cref="global::CoordinationHub.Client.Models.ProblemDetails">When receiving a 503 status code</exception>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
         public async Task<List<global::CoordinationHub.Client.Models.CompetenceMapEntry>?> GetAsync(Action<RequestConfiguration<global::CoordinationHub.Client.V1.CompetenceMap.Export.ExportRequestBuilder.ExportRequestBuilderGetQueryParameters>>? requestConfiguration = default, CancellationToken cancellationToken = default)
@@ -62,15 +65,18 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
                 { "401", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "403", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "404", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "414", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "422", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "429", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "431", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
                 { "500", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
+                { "503", global::CoordinationHub.Client.Models.ProblemDetails.CreateFromDiscriminatorValue },
             };
             var collectionResult = await RequestAdapter.SendCollectionAsync<global::CoordinationHub.Client.Models.CompetenceMapEntry>(requestInfo, global::CoordinationHub.Client.Models.CompetenceMapEntry.CreateFromDiscriminatorValue, errorMapping, cancellationToken).ConfigureAwait(false);
             return collectionResult?.AsList();
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         /// <returns>A <see cref="RequestInformation"/></returns>
         /// <param name="requestConfiguration">Configuration for the request such as headers, query parameters, and middleware options.</param>
@@ -98,7 +104,7 @@ namespace CoordinationHub.Client.V1.CompetenceMap.Export
             return new global::CoordinationHub.Client.V1.CompetenceMap.Export.ExportRequestBuilder(rawUrl, RequestAdapter);
         }
         /// <summary>
-        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.
+        /// One row per current commune and competence (the whole catalogue unless `competence` is given). CSV (semicolon-separated, UTF-8) with `format=csv` or `Accept: text/csv`: for reconciling a département&apos;s own systems. `layout=push` (with `departement`) answers instead, as CSV, the delegations that département granted in force on the date or later, in exactly the columns of `POST /v1/imports/delegations`: export, correct, push back.Scope: `delegations:read`.Public by design: any organisation reads it, whoever it belongs to.
         /// </summary>
         [global::System.CodeDom.Compiler.GeneratedCode("Kiota", "1.0.0")]
         public partial class ExportRequestBuilderGetQueryParameters 
