@@ -17,11 +17,17 @@ public sealed class GetImportHandler(Db db, Caller caller, ImportProgress progre
 {
     public async ValueTask<ImportReport> Handle(GetImportQuery query, CancellationToken ct)
     {
-        var row = await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<JobRow>(db.Command(JobSql, new { query.Id }, t)), ct);
+        async Task<JobRow?> Row() => await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<JobRow>(db.Command(JobSql, new { query.Id }, t)), ct);
+        var row = await Row();
         // Queued on SQLite while a push held the writer: recorded beside its body until the worker registers it.
-        if (row is null && db.Dialect.Provider == DatabaseProvider.Sqlite && QueuedJob.Read(db, query.Id) is { } queued
-            && (caller.IsPlatformAdmin || caller.Is(queued.DelegatorId) || (queued.OrganisationId is { } by && caller.Is(by))))
-            return queued.Report();
+        if (row is null && db.Dialect.Provider == DatabaseProvider.Sqlite)
+        {
+            if (QueuedJob.Read(db, query.Id) is { } queued)
+                return caller.IsPlatformAdmin || caller.Is(queued.DelegatorId) || (queued.OrganisationId is { } by && caller.Is(by))
+                    ? queued.Report() : throw new NotFoundException("import", query.Id);
+            // The worker registered it between the two reads: the file goes only once the row exists.
+            row = await Row();
+        }
         if (row is null || !(caller.IsPlatformAdmin || caller.Is(row.DelegatorId) || (row.OrganisationId is { } o && caller.Is(o))))
             throw new NotFoundException("import", query.Id);
         // A push this process is applying is alive: it reads RUNNING until its outcome is recorded and the map includes it.

@@ -21,6 +21,8 @@ public static class ContractProblems
         ("imports.competences-required", 400),
         ("imports.delegator-required", 400),
         ("imports.effective-on", 400),
+        ("imports.confirm-ended", 400),
+        ("imports.unknown-competences", 400),
         ("invalid-cursor", 400),
         ("invalid-idempotency-key", 400),
         ("malformed-json", 400),
@@ -47,6 +49,7 @@ public static class ContractProblems
         ("directory.siren-taken", 409),
         ("directory.siret-taken", 409),
         ("idempotency-in-progress", 409),
+        ("idempotency-replay-erased", 409),
         ("referrals.duplicate", 409),
         ("referrals.illegal-transition", 409),
         ("referrals.person-purged", 409),
@@ -94,10 +97,13 @@ public static class ContractProblems
         ("directory.unknown-departement", 422),
         ("idempotency-key-reused", 422),
         ("imports.identity-changed", 422),
+        ("imports.delegate-mismatch", 422),
+        ("imports.empty-snapshot", 422),
         ("imports.invalid-field", 422),
         ("imports.missing-field", 422),
         ("imports.outside-territory", 422),
         ("imports.refused", 422),
+        ("imports.snapshot-ends-too-many", 422),
         ("imports.unknown-commune", 422),
         ("imports.unknown-convention", 422),
         ("imports.unknown-delegate", 422),
@@ -194,6 +200,11 @@ public static class ContractProblems
                     Description = "Type `imports.refused`: the push's report, every refused record with its reason.",
                 },
                 ["field"] = Text(200, "Type `referrals.nir-refused`: the JSON path of the field that holds what looks like a NIR."),
+                ["source"] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String, Enum = [.. new[] { "body", "header", "query", "path", "record" }.Select(n => (JsonNode)JsonValue.Create(n))],
+                    Description = "Type `referrals.nir-refused`: where the NIR was found (`field` names the body path, header, parameter or record).",
+                },
             },
             Extensions = new Dictionary<string, IOpenApiExtension>
             {
