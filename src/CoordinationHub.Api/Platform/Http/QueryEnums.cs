@@ -22,13 +22,9 @@ public sealed class QueryEnums(RequestDelegate next)
         if (http.Request.QueryString.HasValue && http.GetEndpoint()?.Metadata.GetMetadata<MethodInfo>() is { } handler)
         {
             Dictionary<string, StringValues>? rewritten = null;
-            foreach (var parameter in handler.GetParameters())
+            foreach (var (name, names) in EnumParameters.GetOrAdd(handler, Find))
             {
-                var type = Nullable.GetUnderlyingType(parameter.ParameterType) ?? parameter.ParameterType;
-                if (!type.IsEnum || parameter.GetCustomAttribute<FromQueryAttribute>() is not { } from) continue;
-                var name = from.Name ?? parameter.Name!;
                 if (!http.Request.Query.TryGetValue(name, out var values)) continue;
-                var names = Enum.GetNames(type);
                 var canonical = new string?[values.Count];
                 for (var i = 0; i < values.Count; i++)
                 {
@@ -45,6 +41,18 @@ public sealed class QueryEnums(RequestDelegate next)
         }
         return next(http);
     }
+
+    /// <summary>The enum query parameters of each endpoint's handler (name, allowed values), found once.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MethodInfo, (string Name, string[] Names)[]> EnumParameters = new();
+
+    private static (string Name, string[] Names)[] Find(MethodInfo handler) =>
+    [
+        .. from parameter in handler.GetParameters()
+           let type = Nullable.GetUnderlyingType(parameter.ParameterType) ?? parameter.ParameterType
+           let query = parameter.GetCustomAttribute<FromQueryAttribute>()
+           where type.IsEnum && query is not null
+           select (query.Name ?? parameter.Name!, Enum.GetNames(type)),
+    ];
 
     private static string Cut(string value) => value.Length > 40 ? value[..40] + "…" : value; // clean: checked above
 }

@@ -33,7 +33,7 @@ public static class NirGuard
     private static readonly Regex Candidate = new(
         $@"(?<![0-9])[1-478]{Sep}\d{{2}}{Sep}\d{{2}}{Sep}(?:\d{{2}}|2[AaBb]){Sep}\d{{3}}{Sep}\d{{3}}{Sep}\d{{2}}"
         + "(?![0-9])",
-        RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(200));
+        RegexOptions.CultureInvariant | RegexOptions.Compiled, TimeSpan.FromMilliseconds(200));
 
     private static readonly bool CanNormalise = Probe();
 
@@ -218,7 +218,9 @@ public static class NirGuard
             foreach (var value in values)
                 if (Contains(value)) throw Refused(name, "query");
         }
-        if (Contains(request.Path.Value)) throw Refused("", "path");
+        // The path's ids are UUIDs (hex digits enough to be read, never a NIR): the other segments are read.
+        foreach (var segment in (request.Path.Value ?? "").Split('/'))
+            if (!Guid.TryParseExact(segment, "D", out _) && Contains(Uri.UnescapeDataString(segment))) throw Refused("", "path");
         return next();
     }
 }
