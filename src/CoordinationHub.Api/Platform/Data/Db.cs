@@ -54,18 +54,22 @@ public sealed class Db : IDisposable
         ? Path.GetDirectoryName(Path.GetFullPath(new SqliteConnectionStringBuilder(connectionString).DataSource)) ?? "data"
         : Path.GetFullPath("data");
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> SecureDeleteOn = new();
+
     public async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
         var connection = Dialect.CreateConnection(connectionString);
         try
         {
             await connection.OpenAsync(ct);
-            if (Dialect.Provider == DatabaseProvider.Sqlite)
+            // Deleted rows are overwritten with zeros, not left in free space: the second line behind crypto-shredding.
+            // The setting lives as long as the SQLite handle, which the pool hands out again: set once per handle.
+            if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle } && !SecureDeleteOn.TryGetValue(handle, out _))
             {
-                // Deleted rows are overwritten with zeros, not left in free space: the second line behind crypto-shredding.
                 await using var pragma = connection.CreateCommand();
                 pragma.CommandText = "PRAGMA secure_delete=ON";
                 await pragma.ExecuteNonQueryAsync(ct);
+                SecureDeleteOn.AddOrUpdate(handle, SecureDeleteOn);
             }
             return connection;
         }
