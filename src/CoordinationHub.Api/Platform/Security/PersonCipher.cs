@@ -49,8 +49,18 @@ public sealed class PersonCipher(KeyRing ring)
     {
         if (!wrapped.StartsWith(WrappedPrefix, StringComparison.Ordinal)) throw new CryptographicException("The value is not a wrapped key.");
         var colon = wrapped.IndexOf(':', WrappedPrefix.Length);
-        return Decrypt(ring.Find(wrapped[WrappedPrefix.Length..colon]).Material, wrapped[(colon + 1)..], WrapContext(owner));
+        var ringKey = ring.Find(wrapped[WrappedPrefix.Length..colon]).Material;
+        // A ring key opens every data key a page reads: its cipher is kept per thread (the last ring key only, so that a
+        // retired key does not linger), not made once per person.
+        if (RingCipher is not { } last || !ReferenceEquals(last.Key, ringKey))
+        {
+            RingCipher?.Aes.Dispose();
+            RingCipher = last = (ringKey, new AesGcm(ringKey, TagSize));
+        }
+        return Decrypt(last.Aes, wrapped[(colon + 1)..], WrapContext(owner));
     }
+
+    [ThreadStatic] private static (byte[] Key, AesGcm Aes)? RingCipher;
 
     public static string Seal(byte[] dataKey, string plaintext, string context) =>
         Prefix + Encrypt(dataKey, Encoding.UTF8.GetBytes(plaintext), context);
@@ -77,6 +87,15 @@ public sealed class PersonCipher(KeyRing ring)
         using (var aes = new AesGcm(key, TagSize))
             aes.Encrypt(nonce, input, output.AsSpan(NonceSize + TagSize), output.AsSpan(NonceSize, TagSize), Encoding.UTF8.GetBytes(context));
         return Convert.ToBase64String(output);
+    }
+
+    private static byte[] Decrypt(AesGcm aes, string base64, string context)
+    {
+        var input = Convert.FromBase64String(base64);
+        var output = new byte[input.Length - NonceSize - TagSize];
+        aes.Decrypt(input.AsSpan(0, NonceSize), input.AsSpan(NonceSize + TagSize), input.AsSpan(NonceSize, TagSize), output,
+            Encoding.UTF8.GetBytes(context));
+        return output;
     }
 
     private static byte[] Decrypt(byte[] key, string base64, string context)
