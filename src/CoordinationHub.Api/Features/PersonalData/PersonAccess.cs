@@ -104,8 +104,9 @@ public sealed class PersonAccess(Caller caller, AccessContext context, AccessLog
         {
             var row = Guid.CreateVersion7();
             return new AccessRecord(row, now, id, caller.OrganisationId, caller.KeyId,
-                context.Agent is { } agent ? Platform.Security.PersonCipher.Seal(key!, agent, AgentContext(row)) : null, context.Operation,
-                context.Purpose is { } purpose ? Platform.Security.PersonCipher.Seal(key!, purpose, PurposeContext(row))
+                context.Agent is { } agent ? Platform.Security.PersonCipher.SealWithPlatformKey(key!, agent, AgentContext(row)) : null,
+                context.Operation,
+                context.Purpose is { } purpose ? Platform.Security.PersonCipher.SealWithPlatformKey(key!, purpose, PurposeContext(row))
                     : AccessContext.DefaultPurpose(context.Operation));
         }).ToList();
     }

@@ -62,6 +62,22 @@ public sealed class PersonCipher(KeyRing ring)
 
     [ThreadStatic] private static (byte[] Key, AesGcm Aes)? RingCipher;
 
+    /// <summary>
+    /// <see cref="Seal"/> with the platform's key, whose cipher is kept per thread: a logged page seals its reader's X-Agent
+    /// and X-Purpose once per person it lists.
+    /// </summary>
+    public static string SealWithPlatformKey(byte[] platformKey, string plaintext, string context)
+    {
+        if (PlatformCipher is not { } last || !ReferenceEquals(last.Key, platformKey))
+        {
+            PlatformCipher?.Aes.Dispose();
+            PlatformCipher = last = (platformKey, new AesGcm(platformKey, TagSize));
+        }
+        return Prefix + Encrypt(last.Aes, Encoding.UTF8.GetBytes(plaintext), context);
+    }
+
+    [ThreadStatic] private static (byte[] Key, AesGcm Aes)? PlatformCipher;
+
     public static string Seal(byte[] dataKey, string plaintext, string context) =>
         Prefix + Encrypt(dataKey, Encoding.UTF8.GetBytes(plaintext), context);
 
@@ -77,6 +93,15 @@ public sealed class PersonCipher(KeyRing ring)
         if (!sealedValue.StartsWith(Prefix, StringComparison.Ordinal)) throw new CryptographicException("The value is not sealed.");
         if (dataKey is null) throw new CryptographicException("The data key of this value was destroyed.");
         return Encoding.UTF8.GetString(Decrypt(dataKey, sealedValue[Prefix.Length..], context));
+    }
+
+    private static string Encrypt(AesGcm aes, byte[] input, string context)
+    {
+        var output = new byte[NonceSize + TagSize + input.Length];
+        var nonce = output.AsSpan(0, NonceSize);
+        RandomNumberGenerator.Fill(nonce);
+        aes.Encrypt(nonce, input, output.AsSpan(NonceSize + TagSize), output.AsSpan(NonceSize, TagSize), Encoding.UTF8.GetBytes(context));
+        return Convert.ToBase64String(output);
     }
 
     private static string Encrypt(byte[] key, byte[] input, string context)
