@@ -301,6 +301,42 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         // Without a smaller limit, a pass takes the configured batch (500).
         Assert.Equal((int)Math.Min(before - 4, 500), (await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None)).Events);
     }
+
+    [Fact]
+    public async Task A_failing_head_delivery_shows_what_it_holds_back_and_skipped_lets_the_later_events_of_its_resource_go()
+    {
+        var partner = await Subscriber("Association Tête Bloquée");
+        var receiver = await StartReceiver();
+        // The convention's first event fails, for ever: the three after it wait behind it.
+        receiver.Respond = http => Type(receiver.Calls.Last().Body) == "convention.created" ? Fail(http) : Task.CompletedTask;
+        static Task Fail(HttpContext http) { http.Response.StatusCode = 500; return http.Response.WriteAsync("down"); }
+        var subscription = await Subscribe(partner, receiver);
+        StartDispatcher();
+        await ConventionWith(partner);
+
+        await Eventually(async () => (await Deliveries(partner, subscription.Id)).Any(d => d.Attempts == 1), "the first attempt");
+        var head = (await Deliveries(partner, subscription.Id)).Single(d => d.EventType == "convention.created");
+        Assert.Equal((WebhookDeliveryStatus.PENDING, 500, 3), (head.Status, head.LastStatusCode!.Value, head.HeldBack));
+        Assert.All((await Deliveries(partner, subscription.Id)).Where(d => d.Id != head.Id), d => Assert.Equal((WebhookDeliveryStatus.PENDING, 0), (d.Status, d.Attempts)));
+
+        var skipped = await (await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/skip", null).Ok()).Read<WebhookDeliveryDto>();
+        Assert.Equal((WebhookDeliveryStatus.SKIPPED, 0), (skipped.Status, skipped.HeldBack));
+        await Eventually(async () => (await Deliveries(partner, subscription.Id, "DELIVERED")).Count == 3, "the three later events delivered");
+        Assert.Equal(["convention.signature-added", "convention.signature-added", "convention.signed"],
+            receiver.Calls.Select(c => Type(c.Body)).Where(t => t != "convention.created"));
+        Assert.Equal(WebhookDeliveryStatus.SKIPPED, (await Deliveries(partner, subscription.Id, "SKIPPED")).Single().Status);
+
+        // Only a pending delivery holds anything back: skipping another is refused; a skipped one can be sent again.
+        await (await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/skip", null))
+            .Problem(HttpStatusCode.Conflict, "webhooks.delivery-not-pending");
+        await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/redelivery", null).Ok(HttpStatusCode.Accepted);
+    }
+
+    private static string Type(string body)
+    {
+        try { return JsonDocument.Parse(body).RootElement.GetProperty("type").GetString() ?? "?"; }
+        catch (JsonException) { return "?"; }
+    }
 }
 
 [Collection(SqliteCollection.Name)] public sealed class WebhookDeliveryTests_Sqlite(SqliteFixture f) : WebhookDeliveryTests(f);
