@@ -70,9 +70,13 @@ public sealed class SignConventionHandler(Db db, Caller caller, TimeProvider clo
             var lastDay = after.LastDayOn(pending.EffectiveOn);
             if (complete && pending.AmendmentNo > 0 && lastDay < before.LastDayOn(pending.EffectiveOn))
                 await delegations.EndAllAsync(c, tx, before.Id, lastDay, $"Amendment {pending.AmendmentNo} of convention {before.Reference} ends it on {lastDay:yyyy-MM-dd}.", t);
-            // Subscribers act on a convention once every party has signed; a partial signature is its own event.
-            var eventType = !complete ? "convention.signature-added" : pending.AmendmentNo == 0 ? "convention.signed" : "convention.amendment-signed";
-            await changeLog.RecordAsync(c, tx, "convention", before.Id, eventType, ConventionAudit.Snapshot(before), ConventionAudit.Snapshot(after), t);
+            // Every signature is an event; the last one of a version is also the event subscribers act on (signed, or amendment
+            // signed), which names the change in the audit.
+            var (snapshotBefore, snapshotAfter) = (ConventionAudit.Snapshot(before), ConventionAudit.Snapshot(after));
+            List<ChangeLog.Entry> events = [new("convention", before.Id, "convention.signature-added", snapshotBefore, snapshotAfter, Audited: !complete)];
+            if (complete)
+                events.Add(new("convention", before.Id, pending.AmendmentNo == 0 ? "convention.signed" : "convention.amendment-signed", snapshotBefore, snapshotAfter));
+            await changeLog.RecordAsync(c, tx, events, t);
             return await ConventionAccess.ToDtoAsync(db, c, tx, after, today, caller, t);
         }, ct);
     }

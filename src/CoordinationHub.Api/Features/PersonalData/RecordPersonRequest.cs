@@ -63,6 +63,7 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
             var now = clock.GetUtcNow();
             var version = row!.Version;
             var step = new ReferralStep(c, tx, row, role, now, t);
+            var (statusBefore, before) = (row.Status, ReferralStore.Snapshot(row));
             string? legalReference = null;
             string note;
             if (row.StatutoryBasis is { } basis)
@@ -77,6 +78,10 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
                 note = $"The person's {command.Kind.ToString().ToLowerInvariant()} request was recorded: consent withdrawn and the person's data erased.";
             }
             await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
+            // The withdrawal ended an open referral: its status event, as a cancellation or a closure sends (before the purge's).
+            if (row.Status != statusBefore)
+                await changeLog.RecordAsync(c, tx, [new ChangeLog.Entry("referral", row.Id, "referral.status-changed", before, ReferralStore.Snapshot(row),
+                    ReferralVisibility.Audience(row.SenderId, row.ReceiverId))], t);
             var outcome = legalReference is null ? PersonRequestOutcome.ERASED : PersonRequestOutcome.REFUSED_STATUTORY;
             if (outcome == PersonRequestOutcome.ERASED && row.PersonPurgedAt is null)
                 await purge.PurgeAsync(c, tx, [row.Id], PurgeTrigger.REQUEST, now, t);

@@ -26,7 +26,11 @@ public sealed class AcceptReferralHandler(ReferralWorkflow workflow, AssignmentL
             s.Row.Status = nameof(ReferralStatus.ACCEPTED);
             s.Row.ReceivedAt ??= s.Now;
             s.Row.RespondedAt = s.Now;
-            if (command.AssignedAgent is { } agent) await assignments.AssignAsync(s, agent);
+            if (command.AssignedAgent is { } agent)
+            {
+                await assignments.AssignAsync(s, agent);
+                s.AlsoEmits.Add("referral.agent-assigned");
+            }
             await workflow.AppendAsync(s, MessageKind.ACCEPTANCE, command.Agent, command.Text);
         }, ct);
     }

@@ -19,7 +19,15 @@ public sealed record ThreadMessage(
     Guid Id, int Seq, MessageKind Kind, ReferralOrganisation AuthorOrganisation, AgentInput AuthorAgent, string? Body, DateTimeOffset CreatedAt);
 
 /// <summary>The state a transition works on, inside its transaction.</summary>
-public sealed record ReferralStep(DbConnection C, DbTransaction Tx, ReferralRow Row, ReferralRole Role, DateTimeOffset Now, CancellationToken Ct);
+public sealed record ReferralStep(DbConnection C, DbTransaction Tx, ReferralRow Row, ReferralRole Role, DateTimeOffset Now, CancellationToken Ct)
+{
+    /// <summary>
+    /// The events the action emits besides its own, in order (an acceptance that assigns an agent, a withdrawal of consent
+    /// that ends the referral): every change is told by its documented event, whatever the path that made it. The action's
+    /// audit record stays one, named by its own event.
+    /// </summary>
+    public List<string> AlsoEmits { get; } = [];
+}
 
 /// <summary>
 /// Runs every action on an existing referral the same way: lock it, check who acts (404 to a
@@ -52,11 +60,15 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
             var before = ReferralStore.Snapshot(row!);
             var version = row!.Version;
             var receiverBefore = row.ReceiverId;
-            await apply(new ReferralStep(c, tx, row, role, now, t));
+            var step = new ReferralStep(c, tx, row, role, now, t);
+            await apply(step);
             await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
             // Addressed now, in this transaction: a transfer reaches the receiver that made it, and nothing later does.
-            await changeLog.RecordAsync(c, tx, [new ChangeLog.Entry("referral", id, eventType, before, ReferralStore.Snapshot(row),
-                ReferralVisibility.Audience(row.SenderId, receiverBefore, row.ReceiverId))], t);
+            var after = ReferralStore.Snapshot(row);
+            var audience = ReferralVisibility.Audience(row.SenderId, receiverBefore, row.ReceiverId);
+            // One audit record for the action, named by its own event; the further events are for the subscribers.
+            await changeLog.RecordAsync(c, tx, [.. new[] { eventType }.Concat(step.AlsoEmits).Distinct()
+                .Select((type, i) => new ChangeLog.Entry("referral", id, type, before, after, audience, Audited: i == 0))], t);
             if (!answer) return null;
             var dto = await ReferralStore.ToDtoAsync(db, c, tx, row, view, people, now, t);
             if (dto.Person is not null) await access.RecordAsync(c, tx, [id], t);

@@ -24,7 +24,10 @@ public sealed class WithdrawReferralConsentHandler(ReferralWorkflow workflow) : 
     {
         return await workflow.ActAsync(command.Id, command.ExpectedVersion, ReferralAction.WITHDRAW_CONSENT, "referral.consent-withdrawn", async s =>
         {
+            var status = s.Row.Status;
             Withdraw(s.Row, s.Now);
+            // An open referral ends with the withdrawal: its status event, as a cancellation or a closure sends.
+            if (s.Row.Status != status) s.AlsoEmits.Add("referral.status-changed");
             await workflow.AppendAsync(s, MessageKind.CONSENT_WITHDRAWAL, command.Agent, command.Text);
         }, ct);
     }

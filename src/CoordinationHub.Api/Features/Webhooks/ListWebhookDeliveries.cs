@@ -9,10 +9,14 @@ using Mediator;
 namespace CoordinationHub.Features.Webhooks;
 
 #pragma warning disable CA1707
-public enum WebhookDeliveryStatus { PENDING, DELIVERED, DEAD }
+public enum WebhookDeliveryStatus { PENDING, DELIVERED, DEAD, SKIPPED }
 #pragma warning restore CA1707
 
-/// <summary>One event to one subscription: pending (with its next attempt), delivered, or dead-lettered after its last attempt.</summary>
+/// <summary>
+/// One event to one subscription: pending (with its next attempt), delivered, dead-lettered after its last attempt, or
+/// skipped by the subscriber. Events of one resource are delivered in order: a pending delivery holds back the later ones of
+/// its resource (<c>heldBack</c>) until it is delivered, dead-lettered (after about 17.5 h of retries) or skipped.
+/// </summary>
 [ContractName("WebhookDelivery")]
 public sealed record WebhookDeliveryDto
 {
@@ -26,6 +30,11 @@ public sealed record WebhookDeliveryDto
     public string? LastError { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset? DeliveredAt { get; init; }
+    /// <summary>
+    /// How many later deliveries of the same resource wait behind this pending one (0 when it is not pending): a failing
+    /// head can be skipped (<c>POST …/deliveries/{deliveryId}/skip</c>) to let them go.
+    /// </summary>
+    public int HeldBack { get; init; }
 }
 
 public sealed record ListWebhookDeliveriesQuery(Guid SubscriptionId, WebhookDeliveryStatus? Status, int? Limit, string? Cursor)
@@ -58,7 +67,9 @@ public sealed class ListWebhookDeliveriesHandler(Db db, Caller caller) : IQueryH
     }
 
     internal const string Columns = """
-        d.id, d.event_id, e.event_type, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.delivered_at
+        d.id, d.event_id, e.event_type, d.status, d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.delivered_at,
+        CASE WHEN d.status = 'PENDING' THEN (SELECT COUNT(*) FROM webhook_delivery l WHERE l.subscription_id = d.subscription_id
+            AND l.resource_id = d.resource_id AND l.status = 'PENDING' AND l.position > d.position) ELSE 0 END AS held_back
         """;
     private const string AllSql = "SELECT " + Columns + """
 

@@ -81,13 +81,23 @@ public static class WebhookEndpoints
                 ISender sender, HttpRequest request, CancellationToken ct) =>
                 TypedResults.Ok((await sender.Send(new ListWebhookDeliveriesQuery(id, status, limit, cursor), ct)).ToResponse(request)))
             .WithName("ListWebhookDeliveries")
-            .WithSummary("The deliveries of a subscription: pending, delivered or dead-lettered (status=DEAD)")
+            .WithSummary("The deliveries of a subscription: pending (with what each holds back), delivered, dead-lettered (status=DEAD) or skipped")
             .ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404);
 
         group.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/redelivery", async (Guid id, Guid deliveryId, ISender sender, CancellationToken ct) =>
                 TypedResults.Accepted($"/v1/webhook-subscriptions/{id}/deliveries", await sender.Send(new RedeliverWebhookCommand(id, deliveryId), ct)))
             .WithName("RedeliverWebhook")
             .WithSummary("Send a dead-lettered or delivered event again, with a fresh retry schedule")
+            .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409);
+
+        group.MapPost("/{id:guid}/deliveries/{deliveryId:guid}/skip", async (Guid id, Guid deliveryId, ISender sender, CancellationToken ct) =>
+                TypedResults.Ok(await sender.Send(new SkipWebhookDeliveryCommand(id, deliveryId), ct)))
+            .WithName("SkipWebhookDelivery")
+            .WithSummary("Skip a pending delivery that holds back the later events of its resource: it is SKIPPED, the next one goes")
+            .WithDescription("Events of one resource are delivered in order: a failing delivery holds back the later ones of its resource "
+                + "for its whole retry schedule (about 17.5 h) before it is dead-lettered. `heldBack` in the deliveries' list shows "
+                + "how many wait behind it. Skipping it marks it SKIPPED (it can be sent again with `redelivery`) and lets the next "
+                + "one go. Only a pending delivery can be skipped: 409 `webhooks.delivery-not-pending` otherwise.")
             .ProducesProblem(401).ProducesProblem(403).ProducesProblem(404).ProducesProblem(409);
 
         group.MapGet("/{id:guid}/attempts", async (Guid id, [FromQuery] int? limit, [FromQuery] string? cursor, ISender sender, HttpRequest request, CancellationToken ct) =>

@@ -18,10 +18,11 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     /// <summary>
     /// One change: "convention", "delegation"…, its id, the event (e.g. delegation.created), the states before and after,
     /// and who may see the event when its audience depends on the moment (a referral's: <c>ReferralVisibility.Audience</c>);
-    /// without one it is resolved when the event is sequenced (<c>EventAudience</c>).
+    /// without one it is resolved when the event is sequenced (<c>EventAudience</c>). A change told by more than one event
+    /// (a last signature: signature-added and signed) is audited once: its further events are not <paramref name="Audited"/>.
     /// </summary>
     public sealed record Entry(string ResourceType, Guid ResourceId, string EventType, object? Before, object? After,
-        IReadOnlyCollection<Guid>? Audience = null);
+        IReadOnlyCollection<Guid>? Audience = null, bool Audited = true);
 
     /// <param name="resourceType">"convention" or "delegation".</param>
     /// <param name="eventType">e.g. convention.signed, delegation.created.</param>
@@ -38,7 +39,7 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     }
 
     /// <summary>A change's audit row and event, built (states serialised) to be written by <see cref="WriteAsync"/>.</summary>
-    public sealed record Prepared(object?[] Audit, object?[] Event);
+    public sealed record Prepared(object?[]? Audit, object?[] Event);
 
     /// <summary>
     /// Builds a change's rows, which can be done before the transaction that writes them: on SQLite the one writer is
@@ -60,7 +61,7 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
         var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
         return new(
-            [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
+            !e.Audited ? null : [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
             [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson, buffer, writer),
                 e.Audience is null ? null : string.Join(',', e.Audience)]);
     }
@@ -72,7 +73,8 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         // SQLite numbers the events here, as its trigger would one UPDATE at a time (this transaction is the only writer).
         var sqlite = db.Dialect.Provider == DatabaseProvider.Sqlite;
         var seq = sqlite ? await c.ExecuteScalarAsync<long>(db.Command(LastSeqSql, null, ct, tx)) : 0;
-        await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, entries.Select(e => e.Audit).ToList(), ct);
+        var audits = entries.Where(e => e.Audit is not null).Select(e => e.Audit!).ToList();
+        if (audits.Count > 0) await db.InsertRowsAsync(c, tx, "audit_event", AuditColumns, AuditTypes, audits, ct);
         await db.InsertRowsAsync(c, tx, "outbox_event", sqlite ? [.. OutboxColumns, "seq"] : OutboxColumns, sqlite ? [.. OutboxTypes, DbType.Int64] : OutboxTypes,
             entries.Select(e => sqlite ? [.. e.Event, ++seq] : e.Event).ToList(), ct);
     }

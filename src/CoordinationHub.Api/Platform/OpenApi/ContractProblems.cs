@@ -53,6 +53,7 @@ public static class ContractProblems
         ("referrals.duplicate", 409),
         ("referrals.illegal-transition", 409),
         ("referrals.person-purged", 409),
+        ("webhooks.delivery-not-pending", 409),
         ("webhooks.delivery-pending", 409),
         ("precondition-failed", 412),
         ("payload-too-large", 413),

@@ -30,6 +30,8 @@ namespace CoordinationHub.Client.Models
 #else
         public string EventType { get; set; }
 #endif
+        /// <summary>The heldBack property</summary>
+        public int? HeldBack { get; set; }
         /// <summary>The id property</summary>
         public Guid? Id { get; set; }
         /// <summary>The lastError property</summary>
@@ -76,6 +78,7 @@ namespace CoordinationHub.Client.Models
                 { "deliveredAt", n => { DeliveredAt = n.GetDateTimeOffsetValue(); } },
                 { "eventId", n => { EventId = n.GetGuidValue(); } },
                 { "eventType", n => { EventType = n.GetStringValue(); } },
+                { "heldBack", n => { HeldBack = n.GetIntValue(); } },
                 { "id", n => { Id = n.GetGuidValue(); } },
                 { "lastError", n => { LastError = n.GetStringValue(); } },
                 { "lastStatusCode", n => { LastStatusCode = n.GetIntValue(); } },
@@ -95,6 +98,7 @@ namespace CoordinationHub.Client.Models
             writer.WriteDateTimeOffsetValue("deliveredAt", DeliveredAt);
             writer.WriteGuidValue("eventId", EventId);
             writer.WriteStringValue("eventType", EventType);
+            writer.WriteIntValue("heldBack", HeldBack);
             writer.WriteGuidValue("id", Id);
             writer.WriteStringValue("lastError", LastError);
             writer.WriteIntValue("lastStatusCode", LastStatusCode);

@@ -60,9 +60,9 @@ public abstract class ReferralLifeTests(ApiFixture fx) : ReferralTestBase(fx)
 
         // Audit and outbox carry ids and statuses, never the person.
         await using var c = await Fx.Db.OpenAsync(default);
-        var events = (await c.QueryAsync<string>(Fx.Db.Command("SELECT event_type FROM outbox_event WHERE resource_id = @id ORDER BY occurred_at, id", new { id = sent.Id }, default))).ToList();
+        var events = (await c.QueryAsync<string>(Fx.Db.Command("SELECT event_type FROM outbox_event WHERE resource_id = @id ORDER BY seq", new { id = sent.Id }, default))).ToList();
         Assert.Equal(["referral.sent", "referral.received", "referral.status-changed", "referral.status-changed", "referral.status-changed",
-            "referral.status-changed", "referral.status-changed"], events);
+            "referral.agent-assigned", "referral.status-changed", "referral.status-changed"], events);
         var payloads = string.Join("\n", await c.QueryAsync<string>(Fx.Db.Command(
             "SELECT payload FROM outbox_event WHERE resource_id = @id", new { id = sent.Id }, default)));
         var audits = string.Join("\n", (await c.QueryAsync<string?>(Fx.Db.Command(

@@ -22,14 +22,14 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
 
         var k = await ConventionWith(partner);
 
-        await Eventually(async () => receiver.Calls.Count >= 3, "the three events of the convention reach the party");
+        await Eventually(async () => receiver.Calls.Count >= 4, "the four events of the convention reach the party");
         var calls = receiver.Calls.ToList();
         Assert.All(calls, c => Assert.True(c.Verified, $"StandardWebhooks refused the signature {c.Signature}"));
         var events = calls.Select(c => JsonDocument.Parse(c.Body).RootElement).ToList();
-        Assert.Equal(["convention.created", "convention.signature-added", "convention.signed"], events.Select(e => e.GetProperty("type").GetString()));
+        Assert.Equal(["convention.created", "convention.signature-added", "convention.signature-added", "convention.signed"], events.Select(e => e.GetProperty("type").GetString()));
         Assert.All(events.Zip(calls), p => Assert.Equal(p.Second.Id, p.First.GetProperty("id").GetString()));
         Assert.All(events, e => Assert.Equal(k, e.GetProperty("data").GetProperty("resourceId").GetGuid()));
-        Assert.Equal("SIGNED", events[2].GetProperty("data").GetProperty("status").GetString());
+        Assert.Equal("SIGNED", events[3].GetProperty("data").GetProperty("status").GetString());
         // Thin: the convention's object or parties are never in the body.
         Assert.All(calls, c => Assert.DoesNotContain("Délégation", c.Body));
         Assert.Equal(["id", "type", "timestamp", "data"], events[0].EnumerateObject().Select(p => p.Name));
@@ -40,7 +40,7 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         Assert.Equal(0L, await Sql<long>("SELECT COUNT(*) FROM webhook_delivery WHERE subscription_id = @id", new { id = strangers.Id }));
         Assert.Empty(elsewhere.Calls);
         // An attempt is recorded just after the receiver answered.
-        await Eventually(async () => (await Attempts(partner, all.Id)).Count == 3, "three attempts recorded");
+        await Eventually(async () => (await Attempts(partner, all.Id)).Count == 4, "four attempts recorded");
         Assert.All(await Attempts(partner, all.Id), a => Assert.Equal((WebhookAttemptOutcome.SUCCEEDED, 200), (a.Outcome, a.StatusCode!.Value)));
     }
 
@@ -140,11 +140,11 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         StartDispatcher();
         try
         {
-            await ConventionWith(slowParty, fastParty); // created, 2 × signature-added, signed
+            await ConventionWith(slowParty, fastParty); // created, 3 × signature-added, signed
 
-            await Eventually(async () => fast.Calls.Count >= 4, "the fast receiver gets the four events", seconds: 10,
+            await Eventually(async () => fast.Calls.Count >= 5, "the fast receiver gets the five events", seconds: 10,
                 seen: () => Seen(fast, fastSubscription.Id));
-            Assert.Equal(4, fast.Calls.Count);
+            Assert.Equal(5, fast.Calls.Count);
             // The slow one got the first event only: the next ones of the same convention wait behind it.
             Assert.Single(slow.Calls);
             await Eventually(async () => (await Attempts(slowParty, slowSubscription.Id)).Count == 1, "the slow call times out (3 s)");
@@ -221,7 +221,7 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         const int conventions = 6;
         await Task.WhenAll(Enumerable.Range(0, conventions).Select(_ => ConventionWith(partner)));
 
-        await Eventually(async () => receiver.Calls.Select(c => c.Id).Distinct().Count() == 3 * conventions, "every event delivered", seconds: 30);
+        await Eventually(async () => receiver.Calls.Select(c => c.Id).Distinct().Count() == 4 * conventions, "every event delivered", seconds: 30);
         await Task.Delay(300);
         var duplicates = receiver.Calls.Count - receiver.Calls.Select(c => c.Id).Distinct().Count();
         // Leases keep the normal case free of duplicates; at-least-once allows them only after a lost lease.
@@ -229,11 +229,11 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         await Eventually(async () => (await Deliveries(partner, subscription.Id)).All(d => d.Status == WebhookDeliveryStatus.DELIVERED),
             "every delivery recorded as delivered");
         var deliveries = await Deliveries(partner, subscription.Id);
-        Assert.Equal(3 * conventions, deliveries.Count);
+        Assert.Equal(4 * conventions, deliveries.Count);
         Assert.All(deliveries, d => Assert.Equal((WebhookDeliveryStatus.DELIVERED, 1), (d.Status, d.Attempts)));
         // One attempt per delivery, whichever of the two dispatchers made it.
         var dispatchers = await Rows<string>("SELECT dispatcher FROM webhook_attempt WHERE subscription_id = @id", new { id = subscription.Id });
-        Assert.Equal(3 * conventions, dispatchers.Count);
+        Assert.Equal(4 * conventions, dispatchers.Count);
         Assert.InRange(dispatchers.Distinct().Count(), 1, 2);
     }
 
@@ -247,14 +247,14 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         await Task.WhenAll(Enumerable.Range(0, conventions).Select(_ => ConventionWith(partner)));
         StartDispatcher(("Webhooks:MaxDeliveriesPerSecond", "20"));
 
-        await Eventually(async () => receiver.Calls.Count >= 3 * conventions, "every event delivered", seconds: 30);
+        await Eventually(async () => receiver.Calls.Count >= 4 * conventions, "every event delivered", seconds: 30);
         var events = receiver.Calls.Select(c => JsonDocument.Parse(c.Body).RootElement).ToList();
         Assert.All(events.GroupBy(e => e.GetProperty("data").GetProperty("resourceId").GetGuid()), g => Assert.Equal(
-            ["convention.created", "convention.signature-added", "convention.signed"], g.Select(e => e.GetProperty("type").GetString())));
-        // 18 calls at 20 a second, the bucket holding two ticks (4 calls): 0.7 s from the first to the last, less a tick's
+            ["convention.created", "convention.signature-added", "convention.signature-added", "convention.signed"], g.Select(e => e.GetProperty("type").GetString())));
+        // 24 calls at 20 a second, the bucket holding two ticks (4 calls): 1 s from the first to the last, less a tick's
         // spread; uncapped, they all go within a tick.
         var calls = receiver.Calls.Select(c => c.At).Order().ToList();
-        Assert.True(calls[^1] - calls[0] >= TimeSpan.FromSeconds(0.6), $"18 calls in {(calls[^1] - calls[0]).TotalSeconds:F2} s");
+        Assert.True(calls[^1] - calls[0] >= TimeSpan.FromSeconds(0.6), $"24 calls in {(calls[^1] - calls[0]).TotalSeconds:F2} s");
     }
 
     [Fact]
@@ -274,7 +274,7 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         // 20 calls a second: two a tick of 100 ms, fewer than either subscription has due (4 conventions each, one in flight per convention).
         StartDispatcher(("Webhooks:MaxDeliveriesPerSecond", "20"));
 
-        await Eventually(async () => a.Calls.Count >= 3 * conventions && b.Calls.Count >= 3 * conventions, "every event delivered", seconds: 30);
+        await Eventually(async () => a.Calls.Count >= 4 * conventions && b.Calls.Count >= 4 * conventions, "every event delivered", seconds: 30);
         var (atA, atB) = (a.Calls.Select(c => c.At).Order().ToList(), b.Calls.Select(c => c.At).Order().ToList());
         // Before, the subscription listed first took both calls of every tick until it had fewer due than that.
         Assert.True(atB[0] < atA[5], "the second subscription waited for the first one's backlog");
@@ -300,6 +300,42 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         Assert.NotNull(await Sql<long?>("SELECT position FROM outbox_event WHERE id = @oldest", new { oldest }));
         // Without a smaller limit, a pass takes the configured batch (500).
         Assert.Equal((int)Math.Min(before - 4, 500), (await sequencer.RunOnceAsync(int.MaxValue, CancellationToken.None)).Events);
+    }
+
+    [Fact]
+    public async Task A_failing_head_delivery_shows_what_it_holds_back_and_skipped_lets_the_later_events_of_its_resource_go()
+    {
+        var partner = await Subscriber("Association Tête Bloquée");
+        var receiver = await StartReceiver();
+        // The convention's first event fails, for ever: the three after it wait behind it.
+        receiver.Respond = http => Type(receiver.Calls.Last().Body) == "convention.created" ? Fail(http) : Task.CompletedTask;
+        static Task Fail(HttpContext http) { http.Response.StatusCode = 500; return http.Response.WriteAsync("down"); }
+        var subscription = await Subscribe(partner, receiver);
+        StartDispatcher();
+        await ConventionWith(partner);
+
+        await Eventually(async () => (await Deliveries(partner, subscription.Id)).Any(d => d.Attempts == 1), "the first attempt");
+        var head = (await Deliveries(partner, subscription.Id)).Single(d => d.EventType == "convention.created");
+        Assert.Equal((WebhookDeliveryStatus.PENDING, 500, 3), (head.Status, head.LastStatusCode!.Value, head.HeldBack));
+        Assert.All((await Deliveries(partner, subscription.Id)).Where(d => d.Id != head.Id), d => Assert.Equal((WebhookDeliveryStatus.PENDING, 0), (d.Status, d.Attempts)));
+
+        var skipped = await (await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/skip", null).Ok()).Read<WebhookDeliveryDto>();
+        Assert.Equal((WebhookDeliveryStatus.SKIPPED, 0), (skipped.Status, skipped.HeldBack));
+        await Eventually(async () => (await Deliveries(partner, subscription.Id, "DELIVERED")).Count == 3, "the three later events delivered");
+        Assert.Equal(["convention.signature-added", "convention.signature-added", "convention.signed"],
+            receiver.Calls.Select(c => Type(c.Body)).Where(t => t != "convention.created"));
+        Assert.Equal(WebhookDeliveryStatus.SKIPPED, (await Deliveries(partner, subscription.Id, "SKIPPED")).Single().Status);
+
+        // Only a pending delivery holds anything back: skipping another is refused; a skipped one can be sent again.
+        await (await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/skip", null))
+            .Problem(HttpStatusCode.Conflict, "webhooks.delivery-not-pending");
+        await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/redelivery", null).Ok(HttpStatusCode.Accepted);
+    }
+
+    private static string Type(string body)
+    {
+        try { return JsonDocument.Parse(body).RootElement.GetProperty("type").GetString() ?? "?"; }
+        catch (JsonException) { return "?"; }
     }
 }
 

@@ -18,7 +18,7 @@ namespace CoordinationHub.Tests.Features.Webhooks;
 /// <summary>
 /// Real receivers (Kestrel on 127.0.0.1, port 0), dispatchers started and stopped at will (the
 /// fixture's host does not dispatch), and events made through the API: a convention between the
-/// département of Nord and a partner created for the test, signed by both (3 events).
+/// département of Nord and a partner created for the test, signed by both (4 events: one signature-added per signature).
 /// </summary>
 public abstract class WebhookTestBase(ApiFixture fx) : DelegationTestBase(fx), IAsyncLifetime
 {

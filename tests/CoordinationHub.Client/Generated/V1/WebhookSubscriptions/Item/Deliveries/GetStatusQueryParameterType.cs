@@ -20,5 +20,9 @@ namespace CoordinationHub.Client.V1.WebhookSubscriptions.Item.Deliveries
         #pragma warning disable CS1591
         DEAD,
         #pragma warning restore CS1591
+        [EnumMember(Value = "SKIPPED")]
+        #pragma warning disable CS1591
+        SKIPPED,
+        #pragma warning restore CS1591
     }
 }
