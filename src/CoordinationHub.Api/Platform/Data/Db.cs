@@ -54,7 +54,9 @@ public sealed class Db : IDisposable
         ? Path.GetDirectoryName(Path.GetFullPath(new SqliteConnectionStringBuilder(connectionString).DataSource)) ?? "data"
         : Path.GetFullPath("data");
 
+    // The pooled SQLite handles that run with secure_delete (a handle leaves the table when it is collected).
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> SecureDeleteOn = new();
+    private static readonly object Marker = new();
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct)
     {
@@ -69,7 +71,7 @@ public sealed class Db : IDisposable
                 await using var pragma = connection.CreateCommand();
                 pragma.CommandText = "PRAGMA secure_delete=ON";
                 await pragma.ExecuteNonQueryAsync(ct);
-                SecureDeleteOn.AddOrUpdate(handle, SecureDeleteOn);
+                SecureDeleteOn.AddOrUpdate(handle, Marker);
             }
             return connection;
         }

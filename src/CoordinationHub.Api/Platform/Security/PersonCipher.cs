@@ -50,33 +50,28 @@ public sealed class PersonCipher(KeyRing ring)
         if (!wrapped.StartsWith(WrappedPrefix, StringComparison.Ordinal)) throw new CryptographicException("The value is not a wrapped key.");
         var colon = wrapped.IndexOf(':', WrappedPrefix.Length);
         var ringKey = ring.Find(wrapped[WrappedPrefix.Length..colon]).Material;
-        // A ring key opens every data key a page reads: its cipher is kept per thread (the last ring key only, so that a
-        // retired key does not linger), not made once per person.
-        if (RingCipher is not { } last || !ReferenceEquals(last.Key, ringKey))
-        {
-            RingCipher?.Aes.Dispose();
-            RingCipher = last = (ringKey, new AesGcm(ringKey, TagSize));
-        }
-        return Decrypt(last.Aes, wrapped[(colon + 1)..], WrapContext(owner));
+        // A ring key opens every data key a page reads: its cipher is kept per thread, not made once per person.
+        return Decrypt(Kept(ref RingCipher, ringKey), wrapped[(colon + 1)..], WrapContext(owner));
     }
 
     [ThreadStatic] private static (byte[] Key, AesGcm Aes)? RingCipher;
+    [ThreadStatic] private static (byte[] Key, AesGcm Aes)? PlatformCipher;
+
+    /// <summary>The cipher of a long-lived key, kept in <paramref name="slot"/> for the last key only (a retired key does not linger).</summary>
+    private static AesGcm Kept(ref (byte[] Key, AesGcm Aes)? slot, byte[] key)
+    {
+        if (slot is { } last && ReferenceEquals(last.Key, key)) return last.Aes;
+        slot?.Aes.Dispose();
+        slot = (key, new AesGcm(key, TagSize));
+        return slot.Value.Aes;
+    }
 
     /// <summary>
     /// <see cref="Seal"/> with the platform's key, whose cipher is kept per thread: a logged page seals its reader's X-Agent
     /// and X-Purpose once per person it lists.
     /// </summary>
-    public static string SealWithPlatformKey(byte[] platformKey, string plaintext, string context)
-    {
-        if (PlatformCipher is not { } last || !ReferenceEquals(last.Key, platformKey))
-        {
-            PlatformCipher?.Aes.Dispose();
-            PlatformCipher = last = (platformKey, new AesGcm(platformKey, TagSize));
-        }
-        return Prefix + Encrypt(last.Aes, Encoding.UTF8.GetBytes(plaintext), context);
-    }
-
-    [ThreadStatic] private static (byte[] Key, AesGcm Aes)? PlatformCipher;
+    public static string SealWithPlatformKey(byte[] platformKey, string plaintext, string context) =>
+        Prefix + Encrypt(Kept(ref PlatformCipher, platformKey), Encoding.UTF8.GetBytes(plaintext), context);
 
     public static string Seal(byte[] dataKey, string plaintext, string context) =>
         Prefix + Encrypt(dataKey, Encoding.UTF8.GetBytes(plaintext), context);
@@ -106,12 +101,8 @@ public sealed class PersonCipher(KeyRing ring)
 
     private static string Encrypt(byte[] key, byte[] input, string context)
     {
-        var output = new byte[NonceSize + TagSize + input.Length];
-        var nonce = output.AsSpan(0, NonceSize);
-        RandomNumberGenerator.Fill(nonce);
-        using (var aes = new AesGcm(key, TagSize))
-            aes.Encrypt(nonce, input, output.AsSpan(NonceSize + TagSize), output.AsSpan(NonceSize, TagSize), Encoding.UTF8.GetBytes(context));
-        return Convert.ToBase64String(output);
+        using var aes = new AesGcm(key, TagSize);
+        return Encrypt(aes, input, context);
     }
 
     private static byte[] Decrypt(AesGcm aes, string base64, string context)
@@ -125,12 +116,8 @@ public sealed class PersonCipher(KeyRing ring)
 
     private static byte[] Decrypt(byte[] key, string base64, string context)
     {
-        var input = Convert.FromBase64String(base64);
-        var output = new byte[input.Length - NonceSize - TagSize];
-        using (var aes = new AesGcm(key, TagSize))
-            aes.Decrypt(input.AsSpan(0, NonceSize), input.AsSpan(NonceSize + TagSize), input.AsSpan(NonceSize, TagSize), output,
-                Encoding.UTF8.GetBytes(context));
-        return output;
+        using var aes = new AesGcm(key, TagSize);
+        return Decrypt(aes, base64, context);
     }
 
     private static string WrapContext(Guid owner) => $"data-key:{owner}";
