@@ -106,6 +106,9 @@ public static class Host
             // enforces with a problem document (414, 431).
             k.Limits.MaxRequestLineSize = 4 * RequestLimits.MaxTargetLength;
             k.Limits.MaxRequestHeadersTotalSize = 4 * RequestLimits.MaxHeaderBytes;
+            // What Kestrel refuses before any middleware (a NUL in the path, a broken request line…) is answered
+            // with a problem document too (TransportRefusals).
+            k.ConfigureEndpointDefaults(listen => listen.UseTransportRefusals(k.Limits));
         });
 
         services.AddHealthChecks()
@@ -128,6 +131,7 @@ public static class Host
     public static void UseCoordinationHub(this WebApplication app)
     {
         app.UseExceptionHandler();
+        app.Use(TransportRefusals.Middleware);
         app.UseRateLimitHeaders();
         app.UseCors(); // an empty allowlist (the default) lets no browser origin in
         app.UseStatusCodePages();

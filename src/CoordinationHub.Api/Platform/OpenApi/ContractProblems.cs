@@ -137,6 +137,8 @@ public static class ContractProblems
         ("referrals.transfer-to-self", 422),
         ("uri-too-long", 414),
         ("headers-too-large", 431),
+        ("request-timeout", 408),
+        ("http-version-not-supported", 505),
     ];
 
     public static OpenApiSchema Schema(OpenApiDocument document)
