@@ -174,6 +174,9 @@ public abstract class HttpConventionTests(ApiFixture fx) : ApiTests(fx)
         Assert.Equal((await first.Read<OrganisationDto>()).Id, (await second.Read<OrganisationDto>()).Id);
         Assert.Equal(first.Headers.Location, second.Headers.Location);
         Assert.True(second.Headers.Contains("Idempotent-Replayed"));
+        // The replay carries the ETag the first answer carried (it came without one, which If-Match then lacked).
+        Assert.NotNull(first.Headers.ETag);
+        Assert.Equal(first.Headers.ETag, second.Headers.ETag);
         var matches = await (await Fx.Admin().GetAsync("/v1/organisations?kind=PARTNER&q=mission%20locale%20du%20cambresis").Ok()).Read<CoordinationHub.Platform.Http.PageResponse<OrganisationDto>>();
         Assert.Single(matches.Items);
     }

@@ -103,6 +103,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                 {
                     record.apiKeyId, record.idempotencyKey, statusCode = http.Response.StatusCode,
                     contentType = http.Response.ContentType, location = http.Response.Headers.Location.ToString(),
+                    etag = http.Response.Headers.ETag.ToString(),
                     body = await SealAsync(keys, c, null, text, servedReferrals, Context(record.apiKeyId, key), t),
                     servedReferrals = servedReferrals.Count == 0 ? null : string.Join(',', servedReferrals),
                 }, t)), CancellationToken.None);
@@ -143,6 +144,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         {
             RequestHash = hash, StatusCode = http.Response.StatusCode, ContentType = http.Response.ContentType,
             Location = http.Response.Headers.Location.ToString(),
+            ETag = http.Response.Headers.ETag.ToString(),
             Body = sealedBody,
         };
         pending[(apiKeyId, key)].Response = response;
@@ -157,7 +159,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
                     return await c.ExecuteAsync(db.Command(CompleteSql, new
                     {
                         apiKeyId, idempotencyKey = key, statusCode = response.StatusCode, contentType = response.ContentType,
-                        location = response.Location, body = response.Body, servedReferrals = (string?)null,
+                        location = response.Location, etag = response.ETag, body = response.Body, servedReferrals = (string?)null,
                     }, t, tx));
                 }, CancellationToken.None);
             }
@@ -277,6 +279,8 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         http.Response.StatusCode = stored.StatusCode!.Value;
         http.Response.Headers["Idempotent-Replayed"] = "true";
         if (!string.IsNullOrEmpty(stored.Location)) http.Response.Headers.Location = stored.Location;
+        // The first answer's ETag, as it was: the resource may have changed since, and If-Match will say so.
+        if (!string.IsNullOrEmpty(stored.ETag)) http.Response.Headers.ETag = stored.ETag;
         if (!string.IsNullOrEmpty(stored.ContentType)) http.Response.ContentType = stored.ContentType;
         if (!string.IsNullOrEmpty(body)) await http.Response.WriteAsync(body, http.RequestAborted);
     }
@@ -287,6 +291,7 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         public int? StatusCode { get; init; }
         public string? ContentType { get; init; }
         public string? Location { get; init; }
+        public string? ETag { get; init; }
         public string? Body { get; init; }
         public string? ServedReferrals { get; init; }
     }
@@ -300,16 +305,16 @@ public sealed class Idempotency(RequestDelegate next, Db db, TimeProvider clock,
         VALUES (@apiKeyId, @idempotencyKey, @requestHash, @createdAt)
         """;
     private const string SelectUnexpiredSql = """
-        SELECT request_hash, status_code, content_type, location, body, served_referrals
+        SELECT request_hash, status_code, content_type, location, etag, body, served_referrals
         FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey AND created_at >= @expiredBefore
         """;
     private const string SelectSql = """
-        SELECT request_hash, status_code, content_type, location, body, served_referrals
+        SELECT request_hash, status_code, content_type, location, etag, body, served_referrals
         FROM idempotency_record WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
         """;
     private const string CompleteSql = """
         UPDATE idempotency_record
-        SET status_code = @statusCode, content_type = @contentType, location = @location, body = @body,
+        SET status_code = @statusCode, content_type = @contentType, location = @location, etag = @etag, body = @body,
             served_referrals = @servedReferrals
         WHERE api_key_id = @apiKeyId AND idempotency_key = @idempotencyKey
         """;

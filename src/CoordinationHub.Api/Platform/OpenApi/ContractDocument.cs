@@ -49,7 +49,12 @@ public static class ContractDocument
                     the directory of organisations, conventions, delegated competences and beneficiary referrals.
 
                     Every call carries an API key bound to one organisation: `Authorization: Bearer <key>`.
-                    Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type`.
+                    Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type`, including what
+                    the HTTP server refuses before any operation is known (over HTTP/1.1): a request line or header it
+                    cannot parse, a `%00` in the path, a bad or missing `Host` (400 `bad-request`), a version other than
+                    HTTP/1.0 or 1.1 (505), a head over its limits (414, 431) or too slow to arrive (408); the connection
+                    is then closed. Where the server terminates TLS itself, or speaks HTTP/2, these refusals keep the
+                    HTTP server's empty answer: deployments terminate TLS in front of it.
                     Enumerated query values are read whatever their case (`mode=upsert`); an unknown one is a 400 `validation`
                     problem naming the parameter and listing its values.
                     Lists are cursor-paginated (`limit` ≤ 500, follow `next`). Single resources carry an `ETag`;
@@ -245,11 +250,12 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
                 r.Headers ??= new Dictionary<string, IOpenApiHeader>();
                 r.Headers["ETag"] = new OpenApiHeader
                 {
-                    // An idempotent replay restores status, Location and body, not the ETag: read the resource again.
+                    // An idempotent replay restores the first answer's ETag with its status, Location and body.
                     Description = method == "POST"
-                        ? "Version of the resource, for If-Match. Not on a replayed answer (`Idempotent-Replayed: true`): read the resource for it."
+                        ? "Version of the resource, for If-Match. A replayed answer (`Idempotent-Replayed: true`) carries the first "
+                            + "answer's: if the resource changed since, If-Match with it answers 412."
                         : "Version of the resource, for If-Match.",
-                    Required = method != "POST",
+                    Required = true,
                     Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100, Pattern = "^(W/)?\"[0-9]+\"$" },
                 };
             }

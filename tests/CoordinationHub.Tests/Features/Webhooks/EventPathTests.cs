@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Net;
 using CoordinationHub.Features.Webhooks;
 using CoordinationHub.Platform.Auth;
@@ -93,6 +94,51 @@ public abstract class EventPathTests(ApiFixture fx) : ReferralTestBase(fx), IAsy
         Assert.Equal(
             [("convention.created", "DRAFT"), ("convention.signature-added", "DRAFT"), ("convention.signature-added", "SIGNED"), ("convention.signed", "SIGNED")],
             events);
+    }
+
+    [Fact]
+    public async Task A_termination_tells_the_parties_convention_terminated_and_ends_each_delegation_with_delegation_ended_with_convention()
+    {
+        var nord = await DepartementParty("59");
+        var partner = await PartnerParty("Association De La Résiliation", "59");
+        var lille = await Commune("59350");
+        var territory = new { communeIds = new[] { lille.Id } };
+        var id = await SignedConvention([nord, partner], ["RSA_ACCOMPAGNEMENT"], territory, Jan2026, Dec2028);
+        var delegation = (await (await nord.Client(Fx).PostJson("/v1/delegations", Delegation(nord, partner, "RSA_ACCOMPAGNEMENT", id, territory, Jan2026, Dec2028))
+            .Ok(HttpStatusCode.Created)).Json()).GetProperty("id").GetGuid();
+        var read = await nord.Client(Fx).GetAsync($"/v1/conventions/{id}").Ok();
+        var termination = new HttpRequestMessage(HttpMethod.Post, $"/v1/conventions/{id}/termination")
+        {
+            Content = JsonContent.Create(new { effectiveOn = DateOnly.FromDateTime(Fx.Clock.GetUtcNow().UtcDateTime), reason = "Accord des parties", agreedByAllParties = true }),
+        };
+        termination.Headers.TryAddWithoutValidation("If-Match", read.Headers.ETag!.Tag);
+        await nord.Client(Fx).SendAsync(termination).Ok();
+
+        foreach (var party in new[] { nord, partner })
+        {
+            Assert.Contains(("convention.terminated", "TERMINATED"), await EventsOf(party, id, "convention.terminated"));
+            Assert.Contains("delegation.ended-with-convention", (await EventsOf(party, delegation, "delegation.ended-with-convention")).Select(e => e.Type));
+        }
+    }
+
+    [Fact]
+    public async Task The_retention_purge_tells_the_parties_referral_person_purged()
+    {
+        var ccas = await Ccas("46042");
+        var dep = await Dep("46");
+        var (closed, _) = await Send(ccas, Draft("INCOME", Person("46042"), receiverId: dep.Id));
+        await Act(ccas, closed.Id, "cancellation", new { agent = Agent, reason = "NO_LONGER_NEEDED", text = "Plus besoin." });
+        Fx.Clock.Set(TestClock.Today.AddDays(366));
+        try
+        {
+            await using var scope = Fx.Services.CreateAsyncScope();
+            var report = await scope.ServiceProvider.GetRequiredService<CoordinationHub.Features.PersonalData.PersonDataPurge>()
+                .RunAsync(false, CoordinationHub.Features.PersonalData.PurgeTrigger.SCHEDULED, CancellationToken.None);
+            Assert.Contains(closed.Id, report.Referrals);
+        }
+        finally { Fx.Clock.Reset(); }
+        foreach (var party in new[] { ccas, dep })
+            Assert.Contains("referral.person-purged", (await EventsOf(party, closed.Id, "referral.person-purged")).Select(e => e.Type));
     }
 
     /// <summary>The party's feed, every page from the start, for one resource: (type, status) in order, once <paramref name="last"/> came.</summary>

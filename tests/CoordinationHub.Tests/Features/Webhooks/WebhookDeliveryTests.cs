@@ -332,6 +332,35 @@ public abstract class WebhookDeliveryTests(ApiFixture fx) : WebhookTestBase(fx)
         await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/redelivery", null).Ok(HttpStatusCode.Accepted);
     }
 
+    /// <summary>
+    /// Skip wins over an attempt in flight: the dispatcher writes an outcome only while it holds the lease, which the skip
+    /// took, so the answer that comes after (a 200 here) is listed as an attempt and changes nothing.
+    /// </summary>
+    [Fact]
+    public async Task A_delivery_skipped_while_its_attempt_is_in_flight_stays_skipped_whatever_the_attempt_answers()
+    {
+        var partner = await Subscriber("Association Tête En Vol");
+        var receiver = await StartReceiver();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        receiver.Respond = async http => { if (Type(receiver.Calls.Last().Body) == "convention.created") await gate.Task; };
+        var subscription = await Subscribe(partner, receiver);
+        StartDispatcher();
+        await ConventionWith(partner);
+
+        await Eventually(async () => receiver.Calls.Count == 1, "the first event's call, held open by the receiver");
+        var head = (await Deliveries(partner, subscription.Id)).Single(d => d.EventType == "convention.created");
+        var skipped = await (await partner.Client(Fx).PostAsync($"/v1/webhook-subscriptions/{subscription.Id}/deliveries/{head.Id}/skip", null).Ok()).Read<WebhookDeliveryDto>();
+        Assert.Equal(WebhookDeliveryStatus.SKIPPED, skipped.Status);
+        gate.SetResult();
+
+        await Eventually(async () => await Sql<long>("SELECT COUNT(*) FROM webhook_attempt WHERE delivery_id = @id", new { id = head.Id }) == 1,
+            "the attempt's 200 is recorded as an attempt");
+        await Eventually(async () => (await Deliveries(partner, subscription.Id, "DELIVERED")).Count == 3, "the three later events delivered");
+        var after = (await Deliveries(partner, subscription.Id, "SKIPPED")).Single();
+        Assert.Equal((head.Id, WebhookDeliveryStatus.SKIPPED, 0), (after.Id, after.Status, after.Attempts));
+        Assert.Equal("SKIPPED", await Sql<string>("SELECT status FROM webhook_delivery WHERE id = @id", new { id = head.Id }));
+    }
+
     private static string Type(string body)
     {
         try { return JsonDocument.Parse(body).RootElement.GetProperty("type").GetString() ?? "?"; }
