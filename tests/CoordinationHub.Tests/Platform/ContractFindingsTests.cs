@@ -77,6 +77,14 @@ public abstract class ContractFindingsTests(ApiFixture fx) : ReferralTestBase(fx
     }
 
     [Fact]
+    public void Finding_10_a_page_of_the_event_feed_declares_at_most_the_items_its_limit_allows()
+    {
+        var limit = Contract["paths"]!["/v1/events"]!["get"]!["parameters"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == "limit")!;
+        Assert.Equal(CoordinationHub.Platform.Http.Cursor.MaxLimit, limit["schema"]!["maximum"]!.GetValue<int>());
+        Assert.Equal(CoordinationHub.Platform.Http.Cursor.MaxLimit, Schema("EventFeedPage")["properties"]!["items"]!["maxItems"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Finding_3_the_201_of_a_create_carries_the_Location_and_ETag_it_declares_and_If_Match_is_enforced_where_declared()
     {
         var created = Contract["paths"]!["/v1/referrals"]!["post"]!["responses"]!["201"]!["headers"]!.AsObject();
