@@ -6,6 +6,7 @@ using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Features.Imports;
+using CoordinationHub.Features.Pages;
 using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Features.Referrals;
 using CoordinationHub.Features.Webhooks;
@@ -154,6 +155,7 @@ public static class Host
         app.MapReferrals();
         app.MapPersonalData();
         app.MapWebhooks();
+        app.MapPages();
         app.MapBenchmarkBaseline();
     }
 }
