@@ -15,7 +15,7 @@ public static class DsfrAssets
 {
     public const string Version = "1.15.3";
     public const string Root = "/dsfr/" + Version;
-    public const string Bundle = Root + "/pages.css";
+    public const string Bundle = Root + "/css/pages.css";
 
     private static readonly string[] Components =
         ["skiplink", "logo", "header", "footer", "link", "button", "form", "input", "search", "breadcrumb", "table", "callout", "notice", "badge"];
@@ -29,12 +29,13 @@ public static class DsfrAssets
         var assembly = typeof(DsfrAssets).Assembly;
         var files = assembly.GetManifestResourceNames().Where(n => n.StartsWith("dsfr/", StringComparison.Ordinal))
             .ToDictionary(n => n["dsfr/".Length..], n => Read(assembly, n));
-        // Components sit two folders down (component/x/x.min.css), the bundle one: their icon paths move up one.
+        // The bundle sits one folder down, as core/core.min.css (its fonts are at ../fonts/); the components sit two
+        // (component/x/x.min.css): their icon paths move up one.
         var bundle = new StringBuilder(Encoding.UTF8.GetString(files["core/core.min.css"]));
         foreach (var c in Components)
             bundle.Append('\n').Append(Encoding.UTF8.GetString(files[$"component/{c}/{c}.min.css"]).Replace("../../icons/", "../icons/", StringComparison.Ordinal));
         bundle.Append('\n').Append(PagesCss);
-        files["pages.css"] = Encoding.UTF8.GetBytes(bundle.ToString());
+        files["css/pages.css"] = Encoding.UTF8.GetBytes(bundle.ToString());
         return files.ToFrozenDictionary(f => f.Key, f => Make(f.Key, f.Value));
     }
 

@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Deque.AxeCore.Commons;
+using Deque.AxeCore.Playwright;
+using Microsoft.Playwright;
+
+namespace CoordinationHub.Tests.Features.Pages;
+
+/// <summary>
+/// Debian's Chromium driven by Playwright (no browser can be downloaded here: tests/run.sh installs the
+/// `chromium` package), and what the browser tests measure on a page: accessibility, width, weight, server time.
+/// </summary>
+public sealed class Browser : IAsyncDisposable
+{
+    public const string Chromium = "/usr/bin/chromium";
+
+    private readonly IPlaywright playwright;
+    public IBrowser Instance { get; }
+
+    private Browser(IPlaywright playwright, IBrowser browser) => (this.playwright, Instance) = (playwright, browser);
+
+    public static async Task<Browser> LaunchAsync()
+    {
+        Assert.True(File.Exists(Chromium), $"{Chromium} is missing: apt-get install -y chromium (tests/run.sh does)");
+        var playwright = await Playwright.CreateAsync();
+        // Root (CI) needs --no-sandbox.
+        var browser = await playwright.Chromium.LaunchAsync(new() { ExecutablePath = Chromium, Headless = true, Args = ["--no-sandbox", "--disable-gpu"] });
+        return new Browser(playwright, browser);
+    }
+
+    /// <summary>A fresh page (empty cache): what a first visit loads.</summary>
+    public async Task<IPage> PageAsync(int width = 1280, int height = 900)
+    {
+        var context = await Instance.NewContextAsync(new() { ViewportSize = new() { Width = width, Height = height }, Locale = "fr-FR" });
+        return await context.NewPageAsync();
+    }
+
+    /// <summary>axe-core at WCAG 2.1 AA (the RGAA's basis): the violations, listed.</summary>
+    public static async Task<string[]> AccessibilityViolations(IPage page)
+    {
+        var result = await page.RunAxe(new AxeRunOptions { RunOnly = new RunOnlyOptions { Type = "tag", Values = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } });
+        return result.Violations.Select(v => $"{v.Id}: {v.Help} ({string.Join(", ", v.Nodes.Take(3).Select(n => n.Target?.ToString()))})").ToArray();
+    }
+
+    /// <summary>The page's width beyond the viewport (0: no horizontal scroll).</summary>
+    public static Task<int> Overflow(IPage page) =>
+        page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - document.documentElement.clientWidth");
+
+    /// <summary>Bytes the network carried for one visit (headers and bodies, as sent: compressed), with the document's Server-Timing.</summary>
+    public static async Task<(long Bytes, double ServerMs, IReadOnlyList<string> Urls)> Weigh(IPage page, string url)
+    {
+        var responses = new List<IResponse>();
+        page.Response += (_, r) => responses.Add(r);
+        var document = await page.GotoAsync(url, new() { WaitUntil = WaitUntilState.NetworkIdle });
+        Assert.Equal(200, document!.Status);
+        long bytes = 0;
+        foreach (var r in responses)
+        {
+            Assert.True(r.Ok, $"{r.Url}: {r.Status}");
+            var sizes = await r.Request.SizesAsync();
+            bytes += sizes.ResponseBodySize + sizes.ResponseHeadersSize;
+        }
+        var timing = (await document.AllHeadersAsync()).GetValueOrDefault("server-timing") ?? "";
+        var ms = double.Parse(timing[(timing.IndexOf("dur=", StringComparison.Ordinal) + 4)..], System.Globalization.CultureInfo.InvariantCulture);
+        return (bytes, ms, responses.Select(r => r.Url).ToList());
+    }
+
+    /// <summary>Time to the last byte of a page, measured from the client (loopback: mostly the server's).</summary>
+    public static async Task<double> TimeToLastByte(string url)
+    {
+        using var client = new HttpClient();
+        var started = Stopwatch.GetTimestamp();
+        (await client.GetAsync(url)).EnsureSuccessStatusCode();
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+
+    /// <summary>Screenshots for the README, saved in docs/screenshots/ of the repository (from the SQLite run only).</summary>
+    public static async Task Screenshot(IPage page, ApiFixture fx, string name)
+    {
+        if (fx.Provider != CoordinationHub.Platform.Data.DatabaseProvider.Sqlite) return;
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CoordinationHub.sln"))) dir = dir.Parent;
+        if (dir is null) return;
+        var folder = Path.Combine(dir.FullName, "docs", "screenshots");
+        System.IO.Directory.CreateDirectory(folder);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png") });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Instance.DisposeAsync();
+        playwright.Dispose();
+    }
+}
