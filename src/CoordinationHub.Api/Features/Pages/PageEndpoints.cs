@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using CoordinationHub.Features.Indicators;
 using CoordinationHub.Platform.Errors;
 using Mediator;
 using Microsoft.AspNetCore.Mvc;
@@ -45,6 +46,37 @@ public static partial class PageEndpoints
                 return NotFound(started, branding, insee);
             }
         });
+        MapObservatoire(pages);
+    }
+
+    private static void MapObservatoire(RouteGroupBuilder pages)
+    {
+        pages.MapGet("/observatoire", async ([FromQuery] string? q, ISender sender, CompetenceMap.CompetenceMapCache cache, IConfiguration configuration,
+            CancellationToken ct) =>
+        {
+            var started = Stopwatch.GetTimestamp();
+            var search = string.IsNullOrWhiteSpace(q) ? null : await sender.Send(new SearchCommunesQuery(q), ct);
+            var map = await cache.GetAsync(0, ct);
+            var departements = map.Organisations.Values.Where(o => o.Kind == "DEPARTEMENT" && o.Code is not null)
+                .Select(o => (o.Code!, o.Name)).OrderBy(d => d.Item1, StringComparer.Ordinal);
+            return PageLayout.Html(PageLayout.Page("Observatoire des besoins sociaux", ObservatoireView.Home(search, departements), Branding(configuration)), started);
+        });
+        foreach (var (segment, level) in new[] { ("communes", TerritoryLevel.COMMUNE), ("epci", TerritoryLevel.EPCI), ("departements", TerritoryLevel.DEPARTEMENT) })
+            pages.MapGet($"/observatoire/{segment}/{{code}}", async (string code, ISender sender, IConfiguration configuration, CancellationToken ct) =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                var branding = Branding(configuration);
+                if (code.Length > 9) return NotFound(started, branding, code);
+                try
+                {
+                    var page = await sender.Send(new GetObservatoirePageQuery(level, code), ct);
+                    return PageLayout.Html(PageLayout.Page($"Observatoire : {page.Needs.Territory.Name}", ObservatoireView.Render(page), branding), started);
+                }
+                catch (Exception e) when (e is ProblemException or FluentValidation.ValidationException)
+                {
+                    return NotFound(started, branding, code);
+                }
+            });
     }
 
     public static bool Branding(IConfiguration configuration) => configuration.GetValue("Pages:StateBranding", true);
