@@ -149,7 +149,7 @@ public static class ObservatoireView
                     H(Label(page, c.Competence)), c.Communes.ToString(CultureInfo.InvariantCulture), c.DelegatedCommunes.ToString(CultureInfo.InvariantCulture),
                     c.CommunesShare is { } a ? Percent(a) : "—", c.PopulationShare is { } b ? Percent(b) : "—",
                 }));
-            Csv(html, $"/v1/indicators/coverage?departement={U(coverage.Departement.Code)}&format=csv", "la couverture des délégations");
+            Csv(html, $"/v1/indicators/delegation-coverage?departement={U(coverage.Departement.Code)}&format=csv", "la couverture des délégations");
             if (coverage.ExpiringConventions.Count > 0)
                 Table(html, "Conventions qui prennent fin dans les 90 jours", ["Convention", "Fin", "Compétences"],
                     coverage.ExpiringConventions.Select(c => new[] { H(c.Reference), Date(c.EndOn), H(string.Join(", ", c.Competences.Select(x => Label(page, x)))) }));
