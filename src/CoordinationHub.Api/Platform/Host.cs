@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CoordinationHub.Features.Indicators;
 using CoordinationHub.Features.CompetenceMap;
 using CoordinationHub.Features.Competences;
 using CoordinationHub.Features.Delegations;
@@ -57,6 +58,8 @@ public static class Host
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
+        services.Configure<Features.Indicators.IndicatorOptions>(builder.Configuration.GetSection("Indicators"));
+        services.AddScoped<Features.Indicators.IndicatorScope>();
         services.AddSingleton(TimeProvider.System);
 
         services.AddMediator((Mediator.MediatorOptions o) =>
@@ -148,6 +151,7 @@ public static class Host
         app.MapDirectory();
         app.MapCompetences();
         app.MapCompetenceMap();
+        app.MapIndicators();
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();

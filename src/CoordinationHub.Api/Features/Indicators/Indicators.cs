@@ -1,3 +1,4 @@
+using FluentValidation;
 using CoordinationHub.Platform.OpenApi;
 
 namespace CoordinationHub.Features.Indicators;
@@ -60,3 +61,22 @@ public sealed record IndicatorTerritory(TerritoryLevel Level, string Code, strin
 /// </summary>
 [ContractName("IndicatorSecrecy")]
 public sealed record IndicatorSecrecy(bool Applied, int Threshold);
+
+/// <summary>The checks every indicator query makes of its territory.</summary>
+public static class IndicatorRules
+{
+    public const string CommunePattern = "^(\\d{5}|2[ABab]\\d{3})$";
+    public const string EpciPattern = "^\\d{9}$";
+    public const string DepartementPattern = "^(\\d{2,3}|2[ABab])$";
+
+    public static void Territory<T>(AbstractValidator<T> v, Func<T, TerritoryLevel> level, Func<T, string> code)
+    {
+        v.RuleFor(q => level(q)).IsInEnum().OverridePropertyName("level");
+        v.RuleFor(q => code(q)).NotEmpty().OverridePropertyName("code")
+            .Must((q, c) => System.Text.RegularExpressions.Regex.IsMatch(c ?? "", level(q) switch
+            {
+                TerritoryLevel.COMMUNE => CommunePattern, TerritoryLevel.EPCI => EpciPattern, _ => DepartementPattern,
+            }))
+            .WithMessage("A commune is its INSEE code (5 characters), an EPCI its SIREN (9 digits), a département its code (01, 2A, 974).");
+    }
+}
