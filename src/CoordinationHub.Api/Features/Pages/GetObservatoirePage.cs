@@ -67,7 +67,8 @@ public static class ObservatoireView
 
     private static void Table(StringBuilder html, string caption, string[] headers, IEnumerable<string[]> rows)
     {
-        html.Append($"""<div class="fr-table fr-table--no-caption"><div class="fr-table__wrapper"><div class="fr-table__container"><div class="fr-table__content"><table><caption>{H(caption)}</caption><thead><tr>""");
+        // The container scrolls sideways on a narrow screen: focusable, so that a keyboard can scroll it too.
+        html.Append($"""<div class="fr-table"><div class="fr-table__wrapper"><div class="fr-table__container" tabindex="0" role="region" aria-label="{H(caption)}"><div class="fr-table__content"><table><caption>{H(caption)}</caption><thead><tr>""");
         foreach (var h in headers) html.Append($"<th scope=\"col\">{H(h)}</th>");
         html.Append("</tr></thead><tbody>");
         foreach (var row in rows)

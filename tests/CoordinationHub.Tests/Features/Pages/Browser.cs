@@ -59,19 +59,32 @@ public sealed class Browser : IAsyncDisposable
             var sizes = await r.Request.SizesAsync();
             bytes += sizes.ResponseBodySize + sizes.ResponseHeadersSize;
         }
-        var timing = (await document.AllHeadersAsync()).GetValueOrDefault("server-timing") ?? "";
-        var ms = double.Parse(timing[(timing.IndexOf("dur=", StringComparison.Ordinal) + 4)..], System.Globalization.CultureInfo.InvariantCulture);
-        return (bytes, ms, responses.Select(r => r.Url).ToList());
+        return (bytes, ServerMs((await document.AllHeadersAsync())["server-timing"]), responses.Select(r => r.Url).ToList());
     }
 
-    /// <summary>Time to the last byte of a page, measured from the client (loopback: mostly the server's).</summary>
-    public static async Task<double> TimeToLastByte(string url)
+    /// <summary>
+    /// Three more requests for the page: its Server-Timing (time to build it) and the time to its last byte seen from the
+    /// client (loopback), each sorted. The suite shares two cores with other work: the bound is checked on the median.
+    /// </summary>
+    public static async Task<(double[] ServerMs, double[] LastByteMs)> Times(string url)
     {
         using var client = new HttpClient();
-        var started = Stopwatch.GetTimestamp();
-        (await client.GetAsync(url)).EnsureSuccessStatusCode();
-        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var (server, lastByte) = (new double[3], new double[3]);
+        for (var i = 0; i < 3; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var response = (await client.GetAsync(url)).EnsureSuccessStatusCode();
+            await response.Content.ReadAsByteArrayAsync();
+            lastByte[i] = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            server[i] = ServerMs(response.Headers.GetValues("Server-Timing").Single());
+        }
+        Array.Sort(server);
+        Array.Sort(lastByte);
+        return (server, lastByte);
     }
+
+    private static double ServerMs(string timing) =>
+        double.Parse(timing[(timing.IndexOf("dur=", StringComparison.Ordinal) + 4)..], System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Screenshots for the README, saved in docs/screenshots/ of the repository (from the SQLite run only).</summary>
     public static async Task Screenshot(IPage page, ApiFixture fx, string name)

@@ -48,7 +48,7 @@ public abstract class CommunePagesTests(ApiFixture fx, ITestOutputHelper output)
         await page.GetByLabel("Nom de la commune").FillAsync("ETRETAT");
         await page.GetByRole(AriaRole.Button, new() { Name = "Rechercher" }).ClickAsync();
         Assert.Contains("/communes?q=ETRETAT", page.Url);
-        Assert.Empty(await Browser.AccessibilityViolations(page));
+        Assert.Equal("", string.Join("\n", await Browser.AccessibilityViolations(page)));
         await Browser.Screenshot(page, Fx, "qui-fait-quoi-recherche");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Étretat", Exact = true }).ClickAsync();
@@ -70,7 +70,7 @@ public abstract class CommunePagesTests(ApiFixture fx, ITestOutputHelper output)
         Assert.Contains("Responsable\nSeine-Maritime (département)", apa);
         Assert.Contains("Aucun contact publié", apa);
         Assert.DoesNotContain("délégation", apa);
-        Assert.Empty(await Browser.AccessibilityViolations(page));
+        Assert.Equal("", string.Join("\n", await Browser.AccessibilityViolations(page)));
         await Browser.Screenshot(page, Fx, "qui-fait-quoi-commune");
 
         // Before the delegation began, the département answered.
@@ -96,10 +96,10 @@ public abstract class CommunePagesTests(ApiFixture fx, ITestOutputHelper output)
             Assert.True(await Browser.Overflow(narrow) <= 0, $"{path} scrolls sideways at 320 px by {await Browser.Overflow(narrow)} px");
 
             var (bytes, serverMs, urls) = await Browser.Weigh(await browser.PageAsync(), server.Url + path);
-            var lastByte = await Browser.TimeToLastByte(server.Url + path);
-            output.WriteLine($"{path}: {bytes / 1024.0:F1} KB over {urls.Count} responses, server {serverMs:F1} ms (Server-Timing), {lastByte:F1} ms to the last byte");
+            var (times, lastByte) = await Browser.Times(server.Url + path);
+            output.WriteLine($"{path}: {bytes / 1024.0:F1} KB over {urls.Count} responses; Server-Timing {serverMs:F1} ms on the browser's visit, then {string.Join(" / ", times.Select(t => t.ToString("F1")))} ms; last byte {string.Join(" / ", lastByte.Select(t => t.ToString("F1")))} ms");
             Assert.True(bytes <= 300 * 1024, $"{path} weighs {bytes} bytes: {string.Join(", ", urls)}");
-            Assert.True(serverMs <= 200, $"{path} took {serverMs} ms on the server");
+            Assert.True(times[1] <= 200, $"{path} took {times[1]} ms (median) on the server");
             Assert.DoesNotContain(urls, u => !u.StartsWith(server.Url, StringComparison.Ordinal)); // nothing from a CDN
         }
     }

@@ -13,14 +13,18 @@ public abstract class ObservatoirePagesTests(ApiFixture fx, ITestOutputHelper ou
 {
     private const string Fecamp = "76259";
 
-    /// <summary>Fécamp's CCAS sends 12 RSA referrals and 3 FSL referrals to the département, for people of Fécamp.</summary>
-    private async Task Referrals()
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ApiFixture, Task> Sent = new();
+
+    /// <summary>Fécamp's CCAS sends 12 RSA referrals and 3 FSL referrals to the département, for people of Fécamp (once per database).</summary>
+    private Task Referrals()
     {
-        var ccas = await Ccas(Fecamp);
-        var existing = await (await ccas.Client(Fx).GetAsync("/v1/referrals?role=SENDER").Ok()).Json();
-        if (existing.GetProperty("items").GetArrayLength() > 0) return; // sent already on this database
-        for (var i = 0; i < 12; i++) await Send(ccas, Draft("RSA_INSTRUCTION", Person(Fecamp)));
-        for (var i = 0; i < 3; i++) await Send(ccas, Draft("FSL", Person(Fecamp)));
+        lock (Sent) return Sent.GetValue(Fx, _ => Send());
+        async Task Send()
+        {
+            var ccas = await Ccas(Fecamp);
+            for (var i = 0; i < 12; i++) await this.Send(ccas, Draft("RSA_INSTRUCTION", Person(Fecamp)));
+            for (var i = 0; i < 3; i++) await this.Send(ccas, Draft("FSL", Person(Fecamp)));
+        }
     }
 
     private static async Task<string> Row(IPage page, string caption, string label) =>
@@ -52,8 +56,8 @@ public abstract class ObservatoirePagesTests(ApiFixture fx, ITestOutputHelper ou
         Assert.True(await charts.CountAsync() >= 2);
         for (var i = 0; i < await charts.CountAsync(); i++)
         {
-            Assert.NotEmpty(await charts.Nth(i).Locator("title").InnerTextAsync());
-            Assert.NotEmpty(await charts.Nth(i).Locator("desc").InnerTextAsync());
+            Assert.False(string.IsNullOrWhiteSpace(await charts.Nth(i).Locator("title").TextContentAsync()));
+            Assert.False(string.IsNullOrWhiteSpace(await charts.Nth(i).Locator("desc").TextContentAsync()));
         }
         Assert.True(await page.Locator("table").CountAsync() >= await charts.CountAsync());
         // The CSV links answer CSV, without a key.
@@ -66,12 +70,12 @@ public abstract class ObservatoirePagesTests(ApiFixture fx, ITestOutputHelper ou
             Assert.Equal(System.Net.HttpStatusCode.OK, csv.StatusCode);
             Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
         }
-        Assert.Empty(await Browser.AccessibilityViolations(page));
+        Assert.Equal("", string.Join("\n", await Browser.AccessibilityViolations(page)));
         await Browser.Screenshot(page, Fx, "observatoire-commune");
 
         await page.GotoAsync(server.Url + "/observatoire/departements/76");
         Assert.Contains("Couverture des délégations", await page.Locator("main").InnerTextAsync());
-        Assert.Empty(await Browser.AccessibilityViolations(page));
+        Assert.Equal("", string.Join("\n", await Browser.AccessibilityViolations(page)));
         await Browser.Screenshot(page, Fx, "observatoire-departement");
     }
 
@@ -88,10 +92,10 @@ public abstract class ObservatoirePagesTests(ApiFixture fx, ITestOutputHelper ou
             await narrow.GotoAsync(server.Url + path);
             Assert.True(await Browser.Overflow(narrow) <= 0, $"{path} scrolls sideways at 320 px by {await Browser.Overflow(narrow)} px");
             var (bytes, serverMs, urls) = await Browser.Weigh(await browser.PageAsync(), server.Url + path);
-            var lastByte = await Browser.TimeToLastByte(server.Url + path);
-            output.WriteLine($"{path}: {bytes / 1024.0:F1} KB over {urls.Count} responses, server {serverMs:F1} ms (Server-Timing), {lastByte:F1} ms to the last byte");
+            var (times, lastByte) = await Browser.Times(server.Url + path);
+            output.WriteLine($"{path}: {bytes / 1024.0:F1} KB over {urls.Count} responses; Server-Timing {serverMs:F1} ms on the browser's visit, then {string.Join(" / ", times.Select(t => t.ToString("F1")))} ms; last byte {string.Join(" / ", lastByte.Select(t => t.ToString("F1")))} ms");
             Assert.True(bytes <= 300 * 1024, $"{path} weighs {bytes} bytes");
-            Assert.True(serverMs <= 200, $"{path} took {serverMs} ms on the server");
+            Assert.True(times[1] <= 200, $"{path} took {times[1]} ms (median) on the server");
         }
         using var client = new HttpClient();
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await client.GetAsync(server.Url + "/observatoire/communes/99999")).StatusCode);
