@@ -49,6 +49,8 @@ public static partial class PageEndpoints
         MapObservatoire(pages);
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<CompetenceMap.CompetenceMapCache.Snapshot, (string Code, string Name)[]> Departements = new();
+
     private static void MapObservatoire(RouteGroupBuilder pages)
     {
         pages.MapGet("/observatoire", async ([FromQuery] string? q, ISender sender, CompetenceMap.CompetenceMapCache cache, IConfiguration configuration,
@@ -57,8 +59,9 @@ public static partial class PageEndpoints
             var started = Stopwatch.GetTimestamp();
             var search = string.IsNullOrWhiteSpace(q) ? null : await sender.Send(new SearchCommunesQuery(q), ct);
             var map = await cache.GetAsync(0, ct);
-            var departements = map.Organisations.Values.Where(o => o.Kind == "DEPARTEMENT" && o.Code is not null)
-                .Select(o => (o.Code!, o.Name)).OrderBy(d => d.Item1, StringComparer.Ordinal);
+            // Read once per snapshot of the map: its organisations are the whole directory (35,000 communes).
+            var departements = Departements.GetValue(map, m => m.Organisations.Values.Where(o => o.Kind == "DEPARTEMENT" && o.Code is not null)
+                .Select(o => (o.Code!, o.Name)).OrderBy(d => d.Item1, StringComparer.Ordinal).ToArray());
             return PageLayout.Html(PageLayout.Page("Observatoire des besoins sociaux", ObservatoireView.Home(search, departements), Branding(configuration)), started);
         });
         foreach (var (segment, level) in new[] { ("communes", TerritoryLevel.COMMUNE), ("epci", TerritoryLevel.EPCI), ("departements", TerritoryLevel.DEPARTEMENT) })

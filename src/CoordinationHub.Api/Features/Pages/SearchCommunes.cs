@@ -16,20 +16,21 @@ public sealed record CommuneSearch(string Text, int Total, IReadOnlyList<Commune
 
 /// <summary>
 /// Searches the communes of the competence map in memory: 35,000 names scanned in about a millisecond, no
-/// query to the database. The names are normalised once per snapshot of the map.
+/// query to the database. The names are normalised once per set of communes (a new snapshot of the map keeps the set
+/// unless the directory's communes changed).
 /// </summary>
 public sealed class SearchCommunesHandler(CompetenceMapCache cache) : IQueryHandler<SearchCommunesQuery, CommuneSearch>
 {
     public const int MaxHits = 50;
 
-    private static readonly ConditionalWeakTable<CompetenceMapCache.Snapshot, (string Name, CompetenceMapCache.Commune Commune)[]> Names = new();
+    private static readonly ConditionalWeakTable<System.Collections.Frozen.FrozenDictionary<string, CompetenceMapCache.Commune>, (string Name, CompetenceMapCache.Commune Commune)[]> Names = new();
 
     public async ValueTask<CommuneSearch> Handle(SearchCommunesQuery query, CancellationToken ct)
     {
         var map = await cache.GetAsync(0, ct);
         var text = SearchText.Normalize(query.Text.Length > 100 ? query.Text[..100] : query.Text);
         if (text.Length == 0) return new CommuneSearch(query.Text, 0, []);
-        var names = Names.GetValue(map, m => m.CommunesByCode.Values.Where(c => c.IsActive)
+        var names = Names.GetValue(map.CommunesByCode, communes => communes.Values.Where(c => c.IsActive)
             .Select(c => (SearchText.Normalize(c.Name), c)).ToArray());
         var found = new List<(int Rank, string Name, CompetenceMapCache.Commune Commune)>();
         foreach (var (name, commune) in names)
