@@ -167,11 +167,8 @@ public static class ObservatoireView
         html.Append("""
             <h1>Observatoire des besoins sociaux</h1>
             <p class="fr-text--lead">Les besoins orientés d’un territoire, les délais de réponse et la couverture des délégations, tirés de la coordination elle-même, sous secret statistique.</p>
-            <form method="get" action="/observatoire" role="search" class="fr-mb-4w"><div class="fr-search-bar fr-search-bar--lg">
-            <label class="fr-label" for="q">Nom de la commune</label>
             """);
-        html.Append($"""<input class="fr-input" type="search" id="q" name="q" autocomplete="off" value="{H(search?.Text)}">""");
-        html.Append("""<button class="fr-btn" type="submit">Rechercher</button></div></form>""");
+        html.Append(SearchForm("/observatoire", search?.Text));
         if (search is not null)
         {
             html.Append(search.Hits.Count == 0 ? $"""<p role="status">Aucune commune ne porte un nom contenant « {H(search.Text)} ».</p>""" : "<ul>");

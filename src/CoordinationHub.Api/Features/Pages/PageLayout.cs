@@ -96,6 +96,14 @@ public static class PageLayout
         }
     }
 
+    /// <summary>The commune search bar (a GET form: the results have an address).</summary>
+    public static string SearchForm(string action, string? text) => $"""
+        <form method="get" action="{action}" role="search" class="fr-mb-4w"><div class="fr-search-bar fr-search-bar--lg">
+        <label class="fr-label" for="q">Nom de la commune</label>
+        <input class="fr-input" type="search" id="q" name="q" autocomplete="off" value="{H(text)}">
+        <button class="fr-btn" type="submit">Rechercher</button></div></form>
+        """;
+
     public static string ErrorBody(string title, string detail) =>
         $"""<h1>{H(title)}</h1><p>{H(detail)}</p><p><a class="fr-link" href="/communes">Chercher une commune</a></p>""";
 }

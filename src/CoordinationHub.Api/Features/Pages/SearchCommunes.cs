@@ -55,12 +55,8 @@ public sealed class SearchCommunesHandler(CompetenceMapCache cache) : IQueryHand
         html.Append("""
             <h1>Qui fait quoi dans ma commune ?</h1>
             <p class="fr-text--lead">Pour chaque compétence de l’action sociale : l’organisme responsable, à quel titre, comment le joindre et le délai dans lequel il répond à une orientation.</p>
-            <form method="get" action="/communes" role="search" class="fr-mb-4w">
-            <div class="fr-search-bar fr-search-bar--lg">
-            <label class="fr-label" for="q">Nom de la commune</label>
             """);
-        html.Append($"""<input class="fr-input" type="search" id="q" name="q" autocomplete="off" value="{H(search?.Text)}">""");
-        html.Append("""<button class="fr-btn" type="submit">Rechercher</button></div></form>""");
+        html.Append(SearchForm("/communes", search?.Text));
         if (search is null) return html.ToString();
         if (search.Hits.Count == 0)
         {

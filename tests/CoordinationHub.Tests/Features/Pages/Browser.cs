@@ -27,6 +27,24 @@ public sealed class Browser : IAsyncDisposable
         return new Browser(playwright, browser);
     }
 
+    /// <summary>
+    /// What every page must hold to: no sideways scroll at 320 px; ≤ 300 KB on a first visit, all from this server;
+    /// built in ≤ 200 ms (<see cref="Times"/>). Answers the figures, for the test's output.
+    /// </summary>
+    public async Task<string> CheckWidthWeightAndTime(string server, string path)
+    {
+        var narrow = await PageAsync(width: 320, height: 640);
+        await narrow.GotoAsync(server + path);
+        Assert.True(await Overflow(narrow) <= 0, $"{path} scrolls sideways at 320 px by {await Overflow(narrow)} px");
+        var (bytes, serverMs, urls) = await Weigh(await PageAsync(), server + path);
+        Assert.True(bytes <= 300 * 1024, $"{path} weighs {bytes} bytes: {string.Join(", ", urls)}");
+        Assert.DoesNotContain(urls, u => !u.StartsWith(server, StringComparison.Ordinal)); // nothing from a CDN
+        var (times, lastByte) = await Times(server + path);
+        Assert.True(times[0] <= 200, $"{path} took at best {times[0]} ms on the server");
+        return $"{path}: {bytes / 1024.0:F1} KB over {urls.Count} responses; Server-Timing {serverMs:F1} ms on the browser's visit, then "
+            + $"{string.Join(" / ", times.Select(t => t.ToString("F1")))} ms; last byte {string.Join(" / ", lastByte.Select(t => t.ToString("F1")))} ms";
+    }
+
     /// <summary>A fresh page (empty cache): what a first visit loads.</summary>
     public async Task<IPage> PageAsync(int width = 1280, int height = 900)
     {

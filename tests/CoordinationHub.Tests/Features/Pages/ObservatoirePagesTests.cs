@@ -87,16 +87,7 @@ public abstract class ObservatoirePagesTests(ApiFixture fx, ITestOutputHelper ou
         await using var server = LiveServer.Start(Fx);
         await using var browser = await Browser.LaunchAsync();
         foreach (var path in new[] { "/observatoire", $"/observatoire/communes/{Fecamp}", "/observatoire/departements/76", $"/observatoire/epci/{epci.Code}" })
-        {
-            var narrow = await browser.PageAsync(width: 320, height: 640);
-            await narrow.GotoAsync(server.Url + path);
-            Assert.True(await Browser.Overflow(narrow) <= 0, $"{path} scrolls sideways at 320 px by {await Browser.Overflow(narrow)} px");
-            var (bytes, serverMs, urls) = await Browser.Weigh(await browser.PageAsync(), server.Url + path);
-            var (times, lastByte) = await Browser.Times(server.Url + path);
-            output.WriteLine($"{path}: {bytes / 1024.0:F1} KB over {urls.Count} responses; Server-Timing {serverMs:F1} ms on the browser's visit, then {string.Join(" / ", times.Select(t => t.ToString("F1")))} ms; last byte {string.Join(" / ", lastByte.Select(t => t.ToString("F1")))} ms");
-            Assert.True(bytes <= 300 * 1024, $"{path} weighs {bytes} bytes");
-            Assert.True(times[0] <= 200, $"{path} took at best {times[0]} ms on the server");
-        }
+            output.WriteLine(await browser.CheckWidthWeightAndTime(server.Url, path));
         using var client = new HttpClient();
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await client.GetAsync(server.Url + "/observatoire/communes/99999")).StatusCode);
     }
