@@ -64,7 +64,7 @@ public static class PageLayout
             </div></div>
             <div class="fr-footer__bottom"><ul class="fr-footer__bottom-list">
             <li class="fr-footer__bottom-item"><a class="fr-footer__bottom-link" href="/openapi/v1.json">API (OpenAPI)</a></li>
-            <li class="fr-footer__bottom-item"><span class="fr-footer__bottom-link">Accessibilité : testée (WCAG 2.1 AA)</span></li>
+            <li class="fr-footer__bottom-item"><span class="fr-footer__bottom-link">Accessibilité : non conforme (pas d’audit RGAA ; tests automatisés WCAG 2.1 AA)</span></li>
             </ul>
             <div class="fr-footer__bottom-copy"><p>Système de design de l’État (DSFR {{DsfrAssets.Version}}), licence etalab-2.0.</p></div>
             </div></div></footer>
