@@ -104,7 +104,9 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
         IndicatorMeasure Share(string measure)
         {
             var n = m.GetValueOrDefault(measure);
-            return parts < threshold || n < threshold ? IndicatorMeasure.Hidden : new(Math.Round((double)n / parts, 4), false);
+            // A share is a count and its complement over the parts: neither may be a small count.
+            return parts == 0 || parts < threshold || Small(n, threshold) || Small(parts - n, threshold)
+                ? IndicatorMeasure.Hidden : new(Math.Round((double)n / parts, 4), false);
         }
         return new AnswerFigures(competence, received,
             Percentile(m, IndicatorRollup.Response, 0.5, 1, threshold), Percentile(m, IndicatorRollup.Response, 0.9, 1, threshold),
@@ -122,7 +124,7 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
         var counts = bounds.Select(b => m.GetValueOrDefault($"{histogram}_le_{b}"))
             .Append(m.GetValueOrDefault($"{histogram}_gt_{bounds[^1]}")).ToArray();
         var total = counts.Sum();
-        if (total == 0 || total < threshold) return IndicatorMeasure.Hidden;
+        if (total == 0 || total < threshold) return IndicatorMeasure.Hidden; // never computed over fewer than the threshold
         var rank = p * total;
         long before = 0;
         for (var i = 0; i < counts.Length; i++)
@@ -164,6 +166,8 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
             [.. codes.Select((_, j) => IndicatorScope.Cell(full[r, j], hidden[r, j], null))],
             IndicatorScope.Cell(full[r, k], hidden[r, k], null));
     }
+
+    private static bool Small(long n, int threshold) => n > 0 && n < threshold;
 
     private const string Overdue = "overdue_now";
 
