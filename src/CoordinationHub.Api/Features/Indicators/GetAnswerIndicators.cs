@@ -70,13 +70,9 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
         var territory = await scope.ResolveAsync(c, query.Level, query.Code, ct);
         var now = scope.Now;
         var parameters = territory.Parameters(from, to, query.Organisation, now);
-        var own = query.Organisation is null ? "" : "AND (s.sender_id = @org OR s.receiver_id = @org)";
-        var perDepartement = query.Organisation is null && query.Level == TerritoryLevel.DEPARTEMENT;
-        var measures = await c.QueryAsync<Measure>(db.Command(MeasuresSql
-            .Replace("{table}", perDepartement ? "referral_stat_departement" : "referral_stat")
-            .Replace("{territory}", territory.Filter).Replace("{own}", own), parameters, ct));
-        var overdue = await c.QueryAsync<Measure>(db.Command(OverdueSql
-            .Replace("{territory}", territory.Filter).Replace("{own}", own), parameters, ct));
+        var own = query.Organisation is not null;
+        var measures = await c.QueryAsync<Measure>(db.Command(BuildSql(query.Level, own), parameters, ct));
+        var overdue = await c.QueryAsync<Measure>(db.Command(BuildOverdueSql(query.Level, own), parameters, ct));
 
         // competence -> measure -> count; the overdue parts as one more measure.
         var counts = measures.Concat(overdue.Select(o => new Measure { CompetenceCode = o.CompetenceCode, Name = Overdue, N = o.N }))
@@ -97,6 +93,14 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
             Table(competences, counts, "declined:", Enum.GetNames<DeclineReason>(), threshold));
     }
 
+    /// <summary>The counts by competence and measure; a public answer about a whole département reads its own rollup.</summary>
+    public static string BuildSql(TerritoryLevel level, bool own) => MeasuresTemplate
+        .Replace("{table}", !own && level == TerritoryLevel.DEPARTEMENT ? "referral_stat_departement" : "referral_stat")
+        .Replace("{territory}", IndicatorScope.Filter(level)).Replace("{own}", own ? OwnFilter : "");
+
+    public static string BuildOverdueSql(TerritoryLevel level, bool own) => OverdueTemplate
+        .Replace("{territory}", IndicatorScope.Filter(level)).Replace("{own}", own ? OwnFilter : "");
+
     private static AnswerFigures Figures(string competence, Dictionary<string, long> m, IndicatorCell received, IndicatorCell withdrawn,
         int threshold)
     {
@@ -104,7 +108,9 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
         IndicatorMeasure Share(string measure)
         {
             var n = m.GetValueOrDefault(measure);
-            return parts < threshold || n < threshold ? IndicatorMeasure.Hidden : new(Math.Round((double)n / parts, 4), false);
+            // A share is a count and its complement over the parts: neither may be a small count.
+            return parts == 0 || parts < threshold || Small(n, threshold) || Small(parts - n, threshold)
+                ? IndicatorMeasure.Hidden : new(Math.Round((double)n / parts, 4), false);
         }
         return new AnswerFigures(competence, received,
             Percentile(m, IndicatorRollup.Response, 0.5, 1, threshold), Percentile(m, IndicatorRollup.Response, 0.9, 1, threshold),
@@ -122,7 +128,7 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
         var counts = bounds.Select(b => m.GetValueOrDefault($"{histogram}_le_{b}"))
             .Append(m.GetValueOrDefault($"{histogram}_gt_{bounds[^1]}")).ToArray();
         var total = counts.Sum();
-        if (total == 0 || total < threshold) return IndicatorMeasure.Hidden;
+        if (total == 0 || total < threshold) return IndicatorMeasure.Hidden; // never computed over fewer than the threshold
         var rank = p * total;
         long before = 0;
         for (var i = 0; i < counts.Length; i++)
@@ -165,6 +171,8 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
             IndicatorScope.Cell(full[r, k], hidden[r, k], null));
     }
 
+    private static bool Small(long n, int threshold) => n > 0 && n < threshold;
+
     private const string Overdue = "overdue_now";
 
     private sealed class Measure
@@ -174,14 +182,16 @@ public sealed class GetAnswerIndicatorsHandler(Db db, IndicatorScope scope) : IQ
         public long N { get; init; }
     }
 
-    private const string MeasuresSql = """
+    // Its part as a receiver, and every part of the referrals it sent.
+    private const string OwnFilter = "AND (s.sender_id = @org OR s.receiver_id = @org)";
+    private const string MeasuresTemplate = """
         SELECT s.competence_code, s.measure AS name, SUM(s.n) AS n
         FROM {table} s
         WHERE {territory} AND s.month_on >= @from AND s.month_on <= @to {own}
         GROUP BY s.competence_code, s.measure
         """;
     // Parts still awaiting their receiver's response whose deadline has passed.
-    private const string OverdueSql = """
+    private const string OverdueTemplate = """
         SELECT s.competence_code, SUM(s.n) AS n
         FROM referral_awaiting s
         WHERE {territory} AND s.month_on >= @from AND s.month_on <= @to AND s.due_at <= @now {own}

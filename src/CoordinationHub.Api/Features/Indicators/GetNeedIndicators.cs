@@ -60,26 +60,7 @@ public sealed class GetNeedIndicatorsHandler(Db db, IndicatorScope scope) : IQue
         var territory = await scope.ResolveAsync(c, query.Level, query.Code, ct);
         var columns = Periods(query.Period, from, to);
 
-        // Public answers of a whole département read its own rollup; the rest read the cells.
-        var perDepartement = query.Organisation is null && query.Level == TerritoryLevel.DEPARTEMENT
-            && query.Rows is NeedRows.COMPETENCE or NeedRows.NEED;
-        var sql = CountsSql
-            .Replace("{table}", perDepartement ? "referral_stat_departement" : "referral_stat")
-            .Replace("{row}", query.Rows switch
-            {
-                NeedRows.COMPETENCE => "s.competence_code AS row_key, NULL AS row_id",
-                NeedRows.NEED => "s.need AS row_key, NULL AS row_id",
-                NeedRows.COMMUNE => "NULL AS row_key, s.commune_id AS row_id",
-                _ => "NULL AS row_key, m.epci_id AS row_id",
-            })
-            .Replace("{group}", query.Rows switch
-            {
-                NeedRows.COMPETENCE => "s.competence_code", NeedRows.NEED => "s.need", NeedRows.COMMUNE => "s.commune_id", _ => "m.epci_id",
-            })
-            .Replace("{join}", query.Rows == NeedRows.EPCI ? "JOIN organisation m ON m.id = s.commune_id" : "")
-            .Replace("{territory}", territory.Filter)
-            .Replace("{competence}", query.Competence is null ? "" : "AND s.competence_code = @competence")
-            .Replace("{measure}", query.Organisation is null ? PublicMeasure : OwnMeasure);
+        var sql = BuildSql(query);
         var counts = (await c.QueryAsync<Count>(db.Command(sql,
             territory.Parameters(from, to, query.Organisation, scope.Now, query.Competence), ct))).ToList();
 
@@ -105,6 +86,30 @@ public sealed class GetNeedIndicatorsHandler(Db db, IndicatorScope scope) : IQue
             IndicatorScope.Cell(full[rows.Count, columns.Count], hidden[rows.Count, columns.Count], population));
         return new NeedIndicators(territory.Territory, query.Period, from, to.AddMonths(1).AddDays(-1), query.Rows,
             new IndicatorSecrecy(secret, scope.Threshold), table);
+    }
+
+    /// <summary>The counts by month and row, from the département's rollup for a public answer about a whole département.</summary>
+    public static string BuildSql(GetNeedIndicatorsQuery query)
+    {
+        var perDepartement = query.Organisation is null && query.Level == TerritoryLevel.DEPARTEMENT
+            && query.Rows is NeedRows.COMPETENCE or NeedRows.NEED;
+        return CountsTemplate
+            .Replace("{table}", perDepartement ? "referral_stat_departement" : "referral_stat")
+            .Replace("{row}", query.Rows switch
+            {
+                NeedRows.COMPETENCE => "s.competence_code AS row_key, NULL AS row_id",
+                NeedRows.NEED => "s.need AS row_key, NULL AS row_id",
+                NeedRows.COMMUNE => "NULL AS row_key, s.commune_id AS row_id",
+                _ => "NULL AS row_key, m.epci_id AS row_id",
+            })
+            .Replace("{group}", query.Rows switch
+            {
+                NeedRows.COMPETENCE => "s.competence_code", NeedRows.NEED => "s.need", NeedRows.COMMUNE => "s.commune_id", _ => "m.epci_id",
+            })
+            .Replace("{join}", query.Rows == NeedRows.EPCI ? "JOIN organisation m ON m.id = s.commune_id" : "")
+            .Replace("{territory}", IndicatorScope.Filter(query.Level))
+            .Replace("{competence}", query.Competence is null ? "" : "AND s.competence_code = @competence")
+            .Replace("{measure}", query.Organisation is null ? PublicMeasure : OwnMeasure);
     }
 
     /// <summary>
@@ -170,7 +175,7 @@ public sealed class GetNeedIndicatorsHandler(Db db, IndicatorScope scope) : IQue
     private const string OwnMeasure = """
         (s.sender_id = @org AND s.measure = 'referrals' OR s.receiver_id = @org AND s.sender_id <> @org AND s.measure = 'received')
         """;
-    private const string CountsSql = """
+    private const string CountsTemplate = """
         SELECT s.month_on, {row}, SUM(s.n) AS n
         FROM {table} s {join}
         WHERE {territory} AND s.month_on >= @from AND s.month_on <= @to {competence}

@@ -128,8 +128,8 @@ public static class IndicatorEndpoints
         + "or year (`period`) from `from` to `to` (months, default the last 12); each row's total, each column's total and the "
         + "grand total. Counts referrals by the month they were sent and the person's commune; `ratePer1000` is per 1,000 "
         + "inhabitants of the row's territory (populations of `territory.populationSource`). Public answers apply statistical "
-        + "secrecy: no count below the threshold (11 by default, never lower) is published, and enough others are suppressed "
-        + "that none can be recomputed from the rest and the totals; a suppressed figure is `suppressed: true` without a value.";
+        + "secrecy: no count from 1 to the threshold minus one (11 by default, never lower) is published (0 counts nobody and "
+        + "is), and enough others are suppressed that none can be recomputed from the rest and the totals; a suppressed figure is `suppressed: true` without a value.";
 
     private const string AnswersDescription = "Per competence and in total, for referrals sent from `from` to `to` (months) in the "
         + "territory: the parts received (every receiver that held a referral counts its part; a transfer ends the first receiver's "

@@ -119,11 +119,11 @@ public static class IndicatorRollup
             .ThenBy(a => a.Key.Cell.Need, StringComparer.Ordinal).ThenBy(a => a.Key.Cell.Sender).ThenBy(a => a.Key.Cell.Receiver)
             .ThenBy(a => a.Key.DueAt).ToList();
         var sqlServer = db.Dialect.Provider == DatabaseProvider.SqlServer;
-        await db.ExecuteRowsAsync(c, tx, sqlServer ? StatMerge : StatUpsert, StatParameters, StatTypes,
+        await db.ExecuteRowsAsync(c, tx, sqlServer ? StatMergeSql : StatUpsert, StatParameters, StatTypes,
             [.. stats.Select(s => Values(s.Key.Cell, s.Key.Measure, s.Value))], ct);
-        await db.ExecuteRowsAsync(c, tx, sqlServer ? DepartementMerge : DepartementUpsert, DepartementParameters, DepartementTypes,
+        await db.ExecuteRowsAsync(c, tx, sqlServer ? DepartementMergeSql : DepartementUpsert, DepartementParameters, DepartementTypes,
             [.. departements.Select(d => new object?[] { d.Key.Departement, d.Key.Month, d.Key.Competence, d.Key.Need, d.Key.Measure, d.N })], ct);
-        await db.ExecuteRowsAsync(c, tx, sqlServer ? AwaitingMerge : AwaitingUpsert, AwaitingParameters, AwaitingTypes,
+        await db.ExecuteRowsAsync(c, tx, sqlServer ? AwaitingMergeSql : AwaitingUpsert, AwaitingParameters, AwaitingTypes,
             [.. awaiting.Select(a => Values(a.Key.Cell, a.Key.DueAt, a.Value))], ct);
     }
 
@@ -150,7 +150,7 @@ public static class IndicatorRollup
         ON CONFLICT (departement_code, month_on, commune_id, competence_code, need, sender_id, receiver_id, measure)
         DO UPDATE SET n = referral_stat.n + excluded.n
         """;
-    private const string StatMerge = """
+    private const string StatMergeSql = """
         MERGE referral_stat WITH (HOLDLOCK) AS t
         USING (SELECT @departement AS departement_code, @month AS month_on, @commune AS commune_id, @competence AS competence_code,
                       @need AS need, @sender AS sender_id, @receiver AS receiver_id, @measure AS measure, @n AS n) AS s
@@ -167,7 +167,7 @@ public static class IndicatorRollup
         ON CONFLICT (departement_code, month_on, competence_code, need, measure)
         DO UPDATE SET n = referral_stat_departement.n + excluded.n
         """;
-    private const string DepartementMerge = """
+    private const string DepartementMergeSql = """
         MERGE referral_stat_departement WITH (HOLDLOCK) AS t
         USING (SELECT @departement AS departement_code, @month AS month_on, @competence AS competence_code, @need AS need,
                       @measure AS measure, @n AS n) AS s
@@ -183,7 +183,7 @@ public static class IndicatorRollup
         ON CONFLICT (departement_code, month_on, commune_id, competence_code, need, sender_id, receiver_id, due_at)
         DO UPDATE SET n = referral_awaiting.n + excluded.n
         """;
-    private const string AwaitingMerge = """
+    private const string AwaitingMergeSql = """
         MERGE referral_awaiting WITH (HOLDLOCK) AS t
         USING (SELECT @departement AS departement_code, @month AS month_on, @commune AS commune_id, @competence AS competence_code,
                       @need AS need, @sender AS sender_id, @receiver AS receiver_id, @due AS due_at, @n AS n) AS s

@@ -18,8 +18,8 @@ public sealed class IndicatorOptions
     public int Threshold => Math.Max(StatisticalSecrecy.Minimum, SecrecyThreshold);
 }
 
-/// <summary>A territory found in the directory, and the filter that selects its cells in the rollups (alias <c>s</c>).</summary>
-public sealed record ResolvedTerritory(IndicatorTerritory Territory, Guid Id, string Departement, string Filter)
+/// <summary>A territory found in the directory, with what selects its cells in the rollups.</summary>
+public sealed record ResolvedTerritory(IndicatorTerritory Territory, Guid Id, string Departement)
 {
     public object Parameters(DateOnly from, DateOnly to, Guid? organisation, DateTimeOffset now, string? competence = null) =>
         new { id = Id, departement = Departement, from, to, org = organisation, now, competence };
@@ -54,15 +54,17 @@ public sealed class IndicatorScope(Db db, IOptions<IndicatorOptions> options, Ti
             ? await c.ExecuteScalarAsync<long?>(db.Command(DepartementPopulationSql, new { departement = row.DepartementCode, active = true }, ct))
             : row.Population;
         var source = await c.ExecuteScalarAsync<string?>(db.Command(SourceSql, null, ct));
-        var filter = level switch
-        {
-            TerritoryLevel.COMMUNE => "s.departement_code = @departement AND s.commune_id = @id",
-            TerritoryLevel.EPCI => "s.commune_id IN (SELECT m.id FROM organisation m WHERE m.epci_id = @id)",
-            _ => "s.departement_code = @departement",
-        };
         return new ResolvedTerritory(new IndicatorTerritory(level, row.Code, row.Name, population, source), row.Id,
-            row.DepartementCode ?? "", filter);
+            row.DepartementCode ?? "");
     }
+
+    /// <summary>The cells of a territory in the rollups (alias <c>s</c>): its département's, its commune's, its EPCI's communes'.</summary>
+    public static string Filter(TerritoryLevel level) => level switch
+    {
+        TerritoryLevel.COMMUNE => "s.departement_code = @departement AND s.commune_id = @id",
+        TerritoryLevel.EPCI => "s.commune_id IN (SELECT m.id FROM organisation m WHERE m.epci_id = @id)",
+        _ => "s.departement_code = @departement",
+    };
 
     /// <summary>A count, or suppressed; its rate per 1,000 inhabitants when the population is known.</summary>
     public static IndicatorCell Cell(long value, bool suppressed, long? population) => suppressed

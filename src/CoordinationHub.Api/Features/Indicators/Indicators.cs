@@ -57,7 +57,7 @@ public sealed record IndicatorTerritory(TerritoryLevel Level, string Code, strin
 
 /// <summary>
 /// How an answer was protected: <c>applied</c> is false for an organisation's own figures (no secrecy towards itself);
-/// else no count below <c>threshold</c> is published, and enough others are suppressed that none can be recomputed.
+/// else no count from 1 to <c>threshold</c> − 1 is published, and enough others are suppressed that none can be recomputed.
 /// </summary>
 [ContractName("IndicatorSecrecy")]
 public sealed record IndicatorSecrecy(bool Applied, int Threshold);

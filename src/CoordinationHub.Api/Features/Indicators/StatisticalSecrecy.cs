@@ -3,14 +3,21 @@ namespace CoordinationHub.Features.Indicators;
 /// <summary>
 /// Statistical secrecy for a two-way table of counts with its margins (row totals, column totals, grand total).
 /// <para>
-/// Primary suppression: every figure below the threshold (0 included) is suppressed. Secondary suppression: enough
+/// Primary suppression: every figure from 1 to the threshold minus one is suppressed (an empty cell, 0, counts nobody
+/// and is published). Secondary suppression: enough
 /// other figures are suppressed that no suppressed one can be recomputed from the published ones. The table with
 /// its margins is a bipartite graph — one node per row (and one for the column totals' row), one per column (and one
 /// for the row totals' column), one edge per figure — in which every line adds up. The suppressed figures are
 /// unknowns: one is determined by the published figures exactly when its edge is a bridge of the graph of suppressed
 /// edges (no cycle runs through it). So the method suppresses, to a fixed point: in every line holding exactly one
 /// suppressed figure, the smallest other figure of the line; then, for a suppressed edge that is still a bridge, the
-/// smallest figure that closes a cycle through it. Interior cells are taken before margins, smallest first.
+/// smallest figure that closes a cycle through it. Non-zero figures are taken before zeros, interior cells before
+/// margins, smallest first.
+/// </para>
+/// <para>
+/// Why non-zero first: counts are never negative. A cycle of suppressed figures that are all at least 1 lets each of
+/// them move by one either way (adding and taking away along the cycle) while every published figure and total stays
+/// the same, so none is pinned by the equations or by the bounds. Published zeros are known and never on a cycle.
 /// </para>
 /// Plain C#, tested without a database (StatisticalSecrecyTests, with CsCheck against a linear-algebra check).
 /// </summary>
@@ -30,7 +37,7 @@ public static class StatisticalSecrecy
         var hidden = new bool[rows, columns];
         for (var i = 0; i < rows; i++)
             for (var j = 0; j < columns; j++)
-                hidden[i, j] = full[i, j] < threshold;
+                hidden[i, j] = full[i, j] > 0 && full[i, j] < threshold;
         while (CompleteLines(full, hidden) || BreakBridge(full, hidden)) { }
         return hidden;
     }
@@ -88,7 +95,8 @@ public static class StatisticalSecrecy
     {
         int lastRow = full.GetLength(0) - 1, lastColumn = full.GetLength(1) - 1;
         var pick = line.Where(p => !hidden[p.Row, p.Column])
-            .OrderBy(p => p.Row == lastRow || p.Column == lastColumn ? 1 : 0)
+            .OrderBy(p => full[p.Row, p.Column] == 0 ? 1 : 0)
+            .ThenBy(p => p.Row == lastRow || p.Column == lastColumn ? 1 : 0)
             .ThenBy(p => full[p.Row, p.Column]).ThenBy(p => p.Row).ThenBy(p => p.Column)
             .Select(p => ((int, int)?)p).FirstOrDefault();
         if (pick is not { } cell) return false;
