@@ -203,6 +203,23 @@ CONF
     log "PostgreSQL ready: COORDINATIONHUB_TEST_POSTGRES=$COORDINATIONHUB_TEST_POSTGRES"
 }
 
+# (d2) Debian's Chromium for the browser tests of the pages (Playwright drives it by its path: no browser can be
+# downloaded at run time). Installed with apt-get when missing, like PostgreSQL.
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return 0
+    fi
+    log "chromium not found; installing chromium (browser tests of the pages)"
+    local sudo=()
+    if ! is_root; then
+        if command -v sudo >/dev/null 2>&1; then sudo=(sudo -n env DEBIAN_FRONTEND=noninteractive); else
+            log "not root and no sudo: apt-get install chromium yourself"; return 1; fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends chromium chromium-driver
+}
+
 # (e) Node.js packages of the contract checks (Spectral + OWASP ruleset, the TypeScript client), from the
 # lock file: node and npm are installed with apt-get when missing; `npm ci` runs when package-lock.json
 # is newer than node_modules (or node_modules is missing).
@@ -344,6 +361,7 @@ main() {
     fi
 
     ensure_node_packages
+    ensure_chromium
 
     export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
     export MSBUILDTERMINALLOGGER=off

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using CoordinationHub.Features.Indicators;
 using CoordinationHub.Features.CompetenceMap;
 using CoordinationHub.Features.Competences;
 using CoordinationHub.Features.Delegations;
@@ -6,6 +7,7 @@ using CoordinationHub.Features.Audit;
 using CoordinationHub.Features.Conventions;
 using CoordinationHub.Features.Directory;
 using CoordinationHub.Features.Imports;
+using CoordinationHub.Features.Pages;
 using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Features.Referrals;
 using CoordinationHub.Features.Webhooks;
@@ -56,6 +58,8 @@ public static class Host
         services.AddScoped<MapChanges>();
         services.AddScoped<CompetenceMapWriter>();
         services.AddSingleton<CompetenceMapCache>();
+        services.Configure<Features.Indicators.IndicatorOptions>(builder.Configuration.GetSection("Indicators"));
+        services.AddScoped<Features.Indicators.IndicatorScope>();
         services.AddSingleton(TimeProvider.System);
 
         services.AddMediator((Mediator.MediatorOptions o) =>
@@ -151,6 +155,7 @@ public static class Host
         app.MapDirectory();
         app.MapCompetences();
         app.MapCompetenceMap();
+        app.MapIndicators();
         app.MapDelegations();
         app.MapConventions();
         app.MapAudit();
@@ -158,6 +163,7 @@ public static class Host
         app.MapReferrals();
         app.MapPersonalData();
         app.MapWebhooks();
+        app.MapPages();
         app.MapBenchmarkBaseline();
     }
 }

@@ -43,7 +43,9 @@ public sealed class ContractTests(SqliteFixture fx)
             Assert.True(op.Value.TryGetProperty("summary", out _), $"{where} has no summary");
             Assert.True(op.Value.GetProperty("tags").GetArrayLength() > 0, $"{where} has no tag");
             var responses = op.Value.GetProperty("responses");
-            Assert.True(responses.TryGetProperty("401", out _), $"{where} does not declare 401");
+            // Open data (x-public without security) is read without a key: it never answers 401.
+            var keyless = !op.Value.TryGetProperty("security", out _) && op.Value.TryGetProperty("x-public", out _);
+            Assert.True(keyless || responses.TryGetProperty("401", out _), $"{where} does not declare 401");
             Assert.Contains(responses.EnumerateObject(), r => r.Name.StartsWith('2'));
         }
     }
@@ -148,5 +150,15 @@ internal static class Builders
             yield return CoordinationHub.Features.Referrals.ListReferralsHandler.BuildSql(new(CoordinationHub.Features.Referrals.ReferralBox.RECEIVED,
                 status, "FOOD", CoordinationHub.Features.Referrals.Urgency.URGENT, overdue,
                 new DateOnly(2026, 1, 1), new DateOnly(2026, 12, 31), "59350", "agent-1", "Martin", "Léa", new DateOnly(1980, 1, 1), 10, null), paged: true);
+        // Every shape of the indicators' reads: each level, each row dimension, public and own.
+        foreach (var level in Enum.GetValues<CoordinationHub.Features.Indicators.TerritoryLevel>())
+        foreach (var own in new[] { false, true })
+        {
+            foreach (var rows in Enum.GetValues<CoordinationHub.Features.Indicators.NeedRows>())
+                yield return CoordinationHub.Features.Indicators.GetNeedIndicatorsHandler.BuildSql(
+                    new(level, "59", Rows: rows, Competence: "FSL") { Organisation = own ? Guid.Empty : null });
+            yield return CoordinationHub.Features.Indicators.GetAnswerIndicatorsHandler.BuildSql(level, own);
+            yield return CoordinationHub.Features.Indicators.GetAnswerIndicatorsHandler.BuildOverdueSql(level, own);
+        }
     }
 }

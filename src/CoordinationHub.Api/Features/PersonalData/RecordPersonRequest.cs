@@ -62,6 +62,7 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
                 throw new ForbiddenException("Your organisation transferred this referral: the sender or the current receiver records the request.");
             var now = clock.GetUtcNow();
             var version = row!.Version;
+            var original = row.Copy();
             var step = new ReferralStep(c, tx, row, role, now, t);
             var (statusBefore, before) = (row.Status, ReferralStore.Snapshot(row));
             string? legalReference = null;
@@ -77,7 +78,7 @@ public sealed class RecordPersonRequestHandler(Db db, Caller caller, TimeProvide
                 if (!row.ConsentWithdrawn) WithdrawReferralConsentHandler.Withdraw(row, now);
                 note = $"The person's {command.Kind.ToString().ToLowerInvariant()} request was recorded: consent withdrawn and the person's data erased.";
             }
-            await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
+            await ReferralStore.UpdateAsync(db, c, tx, original, row, version, now, t);
             // The withdrawal ended an open referral: its status event, as a cancellation or a closure sends (before the purge's).
             if (row.Status != statusBefore)
                 await changeLog.RecordAsync(c, tx, [new ChangeLog.Entry("referral", row.Id, "referral.status-changed", before, ReferralStore.Snapshot(row),

@@ -191,6 +191,9 @@ public sealed class ReferralRow
     public DateTimeOffset UpdatedAt { get; set; }
 
     [JsonIgnore] public ReferralStatus State => Enum.Parse<ReferralStatus>(Status);
+
+    /// <summary>The row as it is now, before a handler changes it (what the indicators' rollups subtract).</summary>
+    public ReferralRow Copy() => (ReferralRow)MemberwiseClone();
     public bool HasConsent => ConsentMethod is not null;
     public bool ConsentWithdrawn => ConsentWithdrawnAt is not null;
 
@@ -248,11 +251,19 @@ public static class ReferralStore
     public static Task<ReferralRow?> LoadAsync(Db db, DbConnection c, DbTransaction? tx, Guid id, CancellationToken ct, bool forUpdate = false) =>
         c.QuerySingleOrDefaultAsync<ReferralRow>(db.Command(forUpdate ? ForUpdateSql : Sql, new { id }, ct, tx));
 
-    public static Task InsertAsync(Db db, DbConnection c, DbTransaction? tx, ReferralRow row, CancellationToken ct) =>
-        c.ExecuteAsync(db.Command(InsertSql, row, ct, tx));
+    /// <summary>Inserts the row and counts it in the indicators' rollups, in the same transaction.</summary>
+    public static async Task InsertAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, CancellationToken ct)
+    {
+        await c.ExecuteAsync(db.Command(InsertSql, row, ct, tx));
+        await Indicators.IndicatorRollup.ApplyAsync(db, c, tx, null, row, row.UpdatedAt, ct);
+    }
 
-    /// <summary>Writes the row's mutable columns, if nobody changed it since <paramref name="expected"/>.</summary>
-    public static async Task UpdateAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow row, int expected, DateTimeOffset now, CancellationToken ct)
+    /// <summary>
+    /// Writes the row's mutable columns, if nobody changed it since <paramref name="expected"/>, and moves its counts in
+    /// the indicators' rollups from <paramref name="before"/> (the row as loaded) to the row as it is now.
+    /// </summary>
+    public static async Task UpdateAsync(Db db, DbConnection c, DbTransaction tx, ReferralRow before, ReferralRow row, int expected,
+        DateTimeOffset now, CancellationToken ct)
     {
         row.UpdatedAt = now;
         row.Version = expected + 1;
@@ -263,6 +274,7 @@ public static class ReferralStore
             row.ReorientedToId, row.ReceivedAt, row.RespondedAt, row.ClosedAt, row.Version, row.UpdatedAt, expected,
         }, ct, tx));
         if (changed == 0) throw new PreconditionFailedException("The referral was changed by someone else meanwhile; read it again.");
+        await Indicators.IndicatorRollup.ApplyAsync(db, c, tx, before, row, now, ct);
     }
 
     /// <summary>The caller's role (<see cref="ReferralVisibility.ViewAsync"/>); anyone who took no part gets 404.</summary>

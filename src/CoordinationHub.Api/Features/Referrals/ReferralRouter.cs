@@ -102,9 +102,12 @@ public sealed class ReferralRouter(Db db, ISender sender, IConfiguration configu
                 retention = keep;
         }
         if (best is { } b) return (b.Days, DeadlineSource.CONVENTION, b.Id, retention);
-        var fallback = urgency switch { Urgency.IMMEDIATE => 1, Urgency.URGENT => 3, _ => 10 };
-        return (configuration.GetValue<int?>($"Referrals:ResponseDays:{urgency}") ?? fallback, DeadlineSource.URGENCY, null, retention);
+        return (DefaultResponseDays(configuration, urgency), DeadlineSource.URGENCY, null, retention);
     }
+
+    /// <summary>Days to answer when no convention between the two bodies sets them (Referrals:ResponseDays:NORMAL…).</summary>
+    public static int DefaultResponseDays(IConfiguration configuration, Urgency urgency) =>
+        configuration.GetValue<int?>($"Referrals:ResponseDays:{urgency}") ?? urgency switch { Urgency.IMMEDIATE => 1, Urgency.URGENT => 3, _ => 10 };
 
     private static HashSet<string>? Catalogue;
 

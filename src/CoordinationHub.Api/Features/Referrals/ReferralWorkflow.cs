@@ -58,11 +58,12 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
             var now = clock.GetUtcNow();
             Check(row!, role, action, expectedVersion);
             var before = ReferralStore.Snapshot(row!);
-            var version = row!.Version;
+            var original = row!.Copy();
+            var version = row.Version;
             var receiverBefore = row.ReceiverId;
             var step = new ReferralStep(c, tx, row, role, now, t);
             await apply(step);
-            await ReferralStore.UpdateAsync(db, c, tx, row, version, now, t);
+            await ReferralStore.UpdateAsync(db, c, tx, original, row, version, now, t);
             // Addressed now, in this transaction: a transfer reaches the receiver that made it, and nothing later does.
             var after = ReferralStore.Snapshot(row);
             var audience = ReferralVisibility.Audience(row.SenderId, receiverBefore, row.ReceiverId);

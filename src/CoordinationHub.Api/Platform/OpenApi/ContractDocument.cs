@@ -32,6 +32,7 @@ public static class ContractDocument
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
         ("Webhooks", "Signed webhooks (Standard Webhooks) of the events your organisation may see, delivered at least once with retries; attempts, dead letters and redelivery."),
         ("Events", "The pull feed of the same events, in order, with long polling, for systems that accept no incoming call."),
+        ("Indicators", "The social needs analysis from the coordination itself: referrals by need, territory and period, how they were answered, and the coverage of delegations. Open data without a key, under statistical secrecy; an organisation's own figures unsuppressed with its key."),
     ];
 
     public static IServiceCollection AddContractDocument(this IServiceCollection services)
@@ -161,6 +162,8 @@ public static class PublicOperations
     [
         "SearchOrganisations", "GetOrganisation", "GetDepartementTerritory", "ListCompetences", "GetCompetenceMap",
         "ExportCompetenceMap", "SearchDelegations", "GetDelegation", "ListDelegationVersions",
+        // Open data (#26): read without a key at all.
+        "GetNeedIndicators", "GetAnswerIndicators", "GetDelegationCoverage",
     ];
 }
 
@@ -192,7 +195,8 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
         if (string.IsNullOrEmpty(operation.Description)) operation.Description = operation.Summary;
         if (PublicOperations.All.Contains(operation.OperationId ?? ""))
         {
-            operation.Description += "\n\nPublic by design: any organisation reads it, whoever it belongs to.";
+            if (metadata.OfType<IAuthorizeData>().Any())
+                operation.Description += "\n\nPublic by design: any organisation reads it, whoever it belongs to.";
             operation.Extensions ??= new Dictionary<string, IOpenApiExtension>();
             operation.Extensions["x-public"] = new JsonNodeExtension(JsonValue.Create(true));
         }
@@ -257,6 +261,23 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
                         : "Version of the resource, for If-Match.",
                     Required = true,
                     Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 100, Pattern = "^(W/)?\"[0-9]+\"$" },
+                };
+            }
+            if (status is "200" or "304" && operation.Tags?.Any(t => t.Name == "Indicators") == true)
+            {
+                // Indicators are cacheable: an ETag of the bytes, and public or private caching (IndicatorEndpoints).
+                r.Headers ??= new Dictionary<string, IOpenApiHeader>();
+                r.Headers["ETag"] = new OpenApiHeader
+                {
+                    Description = "A digest of the answer's bytes: send it as `If-None-Match` to get 304 while it has not changed.",
+                    Required = true,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 34, Pattern = "^\"[0-9a-f]{32}\"$" },
+                };
+                r.Headers["Cache-Control"] = new OpenApiHeader
+                {
+                    Description = "`public, max-age=300` for open data, `private, no-cache` for an organisation's own figures.",
+                    Required = true,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 50 },
                 };
             }
             if (method == "POST")

@@ -93,6 +93,7 @@ public static class ContractExamples
         {
             Errors = [new ImportError(151, "CD59-RSA-0150", "imports.outside-territory", "Abrest (03001) is not in département 59.")],
         }),
+        (var id, false) => Features.Indicators.IndicatorExamples.Csv(id),
         _ => null,
     };
 
@@ -157,5 +158,5 @@ public static class ContractExamples
 
     public static object? For(Type type) =>
         Examples.GetValueOrDefault(type) ?? Features.Referrals.ReferralExamples.For(type) ?? Features.Webhooks.WebhookExamples.For(type)
-            ?? Features.PersonalData.PersonalDataExamples.For(type);
+            ?? Features.PersonalData.PersonalDataExamples.For(type) ?? Features.Indicators.IndicatorExamples.For(type);
 }

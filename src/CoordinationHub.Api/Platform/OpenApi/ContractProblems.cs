@@ -17,6 +17,7 @@ public static class ContractProblems
         ("bad-request", 400),
         ("header-too-long", 400),
         ("imports.bad-gzip", 400),
+        ("indicators.period", 400),
         ("imports.competences", 400),
         ("imports.competences-required", 400),
         ("imports.delegator-required", 400),

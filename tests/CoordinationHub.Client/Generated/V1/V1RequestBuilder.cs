@@ -9,6 +9,7 @@ using CoordinationHub.Client.V1.Delegations;
 using CoordinationHub.Client.V1.Departements;
 using CoordinationHub.Client.V1.Events;
 using CoordinationHub.Client.V1.Imports;
+using CoordinationHub.Client.V1.Indicators;
 using CoordinationHub.Client.V1.Organisations;
 using CoordinationHub.Client.V1.Referrals;
 using CoordinationHub.Client.V1.WebhookSubscriptions;
@@ -70,6 +71,11 @@ namespace CoordinationHub.Client.V1
         public global::CoordinationHub.Client.V1.Imports.ImportsRequestBuilder Imports
         {
             get => new global::CoordinationHub.Client.V1.Imports.ImportsRequestBuilder(PathParameters, RequestAdapter);
+        }
+        /// <summary>The indicators property</summary>
+        public global::CoordinationHub.Client.V1.Indicators.IndicatorsRequestBuilder Indicators
+        {
+            get => new global::CoordinationHub.Client.V1.Indicators.IndicatorsRequestBuilder(PathParameters, RequestAdapter);
         }
         /// <summary>The organisations property</summary>
         public global::CoordinationHub.Client.V1.Organisations.OrganisationsRequestBuilder Organisations
