@@ -28,6 +28,7 @@ public static class Host
     {
         var services = builder.Services;
         TypeHandlers.Register();
+        builder.AddTelemetry();
         services.Configure<DatabaseOptions>(builder.Configuration.GetSection("Database"));
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
@@ -43,6 +44,7 @@ public static class Host
         services.AddScoped<PersonAccess>();
         services.AddSingleton<AccessLogWriter>();
         services.AddScoped<PersonDataPurge>();
+        services.AddScoped<AuditRetention>();
         services.AddScoped<ReferralWorkflow>();
         services.AddScoped<ReferralRouter>();
         services.AddScoped<AssignmentLog>();
@@ -61,7 +63,7 @@ public static class Host
         services.AddMediator((Mediator.MediatorOptions o) =>
         {
             o.ServiceLifetime = ServiceLifetime.Scoped;
-            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(NirGuardBehavior<,>),
+            o.PipelineBehaviors = [typeof(TracingBehavior<,>), typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(NirGuardBehavior<,>),
                 typeof(MapRefreshBehavior<,>)];
         });
         services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
@@ -142,6 +144,7 @@ public static class Host
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();
 
+        app.MapTelemetry();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapDirectory();

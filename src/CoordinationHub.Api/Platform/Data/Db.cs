@@ -27,9 +27,10 @@ public sealed class Db : IDisposable
     private readonly string connectionString;
     private readonly ResiliencePipeline retry;
 
-    public Db(IOptions<DatabaseOptions> options, IConfiguration configuration)
+    public Db(IOptions<DatabaseOptions> options, IConfiguration configuration, ILogger<Db>? logger = null)
     {
         Dialect = SqlDialect.For(options.Value.Provider);
+        Outage = new DatabaseOutage(Dialect, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<Db>.Instance);
         connectionString = Normalize(Dialect.Provider, configuration.GetConnectionString("CoordinationHub") ?? DefaultSqlite);
         sqliteWriter = new SqliteWriter(this);
         retry = new ResiliencePipelineBuilder()
@@ -47,6 +48,8 @@ public sealed class Db : IDisposable
     public const string DefaultSqlite = "Data Source=data/coordinationhub.db";
 
     public SqlDialect Dialect { get; }
+    /// <summary>Whether the database is unreachable now, and the one place that says so in the log.</summary>
+    public DatabaseOutage Outage { get; }
     public string ConnectionString => connectionString;
 
     /// <summary>Directory holding the SQLite file, or the working directory's data/ for servers.</summary>
@@ -72,6 +75,7 @@ public sealed class Db : IDisposable
                 pragma.CommandText = "PRAGMA secure_delete=ON";
                 await pragma.ExecuteNonQueryAsync(ct);
                 SecureDeleteOn.AddOrUpdate(handle, Marker);
+                if (Telemetry.Tracing) SQLitePCL.raw.sqlite3_profile(handle, SqliteSpans.Profile, null);
             }
             return connection;
         }
@@ -90,7 +94,9 @@ public sealed class Db : IDisposable
         retry.ExecuteAsync(async token =>
         {
             await using var connection = await OpenAsync(token);
-            return await work(connection, token);
+            var result = await work(connection, token);
+            Outage.Reachable();
+            return result;
         }, ct);
 
     /// <summary>
@@ -101,11 +107,16 @@ public sealed class Db : IDisposable
         retry.ExecuteAsync(async token =>
         {
             if (Dialect.Provider == DatabaseProvider.Sqlite)
-                return (T)(await sqliteWriter.RunAsync(async (c, tx, t) => (object?)await work(c, tx, t), token))!;
+            {
+                var written = (T)(await sqliteWriter.RunAsync(async (c, tx, t) => (object?)await work(c, tx, t), token))!;
+                Outage.Reachable();
+                return written;
+            }
             await using var connection = await OpenAsync(token);
             await using var tx = await connection.BeginTransactionAsync(isolation, token);
             var result = await work(connection, tx, token);
             await tx.CommitAsync(token);
+            Outage.Reachable();
             return result;
         }, ct);
 
@@ -149,6 +160,8 @@ public sealed class Db : IDisposable
             public Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> Work { get; } = work;
             public CancellationToken Ct { get; } = ct;
             public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            /// <summary>The caller's span: the unit's SQL is traced under it, though it runs on the writer's thread.</summary>
+            public Activity? Parent { get; } = Activity.Current;
             public object? Result { get; set; }
             public Exception? Error { get; set; }
         }
@@ -178,6 +191,7 @@ public sealed class Db : IDisposable
             SqliteStatementCache? statements = null;
             while (await queue.Reader.WaitToReadAsync())
             {
+                Activity.Current = null; // the batch's own statements (BEGIN, COMMIT) belong to no request
                 batch.Clear();
                 while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next)) batch.Add(next);
                 try
@@ -190,6 +204,7 @@ public sealed class Db : IDisposable
                     {
                         if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
                         statements.Execute("SAVEPOINT unit", tx);
+                        Activity.Current = unit.Parent;
                         try
                         {
                             unit.Result = await unit.Work(statements, tx, unit.Ct);
@@ -201,6 +216,7 @@ public sealed class Db : IDisposable
                             statements.Execute("ROLLBACK TO unit", tx);
                             statements.Execute("RELEASE unit", tx);
                         }
+                        Activity.Current = null;
                     }
                     var committing = Stopwatch.GetTimestamp();
                     await tx.CommitAsync();
