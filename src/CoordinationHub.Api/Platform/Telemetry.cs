@@ -64,8 +64,8 @@ public static class Telemetry
     public static bool Metrics { get; private set; }
 
     /// <summary>
-    /// <c>Telemetry:Tracing:Enabled</c>, <c>Telemetry:Metrics:Enabled</c> (both on by default: spans and measures are
-    /// made, and cost little, only while a provider listens), <c>Telemetry:SamplingRatio</c> (default 1: every trace
+    /// <c>Telemetry:Tracing:Enabled</c>, <c>Telemetry:Metrics:Enabled</c> (on when an exporter is configured: spans
+    /// and measures are made only while a provider listens), <c>Telemetry:SamplingRatio</c> (default 1: every trace
     /// started here; a caller's sampled <c>traceparent</c> is always followed), <c>Telemetry:Otlp:Endpoint</c> (no
     /// export without it), <c>Telemetry:Otlp:Protocol</c> (grpc or http/protobuf), <c>Telemetry:Prometheus:Enabled</c>
     /// (a scrape endpoint at <c>/metrics</c>). Logs carry the trace and span ids.
@@ -75,15 +75,19 @@ public static class Telemetry
         var config = builder.Configuration.GetSection("Telemetry");
         builder.Logging.Configure(o => o.ActivityTrackingOptions =
             ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId | ActivityTrackingOptions.ParentId);
-        Tracing = config.GetValue("Tracing:Enabled", true);
-        Metrics = config.GetValue("Metrics:Enabled", true);
         var otlp = config["Otlp:Endpoint"] is { Length: > 0 } endpoint ? new Uri(endpoint) : null;
+        var prometheus = config.GetValue("Prometheus:Enabled", false);
+        var tracing = config.GetValue("Tracing:Enabled", otlp is not null);
+        var metrics = config.GetValue("Metrics:Enabled", otlp is not null || prometheus);
+        // Once on in the process, on (several hosts share a test process; a server has one).
+        Tracing |= tracing;
+        Metrics |= metrics;
         var protocol = config["Otlp:Protocol"] == "http/protobuf"
             ? OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf : OpenTelemetry.Exporter.OtlpExportProtocol.Grpc;
         var ratio = config.GetValue("SamplingRatio", 1.0);
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("coordinationhub", serviceVersion: typeof(Telemetry).Assembly.GetName().Version?.ToString()));
-        if (Tracing)
+        if (tracing)
             otel.WithTracing(t =>
             {
                 t.SetSampler(new QuietSampler(new ParentBasedSampler(new TraceIdRatioBasedSampler(ratio))))
@@ -99,13 +103,13 @@ public static class Telemetry
                     .AddSqlClientInstrumentation();
                 if (otlp is not null) t.AddOtlpExporter(o => { o.Endpoint = Signal(otlp, protocol, "traces"); o.Protocol = protocol; });
             });
-        if (Metrics)
+        if (metrics)
             otel.WithMetrics(m =>
             {
                 m.AddMeter(Name, "Npgsql", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting",
                     "System.Net.Http");
                 if (otlp is not null) m.AddOtlpExporter(o => { o.Endpoint = Signal(otlp, protocol, "metrics"); o.Protocol = protocol; });
-                if (config.GetValue("Prometheus:Enabled", false)) m.AddPrometheusExporter();
+                if (prometheus) m.AddPrometheusExporter();
             });
     }
 
@@ -117,7 +121,8 @@ public static class Telemetry
     /// <summary>The Prometheus scrape endpoint at <c>/metrics</c>, when <c>Telemetry:Prometheus:Enabled</c>.</summary>
     public static void MapTelemetry(this WebApplication app)
     {
-        if (Metrics && app.Configuration.GetValue("Telemetry:Prometheus:Enabled", false)) app.MapPrometheusScrapingEndpoint("/metrics");
+        if (app.Configuration.GetValue("Telemetry:Prometheus:Enabled", false)
+            && app.Configuration.GetValue("Telemetry:Metrics:Enabled", true)) app.MapPrometheusScrapingEndpoint("/metrics");
     }
 
     /// <summary>

@@ -59,6 +59,7 @@ public sealed class Db : IDisposable
 
     // The pooled SQLite handles that run with secure_delete (a handle leaves the table when it is collected).
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> SecureDeleteOn = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> Profiled = new();
     private static readonly object Marker = new();
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct)
@@ -69,13 +70,21 @@ public sealed class Db : IDisposable
             await connection.OpenAsync(ct);
             // Deleted rows are overwritten with zeros, not left in free space: the second line behind crypto-shredding.
             // The setting lives as long as the SQLite handle, which the pool hands out again: set once per handle.
-            if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle } && !SecureDeleteOn.TryGetValue(handle, out _))
+            if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle })
             {
-                await using var pragma = connection.CreateCommand();
-                pragma.CommandText = "PRAGMA secure_delete=ON";
-                await pragma.ExecuteNonQueryAsync(ct);
-                SecureDeleteOn.AddOrUpdate(handle, Marker);
-                if (Telemetry.Tracing) SQLitePCL.raw.sqlite3_profile(handle, SqliteSpans.Profile, null);
+                if (!SecureDeleteOn.TryGetValue(handle, out _))
+                {
+                    await using var pragma = connection.CreateCommand();
+                    pragma.CommandText = "PRAGMA secure_delete=ON";
+                    await pragma.ExecuteNonQueryAsync(ct);
+                    SecureDeleteOn.AddOrUpdate(handle, Marker);
+                }
+                // Traced, each statement becomes a span (SqliteSpans); hooked once per handle, as the pragma.
+                if (Telemetry.Tracing && !Profiled.TryGetValue(handle, out _))
+                {
+                    SQLitePCL.raw.sqlite3_profile(handle, SqliteSpans.Profile, null);
+                    Profiled.AddOrUpdate(handle, Marker);
+                }
             }
             return connection;
         }
