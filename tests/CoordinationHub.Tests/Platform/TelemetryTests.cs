@@ -66,7 +66,7 @@ public abstract class TelemetryTests(ApiFixture fx) : ReferralTestBase(fx)
             ["address"] = "17 allée des Capucines", ["contact"] = new { channel = "PHONE", value = "06 98 76 54 31" },
             ["allocataireNumber"] = "7319046",
         };
-        string[] secrets = [family, "Zéphirine", "Aglaé", "1961-07-23", "Capucines", "06 98 76 54 31", "7319046", "Loyer impayé", "rappellera lundi"];
+        string[] secrets = [family, "Zéphirine", "Aglaé", "1961-07-23", "07/23/1961", "23/07/1961", "Capucines", "06 98 76 54 31", "7319046", "Loyer impayé", "rappellera lundi"];
         var draft = Draft("INCOME", person);
         draft["context"] = "Loyer impayé depuis mars.";
 
