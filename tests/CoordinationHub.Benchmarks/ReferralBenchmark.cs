@@ -116,6 +116,7 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         if (options.CreateOnly)
         {
             CreateRows();
+            await PrintStorageAsync(ct);
             return Failed(create, floor, baseline);
         }
 
@@ -146,10 +147,44 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         Row("page of 50, log on / off", $"{pageOn.RequestsPerSecond:N0}/{pageOff.RequestsPerSecond:N0}", "", null);
         Row("page: log on / log off", $"{pageRatio:F2}", ">= 0.70", pageRatio >= 0.7);
         Row("server CPU per page, on / off", $"{cpuPageOn:F0}/{cpuPageOff:F0} µs", "", null);
+        await PrintStorageAsync(ct);
         return Failed([create, floor, baseline, readOn, readOff, pageOn, pageOff, .. list.Select(l => l.Result)]);
     }
 
     /// <summary>Prints the phases that had failed requests; 1 when there is one.</summary>
+    /// <summary>The tables that grow with referrals: the referral's own, the person's, the access log, audit and events.</summary>
+    private static readonly string[] ReferralTables =
+    [
+        "referral", "referral_person", "referral_receiver", "referral_assignment", "referral_message", "referral_person_version",
+        "person_access", "person_request", "data_key", "audit_event", "outbox_event", "event_audience",
+    ];
+
+    /// <summary>
+    /// What a referral costs on disk (SQLite): the pages of each table and its indexes (SQLite's dbstat), the tables that grow
+    /// with referrals divided by the referrals in the database, and an audit row's share. The whole file is printed too
+    /// (the referential and the seeded rows included).
+    /// </summary>
+    private async Task PrintStorageAsync(CancellationToken ct)
+    {
+        var db = apiProcess.Db;
+        if (db.Dialect.Provider != DatabaseProvider.Sqlite) return;
+        var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(db.ConnectionString).DataSource;
+        var fileBytes = new FileInfo(file).Length + (File.Exists(file + "-wal") ? new FileInfo(file + "-wal").Length : 0);
+        await using var c = await db.OpenAsync(ct);
+        var referrals = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM referral");
+        var audits = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event");
+        var tables = (await c.QueryAsync<(string Name, long Bytes)>("""
+            SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name
+            GROUP BY m.tbl_name ORDER BY bytes DESC
+            """)).ToDictionary(t => t.Name, t => t.Bytes);
+        var grows = ReferralTables.Sum(t => tables.GetValueOrDefault(t));
+        Console.WriteLine();
+        Console.WriteLine($"Storage (SQLite): file {fileBytes / 1048576.0:F1} MB with WAL for {referrals:N0} referrals ({fileBytes / Math.Max(1, referrals):N0} bytes a referral, " +
+                          $"referential included); the tables that grow with referrals {grows / 1048576.0:F1} MB = {grows / Math.Max(1, referrals):N0} bytes a referral; " +
+                          $"audit_event {tables.GetValueOrDefault("audit_event") / Math.Max(1, audits):N0} bytes a row ({audits:N0} rows).");
+        Console.WriteLine("  largest tables (with their indexes): " + string.Join(", ", tables.Take(8).Select(t => $"{t.Key} {t.Value / 1048576.0:F1} MB")));
+    }
+
     private static int Failed(params LoadResult[] results)
     {
         Console.WriteLine();
