@@ -116,7 +116,7 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         if (options.CreateOnly)
         {
             CreateRows();
-            await PrintStorageAsync(ct);
+            await PrintStorageAsync(Create, senderKey, ct);
             return Failed(create, floor, baseline);
         }
 
@@ -147,42 +147,44 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         Row("page of 50, log on / off", $"{pageOn.RequestsPerSecond:N0}/{pageOff.RequestsPerSecond:N0}", "", null);
         Row("page: log on / log off", $"{pageRatio:F2}", ">= 0.70", pageRatio >= 0.7);
         Row("server CPU per page, on / off", $"{cpuPageOn:F0}/{cpuPageOff:F0} µs", "", null);
-        await PrintStorageAsync(ct);
+        await PrintStorageAsync(Create, senderKey, ct);
         return Failed([create, floor, baseline, readOn, readOff, pageOn, pageOff, .. list.Select(l => l.Result)]);
     }
 
     /// <summary>Prints the phases that had failed requests; 1 when there is one.</summary>
-    /// <summary>The tables that grow with referrals: the referral's own, the person's, the access log, audit and events.</summary>
-    private static readonly string[] ReferralTables =
-    [
-        "referral", "referral_person", "referral_receiver", "referral_assignment", "referral_message", "referral_person_version",
-        "person_access", "person_request", "data_key", "audit_event", "outbox_event", "event_audience",
-    ];
-
     /// <summary>
-    /// What a referral costs on disk (SQLite): the pages of each table and its indexes (SQLite's dbstat), the tables that grow
-    /// with referrals divided by the referrals in the database, and an audit row's share. The whole file is printed too
-    /// (the referential and the seeded rows included).
+    /// What a referral costs on disk (SQLite): the pages in use (checkpointed, free pages left out) before and after a burst
+    /// of creates through the API, divided by the referrals it added (its person, versions, audit, events, access log and
+    /// every index included); and an audit row's data (its columns' bytes, before index and page overhead).
     /// </summary>
-    private async Task PrintStorageAsync(CancellationToken ct)
+    private async Task PrintStorageAsync(Func<Random, HttpRequestMessage> create, string key, CancellationToken ct)
     {
         var db = apiProcess.Db;
         if (db.Dialect.Provider != DatabaseProvider.Sqlite) return;
-        var file = new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(db.ConnectionString).DataSource;
-        var fileBytes = new FileInfo(file).Length + (File.Exists(file + "-wal") ? new FileInfo(file + "-wal").Length : 0);
-        await using var c = await db.OpenAsync(ct);
-        var referrals = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM referral");
-        var audits = await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event");
-        var tables = (await c.QueryAsync<(string Name, long Bytes)>("""
-            SELECT m.tbl_name AS name, SUM(s.pgsize) AS bytes FROM dbstat s JOIN sqlite_master m ON m.name = s.name
-            GROUP BY m.tbl_name ORDER BY bytes DESC
-            """)).ToDictionary(t => t.Name, t => t.Bytes);
-        var grows = ReferralTables.Sum(t => tables.GetValueOrDefault(t));
+        async Task<(long Bytes, long Referrals, long Audits)> UsedAsync()
+        {
+            await using var c = await db.OpenAsync(ct);
+            await c.ExecuteAsync("PRAGMA wal_checkpoint(TRUNCATE)");
+            var pages = await c.ExecuteScalarAsync<long>("PRAGMA page_count") - await c.ExecuteScalarAsync<long>("PRAGMA freelist_count");
+            return (pages * await c.ExecuteScalarAsync<long>("PRAGMA page_size"), await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM referral"),
+                await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event"));
+        }
+        var before = await UsedAsync();
+        var burst = await generator.RunAsync("storage burst (create-referral)", create, key, TimeSpan.FromSeconds(5), ct);
+        var after = await UsedAsync();
+        var (added, audits) = (after.Referrals - before.Referrals, after.Audits - before.Audits);
+        await using var conn = await db.OpenAsync(ct);
+        var auditRow = await conn.ExecuteScalarAsync<double>("""
+            SELECT AVG(length(id) + length(occurred_at) + COALESCE(length(organisation_id), 0) + length(api_key_id) + length(resource_type)
+                       + length(resource_id) + length(action) + COALESCE(length(before_state), 0) + COALESCE(length(after_state), 0))
+            FROM audit_event
+            """);
         Console.WriteLine();
-        Console.WriteLine($"Storage (SQLite): file {fileBytes / 1048576.0:F1} MB with WAL for {referrals:N0} referrals ({fileBytes / Math.Max(1, referrals):N0} bytes a referral, " +
-                          $"referential included); the tables that grow with referrals {grows / 1048576.0:F1} MB = {grows / Math.Max(1, referrals):N0} bytes a referral; " +
-                          $"audit_event {tables.GetValueOrDefault("audit_event") / Math.Max(1, audits):N0} bytes a row ({audits:N0} rows).");
-        Console.WriteLine("  largest tables (with their indexes): " + string.Join(", ", tables.Take(8).Select(t => $"{t.Key} {t.Value / 1048576.0:F1} MB")));
+        Console.WriteLine($"Storage (SQLite): {added:N0} referrals created through the API ({burst.ErrorCount} errors) took " +
+                          $"{(after.Bytes - before.Bytes) / 1024.0:N0} KB of pages: {(after.Bytes - before.Bytes) / (double)Math.Max(1, added):N0} bytes a referral " +
+                          $"(with its {audits / (double)Math.Max(1, added):F1} audit rows, events, person versions, access log and indexes); " +
+                          $"an audit row holds {auditRow:N0} bytes of data on average ({after.Audits:N0} rows). The whole database: " +
+                          $"{after.Bytes / 1048576.0:F1} MB for {after.Referrals:N0} referrals, referential and seeded rows included.");
     }
 
     private static int Failed(params LoadResult[] results)

@@ -106,8 +106,8 @@ public static class Telemetry
         if (metrics)
             otel.WithMetrics(m =>
             {
-                m.AddMeter(Name, "Npgsql", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "Microsoft.AspNetCore.RateLimiting",
-                    "System.Net.Http");
+                // Not the rate limiter's own meter: four measures a request, where the refusals are what matters (counted above).
+                m.AddMeter(Name, "Npgsql", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel", "System.Net.Http");
                 if (otlp is not null) m.AddOtlpExporter(o => { o.Endpoint = Signal(otlp, protocol, "metrics"); o.Protocol = protocol; });
                 if (prometheus) m.AddPrometheusExporter();
             });

@@ -14,6 +14,8 @@ public sealed class TracingBehavior<TMessage, TResponse> : IPipelineBehavior<TMe
 
     public async ValueTask<TResponse> Handle(TMessage message, MessageHandlerDelegate<TMessage, TResponse> next, CancellationToken ct)
     {
+        // Under a request that is not sampled, no span (the sampler would drop it): not even the object.
+        if (Activity.Current is { Recorded: false }) return await next(message, ct);
         using var activity = Telemetry.Source.StartActivity(UseCase);
         if (activity is null) return await next(message, ct);
         activity.SetTag("coordinationhub.use_case", UseCase);
