@@ -99,7 +99,12 @@ public abstract class TelemetryTests(ApiFixture fx) : ReferralTestBase(fx)
             await Task.Delay(50);
         }
         providers.Item1.ForceFlush();
-        providers.Item2.ForceFlush();
+        // The delivery is counted when its outcome is recorded, in the dispatcher's next transaction.
+        for (var i = 0; i < 100 && !metrics.Any(m => m.Name == "coordinationhub.webhooks.deliveries"); i++)
+        {
+            providers.Item2.ForceFlush();
+            await Task.Delay(100);
+        }
         var all = Spans();
 
         // (a) request → use case → SQL, and on to the delivery, in one trace.

@@ -378,6 +378,7 @@ public sealed class WebhookDispatcher(
     /// <summary>
     /// Deletes what is older than the retention period: events (out of the feed), deliveries and attempts; a batch of
     /// events per transaction, so that a long backlog of old rows never holds the writer (SQLite) or locks for long.
+    /// An event still being delivered (pending, active subscription) stays until its delivery ends.
     /// </summary>
     public async Task<int> PurgeAsync(CancellationToken ct)
     {
@@ -540,8 +541,15 @@ public sealed class WebhookDispatcher(
         System.Data.DbType.String, System.Data.DbType.String, System.Data.DbType.String,
     ];
 
+    // An event whose delivery an active subscription still retries waits for it to end (delivered or dead): its
+    // attempts are being written, and deleting under them would break their foreign key.
     private const string OldEventsSql = """
-        SELECT id FROM outbox_event WHERE position IS NOT NULL AND occurred_at < @cutoff ORDER BY position {limit}
+        SELECT e.id FROM outbox_event e
+        WHERE e.position IS NOT NULL AND e.occurred_at < @cutoff
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id
+              WHERE d.event_id = e.id AND d.status = 'PENDING' AND s.status = 'ACTIVE')
+        ORDER BY e.position {limit}
         """;
     private const string PurgeAttemptsSql = """
         DELETE FROM webhook_attempt WHERE delivery_id IN (SELECT id FROM webhook_delivery WHERE event_id {in:ids})
