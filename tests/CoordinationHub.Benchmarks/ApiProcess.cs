@@ -136,7 +136,30 @@ public sealed class ApiProcess : IAsyncDisposable
         }
     }
 
-    private static Process Launch(string work, int port, string connectionString, DatabaseProvider provider)
+    /// <summary>
+    /// Another instance over the same database with <paramref name="settings"/> added (e.g. telemetry on), kept running
+    /// for the caller to measure beside this one; the caller disposes it.
+    /// </summary>
+    public async Task<ApiProcess> StartSecondAsync(string[] settings, CancellationToken ct)
+    {
+        var port = FreePort();
+        var other = new ApiProcess(Launch(launch.Work, port, launch.ConnectionString, launch.Provider, settings), new Uri($"http://127.0.0.1:{port}"), null, Db)
+        {
+            AdminKey = AdminKey,
+        };
+        try
+        {
+            await other.WaitUntilReadyAsync(ct);
+            return other;
+        }
+        catch
+        {
+            await other.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static Process Launch(string work, int port, string connectionString, DatabaseProvider provider, string[]? settings = null)
     {
         var (fileName, prefixArgs) = ApiExecutable();
         var start = new ProcessStartInfo(fileName)
@@ -159,6 +182,7 @@ public sealed class ApiProcess : IAsyncDisposable
             "--RateLimiting:PlatformAdmin:TokenLimit=1000000", "--RateLimiting:PlatformAdmin:TokensPerPeriod=1000000",
             "--Webhooks:AllowedHosts:0=127.0.0.1", // the --webhooks receiver, in the harness's process
         }) start.ArgumentList.Add(a);
+        foreach (var a in settings ?? []) start.ArgumentList.Add(a);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
 
         Console.WriteLine($"Starting the API: {fileName} (data in {work})");

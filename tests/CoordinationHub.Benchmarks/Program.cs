@@ -38,6 +38,7 @@ try
     Console.WriteLine($"Referential: {workload.Communes.Count:N0} current communes; catalogue: {workload.Catalogue.Count} competences ({workload.Legal.Count} legal).");
     if (options.Referrals) return await new ReferralBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
     if (options.Push) return await new PushBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
+    if (options.Tracing) return await new TracingBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
 
     // The phases are measured in interleaved rounds (lookup, baseline, ceiling, lookup, …) so that
     // whatever else the machine does during the run weighs on each of them alike: the ratio is the figure.
@@ -163,7 +164,8 @@ sealed record Phase(string Name, Uri[] Requests, string? Key)
 
 public sealed record BenchmarkOptions(
     TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData,
-    int Every = 1, double WritesPerSecond = 5, bool Referrals = false, bool Webhooks = false, bool Push = false, bool CreateOnly = false)
+    int Every = 1, double WritesPerSecond = 5, bool Referrals = false, bool Webhooks = false, bool Push = false, bool CreateOnly = false,
+    bool Tracing = false)
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
@@ -182,6 +184,8 @@ public sealed record BenchmarkOptions(
           --webhooks            issue 15: deliveries/s (10,000 events × 5 subscribers) and lookup p99 while dispatching vs idle
           --push                issue 16: the national load pushed through the API vs the native bulk path, lookups meanwhile,
                                 memory during pushes of 20,000 and 200,000 records (lookups at concurrency 2 unless given)
+          --tracing             issue 27: the lookup on an instance tracing at 10 % (OTLP to a no-op collector) vs one not
+                                tracing, over the same database, in interleaved slices
         """;
 
     public static BenchmarkOptions Parse(string[] args)
@@ -208,6 +212,7 @@ public sealed record BenchmarkOptions(
                 "--create-only" => o with { CreateOnly = true },
                 "--webhooks" => o with { Webhooks = true },
                 "--push" => o with { Push = true },
+                "--tracing" => o with { Tracing = true },
                 "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };

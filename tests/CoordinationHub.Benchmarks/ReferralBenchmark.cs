@@ -116,6 +116,7 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         if (options.CreateOnly)
         {
             CreateRows();
+            await PrintStorageAsync(Create, senderKey, ct);
             return Failed(create, floor, baseline);
         }
 
@@ -146,10 +147,46 @@ public sealed class ReferralBenchmark(ApiProcess apiProcess, ApiClient api, Load
         Row("page of 50, log on / off", $"{pageOn.RequestsPerSecond:N0}/{pageOff.RequestsPerSecond:N0}", "", null);
         Row("page: log on / log off", $"{pageRatio:F2}", ">= 0.70", pageRatio >= 0.7);
         Row("server CPU per page, on / off", $"{cpuPageOn:F0}/{cpuPageOff:F0} µs", "", null);
+        await PrintStorageAsync(Create, senderKey, ct);
         return Failed([create, floor, baseline, readOn, readOff, pageOn, pageOff, .. list.Select(l => l.Result)]);
     }
 
     /// <summary>Prints the phases that had failed requests; 1 when there is one.</summary>
+    /// <summary>
+    /// What a referral costs on disk (SQLite): the pages in use (checkpointed, free pages left out) before and after a burst
+    /// of creates through the API, divided by the referrals it added (its person, versions, audit, events, access log and
+    /// every index included); and an audit row's data (its columns' bytes, before index and page overhead).
+    /// </summary>
+    private async Task PrintStorageAsync(Func<Random, HttpRequestMessage> create, string key, CancellationToken ct)
+    {
+        var db = apiProcess.Db;
+        if (db.Dialect.Provider != DatabaseProvider.Sqlite) return;
+        async Task<(long Bytes, long Referrals, long Audits)> UsedAsync()
+        {
+            await using var c = await db.OpenAsync(ct);
+            await c.ExecuteAsync("PRAGMA wal_checkpoint(TRUNCATE)");
+            var pages = await c.ExecuteScalarAsync<long>("PRAGMA page_count") - await c.ExecuteScalarAsync<long>("PRAGMA freelist_count");
+            return (pages * await c.ExecuteScalarAsync<long>("PRAGMA page_size"), await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM referral"),
+                await c.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM audit_event"));
+        }
+        var before = await UsedAsync();
+        var burst = await generator.RunAsync("storage burst (create-referral)", create, key, TimeSpan.FromSeconds(5), ct);
+        var after = await UsedAsync();
+        var (added, audits) = (after.Referrals - before.Referrals, after.Audits - before.Audits);
+        await using var conn = await db.OpenAsync(ct);
+        var auditRow = await conn.ExecuteScalarAsync<double>("""
+            SELECT AVG(length(id) + length(occurred_at) + COALESCE(length(organisation_id), 0) + length(api_key_id) + length(resource_type)
+                       + length(resource_id) + length(action) + COALESCE(length(before_state), 0) + COALESCE(length(after_state), 0))
+            FROM audit_event
+            """);
+        Console.WriteLine();
+        Console.WriteLine($"Storage (SQLite): {added:N0} referrals created through the API ({burst.ErrorCount} errors) took " +
+                          $"{(after.Bytes - before.Bytes) / 1024.0:N0} KB of pages: {(after.Bytes - before.Bytes) / (double)Math.Max(1, added):N0} bytes a referral " +
+                          $"(with its {audits / (double)Math.Max(1, added):F1} audit rows, events, person versions, access log and indexes); " +
+                          $"an audit row holds {auditRow:N0} bytes of data on average ({after.Audits:N0} rows). The whole database: " +
+                          $"{after.Bytes / 1048576.0:F1} MB for {after.Referrals:N0} referrals, referential and seeded rows included.");
+    }
+
     private static int Failed(params LoadResult[] results)
     {
         Console.WriteLine();

@@ -30,6 +30,7 @@ public static class Host
     {
         var services = builder.Services;
         TypeHandlers.Register();
+        builder.AddTelemetry();
         services.Configure<DatabaseOptions>(builder.Configuration.GetSection("Database"));
         services.AddSingleton<Db>();
         services.AddSingleton<Migrator>();
@@ -45,6 +46,7 @@ public static class Host
         services.AddScoped<PersonAccess>();
         services.AddSingleton<AccessLogWriter>();
         services.AddScoped<PersonDataPurge>();
+        services.AddScoped<AuditRetention>();
         services.AddScoped<ReferralWorkflow>();
         services.AddScoped<ReferralRouter>();
         services.AddScoped<AssignmentLog>();
@@ -65,7 +67,7 @@ public static class Host
         services.AddMediator((Mediator.MediatorOptions o) =>
         {
             o.ServiceLifetime = ServiceLifetime.Scoped;
-            o.PipelineBehaviors = [typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(NirGuardBehavior<,>),
+            o.PipelineBehaviors = [typeof(TracingBehavior<,>), typeof(LoggingBehavior<,>), typeof(ValidationBehavior<,>), typeof(NirGuardBehavior<,>),
                 typeof(MapRefreshBehavior<,>)];
         });
         services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
@@ -150,6 +152,7 @@ public static class Host
         app.UseMiddleware<Idempotency>();
         app.UseMiddleware<MapConsistency>();
 
+        app.MapTelemetry();
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapDirectory();

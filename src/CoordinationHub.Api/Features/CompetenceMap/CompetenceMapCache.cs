@@ -109,6 +109,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             var snapshot = current;
             if (snapshot is not null && snapshot.Generation >= generation) return;
             current = snapshot is null ? await LoadAsync(ct) : await db.RetryAsync((c, t) => ApplyFeedAsync(c, snapshot, reloadAllowed: true, t), ct);
+            Volatile.Write(ref Platform.Telemetry.MapGeneration, current.Generation);
             if (Hosted && periodsBuilt >= CompactAfterPeriods) GiveBackMemory();
         }
         finally
@@ -145,11 +146,12 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
             try
             {
                 await CatchUpAsync(long.MaxValue, stoppingToken);
+                Volatile.Write(ref Platform.Telemetry.MapUpToDateAt, System.Diagnostics.Stopwatch.GetTimestamp());
                 await PruneAsync(stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning(e, "Could not bring the competence map up to date");
+                if (!db.Outage.Observe(e)) logger.LogWarning(e, "Could not bring the competence map up to date");
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));
@@ -231,7 +233,12 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
     private async Task<Snapshot> ApplyFeedAsync(System.Data.Common.DbConnection c, Snapshot snapshot, bool reloadAllowed, CancellationToken ct)
     {
         var latest = await c.ExecuteScalarAsync<long>(db.Command(CompetenceMapWriter.GenerationSql, null, ct));
+        Volatile.Write(ref Platform.Telemetry.MapLatestGeneration, latest);
         if (latest <= snapshot.Generation) return snapshot;
+        // A span for a catch-up that applies something; none for the polls that find the map up to date.
+        using var activity = Platform.Telemetry.Source.StartActivity("MapFeedApply");
+        activity?.SetTag("coordinationhub.map.from_generation", snapshot.Generation);
+        activity?.SetTag("coordinationhub.map.to_generation", latest);
         // What is pending, before reading it: a bulk push's generation can hold thousands of rows of periods,
         // read one at a time below rather than all at once.
         var pending = await c.QuerySingleAsync<PendingRow>(db.Command(PendingSql, new { after = snapshot.Generation }, ct));

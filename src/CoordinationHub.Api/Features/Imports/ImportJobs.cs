@@ -154,7 +154,7 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogWarning(e, "Import worker failed; it tries again");
+                if (!db.Outage.Observe(e)) logger.LogWarning(e, "Import worker failed; it tries again");
             }
             await wake.WaitAsync(PollEvery, stoppingToken);
         }
@@ -187,6 +187,9 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
 
     private async Task RunAsync(JobRow job, CancellationToken ct)
     {
+        // One span per job (the push's handler and SQL under it), none for the polls that find nothing.
+        using var activity = Platform.Telemetry.Source.StartActivity("ImportJob", System.Diagnostics.ActivityKind.Consumer);
+        activity?.SetTag("coordinationhub.import.id", job.Id);
         using var renew = new CancellationTokenSource();
         var renewing = RenewAsync(job.Id, renew.Token);
         try
@@ -200,11 +203,14 @@ public sealed class ImportWorker(IServiceProvider services, Db db, TimeProvider 
                 job.AllowEmpty, job.ConfirmEnded), ct);
             File.Delete(job.BodyFile!);
             logger.LogInformation("Import job {Id}: {Status}", job.Id, report.Status);
+            Platform.Telemetry.ImportJobs.Add(1, new KeyValuePair<string, object?>("outcome", report.Status.ToString().ToLowerInvariant()));
         }
         catch (Exception e) when (e is not (ImportSafety.ProcessKilled or OperationCanceledException))
         {
             // Announced in the job: the reason, and the attempt that comes (or FAILED after the last).
             logger.LogWarning(e, "Import job {Id} failed on attempt {Attempt}", job.Id, job.Attempts + 1);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
+            Platform.Telemetry.ImportJobs.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
             var reason = $"Attempt {job.Attempts + 1} failed: {(e is Platform.Errors.ProblemException p ? p.Message : e.GetType().Name + ": " + e.Message)}";
             await using var c = await db.OpenAsync(CancellationToken.None);
             if (job.Attempts + 1 >= safety.Options.MaxAttempts) await FailAsync(c, job, job.Attempts + 1, clock.GetUtcNow(), reason, CancellationToken.None);

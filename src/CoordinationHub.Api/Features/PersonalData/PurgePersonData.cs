@@ -94,8 +94,11 @@ public sealed class PersonDataPurge(Db db, ReferralPersonData people, ChangeLog 
         """;
 }
 
-/// <summary>Runs the purge every <c>PersonalData:PurgeInterval</c> (default one hour).</summary>
-public sealed class PurgeJob(IServiceScopeFactory scopes, IConfiguration configuration, ILogger<PurgeJob> logger) : BackgroundService
+/// <summary>
+/// Runs the purges every <c>PersonalData:PurgeInterval</c> (default one hour): the person's data past its retention, then
+/// the audit rows past theirs (<see cref="Audit.AuditRetention"/>). Events and deliveries are purged by the webhook dispatcher.
+/// </summary>
+public sealed class PurgeJob(IServiceScopeFactory scopes, Db db, IConfiguration configuration, ILogger<PurgeJob> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -103,6 +106,7 @@ public sealed class PurgeJob(IServiceScopeFactory scopes, IConfiguration configu
         using var timer = new PeriodicTimer(interval);
         do
         {
+            using var activity = Platform.Telemetry.Source.StartActivity("RetentionPurge");
             try
             {
                 await using var scope = scopes.CreateAsyncScope();
@@ -110,10 +114,18 @@ public sealed class PurgeJob(IServiceScopeFactory scopes, IConfiguration configu
                 if (report.Referrals.Count > 0)
                     logger.LogInformation("Purged the person's data of {Referrals} referrals ({Versions} versions, {Messages} messages)",
                         report.Referrals.Count, report.Versions, report.Messages);
+                // After the person's data: a referral's audit rows become purgeable once its data is gone.
+                var audit = await scope.ServiceProvider.GetRequiredService<Audit.AuditRetention>().RunAsync(stoppingToken);
+                if (audit > 0) logger.LogInformation("Purged {Rows} audit rows older than the audit retention", audit);
+                Platform.Telemetry.PurgeRuns.Add(1, new KeyValuePair<string, object?>("outcome", "succeeded"));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                logger.LogError(e, "The retention purge failed; it runs again in {Interval}", interval);
+                Platform.Telemetry.PurgeRuns.Add(1, new KeyValuePair<string, object?>("outcome", "failed"));
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
+                if (db.Outage.Observe(e))
+                    logger.LogWarning("The retention purge could not reach the database; it runs again in {Interval}", interval);
+                else logger.LogError(e, "The retention purge failed; it runs again in {Interval}", interval);
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken));

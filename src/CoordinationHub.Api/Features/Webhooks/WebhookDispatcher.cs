@@ -66,11 +66,16 @@ public sealed class WebhookDispatcher(
                 var apart = together ? (0, 0) : await sequencer.RunOnceAsync(limit, stopping);
                 var sequence = together && await sequencer.AnyPendingAsync(stopping) ? limit : 0;
                 while (finished.Reader.TryRead(out var r)) results.Add(r);
+                // A span for a batch that records or sequences something; none for the idle polls.
+                using var activity = results.Count > 0 || sequence > 0 ? Telemetry.Source.StartActivity("WebhookDispatch") : null;
+                activity?.SetTag("coordinationhub.webhooks.results", results.Count);
                 var withLeases = await RecordAndLeaseAsync(results, lease: true, sequence, stopping);
                 var (sequenced, created) = together ? withLeases : apart;
                 if (sequenced > 0) fanOut = (double)created / sequenced;
                 results.Clear();
+                activity?.Dispose();
                 await PurgeWhenDueAsync(stopping);
+                await MeasureBacklogWhenDueAsync(stopping);
                 // What was due is leased: the next lease is worth a transaction once a call finishes. Capped, a tick
                 // passes even while a backlog is sequenced, so that the backlog's cost is spread too.
                 if (sequenced == 0 || Capped) await WaitAsync(backlog: sequenced >= limit, stopping);
@@ -82,7 +87,7 @@ public sealed class WebhookDispatcher(
             catch (Exception e)
             {
                 // The calls of a batch that could not be recorded are delivered again once their leases expire.
-                logger.LogError(e, "Webhook dispatcher loop failed; trying again");
+                if (!db.Outage.Observe(e)) logger.LogError(e, "Webhook dispatcher loop failed; trying again");
                 Free(results);
                 results.Clear();
                 try { await Task.Delay(O.PollInterval, stopping); } catch (OperationCanceledException) { break; }
@@ -211,6 +216,7 @@ public sealed class WebhookDispatcher(
         {
             var ids = g.Select(r => r.Row.Id).ToList();
             await c.ExecuteAsync(db.Command(DeliveredSql, new { ids, owner = g.Key.Owner, now, statusCode = g.Key.Status }, t, tx));
+            Telemetry.Deliveries.Add(ids.Count, new KeyValuePair<string, object?>("outcome", "delivered"));
         }
         foreach (var r in results.Where(r => !r.Outcome.Succeeded)) await RecordFailureAsync(c, tx, r, t);
         var healthy = results.Where(r => r.Outcome.Succeeded).Select(r => r.Row.SubscriptionId).Distinct().ToList();
@@ -227,6 +233,7 @@ public sealed class WebhookDispatcher(
         var (row, owner, outcome, now) = (r.Row, r.Owner, r.Outcome, r.At);
         var attemptNo = row.Attempts + 1;
         var dead = !outcome.Retryable || attemptNo > O.Backoff.Length;
+        Telemetry.Deliveries.Add(1, new KeyValuePair<string, object?>("outcome", dead ? "dead" : "retry"));
         var next = dead ? now : now + (outcome.RetryAfter is { } ra ? Min(ra, O.MaxRetryAfter) : Jittered(O.Backoff[attemptNo - 1]));
         await c.ExecuteAsync(db.Command(FailedSql, new
         {
@@ -294,6 +301,12 @@ public sealed class WebhookDispatcher(
             try { await Task.Delay(delay, stopping); } catch (OperationCanceledException) { return; }
         }
         else await Task.Yield();
+        // In the trace of the request that wrote the event, when it was traced (its traceparent is kept with the event).
+        using var activity = Telemetry.Source.StartActivity("WebhookDelivery", ActivityKind.Producer,
+            ActivityContext.TryParse(row.TraceParent, null, isRemote: true, out var origin) ? origin : default);
+        activity?.SetTag("coordinationhub.webhooks.delivery_id", row.Id);
+        activity?.SetTag("coordinationhub.webhooks.event_type", row.EventType);
+        activity?.SetTag("coordinationhub.webhooks.attempt", row.Attempts + 1);
         Outcome outcome;
         var watch = Stopwatch.StartNew();
         try
@@ -342,6 +355,11 @@ public sealed class WebhookDispatcher(
             logger.LogError(e, "Delivery {Delivery} could not be sent", row.Id);
             outcome = new Outcome(null, Truncate($"Not sent: {e.Message}"), null, null);
         }
+        if (activity is not null)
+        {
+            if (outcome.Status is { } status) activity.SetTag("http.response.status_code", status);
+            if (!outcome.Succeeded) activity.SetStatus(ActivityStatusCode.Error);
+        }
         finished.Writer.TryWrite(new Result(row, owner, outcome, (int)watch.ElapsedMilliseconds, clock.GetUtcNow()));
     }
 
@@ -354,17 +372,58 @@ public sealed class WebhookDispatcher(
 
     private sealed record Result(LeasedDelivery Row, string Owner, Outcome Outcome, int LatencyMs, DateTimeOffset At);
 
-    /// <summary>Deletes what is older than the retention period: events (out of the feed), deliveries and attempts.</summary>
-    public async Task PurgeAsync(CancellationToken ct)
+    /// <summary>Events purged per transaction, with their deliveries, attempts and audience.</summary>
+    public const int PurgeBatch = 500;
+
+    /// <summary>
+    /// Deletes what is older than the retention period: events (out of the feed), deliveries and attempts; a batch of
+    /// events per transaction, so that a long backlog of old rows never holds the writer (SQLite) or locks for long.
+    /// An event still being delivered (pending, active subscription) stays until its delivery ends.
+    /// </summary>
+    public async Task<int> PurgeAsync(CancellationToken ct)
     {
         var cutoff = clock.GetUtcNow().AddDays(-O.RetentionDays);
-        await db.InTransactionAsync(async (c, tx, t) =>
+        var total = 0;
+        while (true)
         {
-            foreach (var sql in (string[])[PurgeAttemptsSql, PurgeDeliveriesSql, PurgeAudienceSql, PurgeEventsSql])
-                await c.ExecuteAsync(db.Command(sql, new { cutoff }, t, tx));
-            return 0;
-        }, ct);
+            var purged = await db.InTransactionAsync(async (c, tx, t) =>
+            {
+                var ids = (await c.QueryAsync<Guid>(db.Command(OldEventsSql, new { cutoff, limit = PurgeBatch }, t, tx))).ToList();
+                if (ids.Count == 0) return 0;
+                foreach (var sql in (string[])[PurgeAttemptsSql, PurgeDeliveriesSql, PurgeAudienceSql, PurgeEventsSql])
+                    await c.ExecuteAsync(db.Command(sql, new { ids }, t, tx));
+                return ids.Count;
+            }, ct);
+            total += purged;
+            if (purged < PurgeBatch) break;
+        }
+        if (total > 0) Telemetry.PurgedRows.Add(total, new KeyValuePair<string, object?>("table", "outbox_event"));
+        return total;
     }
+
+    private DateTimeOffset nextMeasure;
+
+    /// <summary>The outbox's and the deliveries' backlog, for the gauges: every 15 s, only while metrics are collected.</summary>
+    private async Task MeasureBacklogWhenDueAsync(CancellationToken ct)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        if (!Telemetry.Metrics || now < nextMeasure) return;
+        nextMeasure = now.AddSeconds(15);
+        var (outbox, deliveries) = await db.RetryAsync(async (c, t) =>
+            (await c.QuerySingleAsync<BacklogRow>(db.Command(OutboxBacklogSql, null, t)),
+             await c.QuerySingleAsync<BacklogRow>(db.Command(DeliveryBacklogSql, null, t))), ct);
+        Volatile.Write(ref Telemetry.Outbox, new Telemetry.Backlog(outbox.Count, outbox.Oldest));
+        Volatile.Write(ref Telemetry.Webhooks, new Telemetry.Backlog(deliveries.Count, deliveries.Oldest));
+    }
+
+    private sealed class BacklogRow
+    {
+        public long Count { get; init; }
+        public DateTimeOffset? Oldest { get; init; }
+    }
+
+    private const string OutboxBacklogSql = "SELECT COUNT(*) AS count, MIN(occurred_at) AS oldest FROM outbox_event WHERE position IS NULL";
+    private const string DeliveryBacklogSql = "SELECT COUNT(*) AS count, MIN(created_at) AS oldest FROM webhook_delivery WHERE status = 'PENDING'";
 
     private async Task PurgeWhenDueAsync(CancellationToken ct)
     {
@@ -417,6 +476,7 @@ public sealed class WebhookDispatcher(
         public string ResourceType { get; init; } = "";
         public Guid ResourceId { get; init; }
         public string Payload { get; init; } = "";
+        public string? TraceParent { get; init; }
 
         public EventDto ToEvent() => new OutboxRow
         {
@@ -443,7 +503,7 @@ public sealed class WebhookDispatcher(
     private const string LeaseSql = "UPDATE webhook_delivery SET lease_owner = @owner, leased_until = @until WHERE id {in:ids}";
     private const string LeasedSql = """
         SELECT d.id, d.subscription_id, d.attempts, s.url, s.secret, s.previous_secret, s.previous_secret_until,
-               e.id AS event_id, e.position, e.occurred_at, e.event_type, e.resource_type, e.resource_id, e.payload
+               e.id AS event_id, e.position, e.occurred_at, e.event_type, e.resource_type, e.resource_id, e.payload, e.trace_parent
         FROM webhook_delivery d
         JOIN webhook_subscription s ON s.id = d.subscription_id
         JOIN outbox_event e ON e.id = d.event_id
@@ -481,14 +541,20 @@ public sealed class WebhookDispatcher(
         System.Data.DbType.String, System.Data.DbType.String, System.Data.DbType.String,
     ];
 
+    // An event whose delivery an active subscription still retries waits for it to end (delivered or dead): its
+    // attempts are being written, and deleting under them would break their foreign key.
+    private const string OldEventsSql = """
+        SELECT e.id FROM outbox_event e
+        WHERE e.position IS NOT NULL AND e.occurred_at < @cutoff
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id
+              WHERE d.event_id = e.id AND d.status = 'PENDING' AND s.status = 'ACTIVE')
+        ORDER BY e.position {limit}
+        """;
     private const string PurgeAttemptsSql = """
-        DELETE FROM webhook_attempt WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
+        DELETE FROM webhook_attempt WHERE delivery_id IN (SELECT id FROM webhook_delivery WHERE event_id {in:ids})
         """;
-    private const string PurgeDeliveriesSql = """
-        DELETE FROM webhook_delivery WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
-        """;
-    private const string PurgeAudienceSql = """
-        DELETE FROM event_audience WHERE event_id IN (SELECT id FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL)
-        """;
-    private const string PurgeEventsSql = "DELETE FROM outbox_event WHERE occurred_at < @cutoff AND position IS NOT NULL";
+    private const string PurgeDeliveriesSql = "DELETE FROM webhook_delivery WHERE event_id {in:ids}";
+    private const string PurgeAudienceSql = "DELETE FROM event_audience WHERE event_id {in:ids}";
+    private const string PurgeEventsSql = "DELETE FROM outbox_event WHERE id {in:ids}";
 }

@@ -63,8 +63,15 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         return new(
             !e.Audited ? null : [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
             [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson, buffer, writer),
-                e.Audience is null ? null : string.Join(',', e.Audience)]);
+                e.Audience is null ? null : string.Join(',', e.Audience), TraceParent()]);
     }
+
+    /// <summary>
+    /// The W3C traceparent of the traced operation that made the change (none when it is not sampled): the event's
+    /// webhook deliveries join that trace.
+    /// </summary>
+    private static string? TraceParent() =>
+        System.Diagnostics.Activity.Current is { Recorded: true, IdFormat: System.Diagnostics.ActivityIdFormat.W3C } a ? a.Id : null;
 
     /// <summary>Writes prepared changes: the audit rows, then the events in the order given.</summary>
     public async Task WriteAsync(DbConnection c, DbTransaction tx, IReadOnlyList<Prepared> entries, CancellationToken ct)
@@ -105,7 +112,7 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     [
         DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.String, DbType.Guid, DbType.String, DbType.String, DbType.String,
     ];
-    internal static readonly string[] OutboxColumns = ["id", "occurred_at", "event_type", "resource_type", "resource_id", "payload", "audience"];
+    internal static readonly string[] OutboxColumns = ["id", "occurred_at", "event_type", "resource_type", "resource_id", "payload", "audience", "trace_parent"];
     private static readonly DbType[] OutboxTypes =
-        [DbType.Guid, DbType.DateTimeOffset, DbType.String, DbType.String, DbType.Guid, DbType.String, DbType.String];
+        [DbType.Guid, DbType.DateTimeOffset, DbType.String, DbType.String, DbType.Guid, DbType.String, DbType.String, DbType.String];
 }

@@ -27,9 +27,10 @@ public sealed class Db : IDisposable
     private readonly string connectionString;
     private readonly ResiliencePipeline retry;
 
-    public Db(IOptions<DatabaseOptions> options, IConfiguration configuration)
+    public Db(IOptions<DatabaseOptions> options, IConfiguration configuration, ILogger<Db>? logger = null)
     {
         Dialect = SqlDialect.For(options.Value.Provider);
+        Outage = new DatabaseOutage(Dialect, logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<Db>.Instance);
         connectionString = Normalize(Dialect.Provider, configuration.GetConnectionString("CoordinationHub") ?? DefaultSqlite);
         sqliteWriter = new SqliteWriter(this);
         retry = new ResiliencePipelineBuilder()
@@ -47,6 +48,8 @@ public sealed class Db : IDisposable
     public const string DefaultSqlite = "Data Source=data/coordinationhub.db";
 
     public SqlDialect Dialect { get; }
+    /// <summary>Whether the database is unreachable now, and the one place that says so in the log.</summary>
+    public DatabaseOutage Outage { get; }
     public string ConnectionString => connectionString;
 
     /// <summary>Directory holding the SQLite file, or the working directory's data/ for servers.</summary>
@@ -56,6 +59,7 @@ public sealed class Db : IDisposable
 
     // The pooled SQLite handles that run with secure_delete (a handle leaves the table when it is collected).
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> SecureDeleteOn = new();
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> Profiled = new();
     private static readonly object Marker = new();
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct)
@@ -66,12 +70,21 @@ public sealed class Db : IDisposable
             await connection.OpenAsync(ct);
             // Deleted rows are overwritten with zeros, not left in free space: the second line behind crypto-shredding.
             // The setting lives as long as the SQLite handle, which the pool hands out again: set once per handle.
-            if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle } && !SecureDeleteOn.TryGetValue(handle, out _))
+            if (connection is Microsoft.Data.Sqlite.SqliteConnection { Handle: { } handle })
             {
-                await using var pragma = connection.CreateCommand();
-                pragma.CommandText = "PRAGMA secure_delete=ON";
-                await pragma.ExecuteNonQueryAsync(ct);
-                SecureDeleteOn.AddOrUpdate(handle, Marker);
+                if (!SecureDeleteOn.TryGetValue(handle, out _))
+                {
+                    await using var pragma = connection.CreateCommand();
+                    pragma.CommandText = "PRAGMA secure_delete=ON";
+                    await pragma.ExecuteNonQueryAsync(ct);
+                    SecureDeleteOn.AddOrUpdate(handle, Marker);
+                }
+                // Traced, each statement becomes a span (SqliteSpans); hooked once per handle, as the pragma.
+                if (Telemetry.Tracing && !Profiled.TryGetValue(handle, out _))
+                {
+                    SQLitePCL.raw.sqlite3_profile(handle, SqliteSpans.Profile, null);
+                    Profiled.AddOrUpdate(handle, Marker);
+                }
             }
             return connection;
         }
@@ -90,7 +103,9 @@ public sealed class Db : IDisposable
         retry.ExecuteAsync(async token =>
         {
             await using var connection = await OpenAsync(token);
-            return await work(connection, token);
+            var result = await work(connection, token);
+            Outage.Reachable();
+            return result;
         }, ct);
 
     /// <summary>
@@ -101,11 +116,16 @@ public sealed class Db : IDisposable
         retry.ExecuteAsync(async token =>
         {
             if (Dialect.Provider == DatabaseProvider.Sqlite)
-                return (T)(await sqliteWriter.RunAsync(async (c, tx, t) => (object?)await work(c, tx, t), token))!;
+            {
+                var written = (T)(await sqliteWriter.RunAsync(async (c, tx, t) => (object?)await work(c, tx, t), token))!;
+                Outage.Reachable();
+                return written;
+            }
             await using var connection = await OpenAsync(token);
             await using var tx = await connection.BeginTransactionAsync(isolation, token);
             var result = await work(connection, tx, token);
             await tx.CommitAsync(token);
+            Outage.Reachable();
             return result;
         }, ct);
 
@@ -149,6 +169,8 @@ public sealed class Db : IDisposable
             public Func<DbConnection, DbTransaction, CancellationToken, Task<object?>> Work { get; } = work;
             public CancellationToken Ct { get; } = ct;
             public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            /// <summary>The caller's span: the unit's SQL is traced under it, though it runs on the writer's thread.</summary>
+            public Activity? Parent { get; } = Activity.Current;
             public object? Result { get; set; }
             public Exception? Error { get; set; }
         }
@@ -178,6 +200,7 @@ public sealed class Db : IDisposable
             SqliteStatementCache? statements = null;
             while (await queue.Reader.WaitToReadAsync())
             {
+                Activity.Current = null; // the batch's own statements (BEGIN, COMMIT) belong to no request
                 batch.Clear();
                 while (batch.Count < MaxBatch && queue.Reader.TryRead(out var next)) batch.Add(next);
                 try
@@ -190,6 +213,7 @@ public sealed class Db : IDisposable
                     {
                         if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
                         statements.Execute("SAVEPOINT unit", tx);
+                        Activity.Current = unit.Parent;
                         try
                         {
                             unit.Result = await unit.Work(statements, tx, unit.Ct);
@@ -201,6 +225,7 @@ public sealed class Db : IDisposable
                             statements.Execute("ROLLBACK TO unit", tx);
                             statements.Execute("RELEASE unit", tx);
                         }
+                        Activity.Current = null;
                     }
                     var committing = Stopwatch.GetTimestamp();
                     await tx.CommitAsync();

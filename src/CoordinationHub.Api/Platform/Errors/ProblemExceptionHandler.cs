@@ -17,11 +17,18 @@ public sealed class ProblemExceptionHandler(IProblemDetailsService problems, Db 
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
         var problem = Map(exception, http);
-        if (problem.Status >= 500) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, http.Request.Path);
+        // While the database is unreachable every request fails alike: the outage is logged once (Db.Outage), each refusal counted.
+        if (problem.Status == 503 && db.Outage.Observe(exception)) db.Outage.Refused();
+        else if (problem.Status >= 500) logger.LogError(exception, "Unhandled error on {Method} {Path}", http.Request.Method, RouteOf(http));
         http.Response.StatusCode = problem.Status!.Value;
         if (problem.Status == 503) http.Response.Headers.RetryAfter = "5";
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = problem, Exception = exception });
     }
+
+    /// <summary>The route template (/v1/referrals/{id}), not the path: no query string, nothing a caller typed.</summary>
+    private static string RouteOf(HttpContext http) =>
+        (http.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint()) is RouteEndpoint { RoutePattern.RawText: { } route }
+            ? route : http.Request.Path.Value ?? "";
 
     private ProblemDetails Map(Exception exception, HttpContext http)
     {

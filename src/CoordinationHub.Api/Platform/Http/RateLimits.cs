@@ -94,6 +94,7 @@ public static class RateLimits
             o.OnRejected = async (context, ct) =>
             {
                 var bucket = Bucket(context.HttpContext, buckets);
+                Telemetry.RateLimitRefusals.Add(1, new KeyValuePair<string, object?>("bucket", IsAdmin(context.HttpContext) ? "platform-admin" : "per-key"));
                 var wait = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
                     ? (int)Math.Ceiling(retryAfter.TotalSeconds)
                     : bucket.PeriodSeconds;
