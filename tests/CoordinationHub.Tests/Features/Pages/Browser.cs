@@ -105,14 +105,17 @@ public sealed class Browser : IAsyncDisposable
     private static double ServerMs(string timing) =>
         double.Parse(timing[(timing.IndexOf("dur=", StringComparison.Ordinal) + 4)..], System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Screenshots for the README, saved in docs/screenshots/ of the repository (from the SQLite run only).</summary>
+    /// <summary>Screenshots from the SQLite run: into TestResults/screenshots/, or into the README's docs/screenshots/
+    /// when COORDINATIONHUB_SCREENSHOTS=docs (so an ordinary run leaves the tracked images alone).</summary>
     public static async Task Screenshot(IPage page, ApiFixture fx, string name)
     {
         if (fx.Provider != CoordinationHub.Platform.Data.DatabaseProvider.Sqlite) return;
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "CoordinationHub.sln"))) dir = dir.Parent;
         if (dir is null) return;
-        var folder = Path.Combine(dir.FullName, "docs", "screenshots");
+        var folder = Environment.GetEnvironmentVariable("COORDINATIONHUB_SCREENSHOTS") == "docs"
+            ? Path.Combine(dir.FullName, "docs", "screenshots")
+            : Path.Combine(dir.FullName, "TestResults", "screenshots");
         System.IO.Directory.CreateDirectory(folder);
         // The top 1,800 px of the page at 1,280 px wide: the header and the first blocks.
         await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png"), FullPage = true, Clip = new() { X = 0, Y = 0, Width = 1280, Height = 1800 } });
