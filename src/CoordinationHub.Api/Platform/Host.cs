@@ -9,6 +9,7 @@ using CoordinationHub.Features.Imports;
 using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Features.Referrals;
 using CoordinationHub.Features.Webhooks;
+using CoordinationHub.Features.ApiKeys;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -67,7 +68,8 @@ public static class Host
         services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
         ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
 
-        services.AddApiKeyAuth();
+        services.AddApiKeyAuth(builder.Configuration);
+        services.AddApiKeyManagement(runningAsServer);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             c.ProblemDetails.Extensions["traceId"] = c.HttpContext.TraceIdentifier;
@@ -154,6 +156,8 @@ public static class Host
         app.MapReferrals();
         app.MapPersonalData();
         app.MapWebhooks();
+        app.MapApiKeys();
+        app.MapOrganisationAccess();
         app.MapBenchmarkBaseline();
     }
 }

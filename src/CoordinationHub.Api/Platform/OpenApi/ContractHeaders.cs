@@ -37,7 +37,7 @@ public sealed class ContractHeaders : IDocumentFilter
         };
         document.Components.Headers["Cache-Control"] = new OpenApiHeader
         {
-            Description = "`no-store`: the answer may carry a person's data (or who read it); no cache, proxy or client "
+            Description = "`no-store`: the answer may carry a person's data (or who read it) or a key's secret; no cache, proxy or client "
                 + "library may keep it.",
             Schema = Text(50),
         };
