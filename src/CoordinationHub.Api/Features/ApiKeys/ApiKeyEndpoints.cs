@@ -52,13 +52,13 @@ public static class ApiKeyEndpoints
 
         group.MapPatch("/{id:guid}", async (Guid id, ApiKeyChange change, ISender sender, HttpContext http, CancellationToken ct) =>
             {
-                var key = await sender.Send(new ChangeApiKeyCommand(id, change), ct);
+                var key = await sender.Send(new ChangeApiKeyCommand(id, ETags.RequiredVersion(http.Request), change), ct);
                 return http.WithETag(key, key.Version);
             })
             .WithName("ChangeApiKey")
             .WithSummary("Relabel a key, change its scopes or move its expiry; every instance applies it within a second")
             .Produces<ApiKeyDto>(200).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403).ProducesProblem(404)
-            .ProducesProblem(409).ProducesProblem(422);
+            .ProducesProblem(409).ProducesProblem(412).ProducesProblem(422).ProducesProblem(428);
 
         group.MapPost("/{id:guid}/rotation", async (Guid id, ISender sender, CancellationToken ct) =>
                 TypedResults.Ok(await sender.Send(new RotateApiKeyCommand(id), ct)))
@@ -88,7 +88,7 @@ public static class ApiKeyEndpoints
 
         group.MapPut("", async (Guid id, OrganisationAccessChange change, ISender sender, HttpContext http, CancellationToken ct) =>
             {
-                var access = await sender.Send(new SetOrganisationAccessCommand(id, change), ct);
+                var access = await sender.Send(new SetOrganisationAccessCommand(id, ETags.RequiredVersion(http.Request), change), ct);
                 return http.WithETag(access, access.Version);
             })
             .WithName("SetOrganisationAccess")
@@ -98,6 +98,6 @@ public static class ApiKeyEndpoints
                 + "`Scopes: Organisation`, such as ProConnect). With `requireAuthenticatedAgent`, reads of the person's data by "
                 + "an API key or a machine client are refused 403 `auth.agent-required`.")
             .Produces<OrganisationAccessDto>(200).ProducesProblem(400).ProducesProblem(401).ProducesProblem(403)
-            .ProducesProblem(404).ProducesProblem(422);
+            .ProducesProblem(404).ProducesProblem(412).ProducesProblem(422).ProducesProblem(428);
     }
 }

@@ -1,5 +1,6 @@
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
+using CoordinationHub.Platform.Errors;
 using CoordinationHub.Platform.OpenApi;
 using Dapper;
 using FluentValidation;
@@ -12,7 +13,7 @@ namespace CoordinationHub.Features.ApiKeys;
 public sealed record ApiKeyChange(string? Label, IReadOnlyList<string>? Scopes, DateTimeOffset? ExpiresAt);
 
 /// <summary>Relabel, rescope or move the expiry of a key; every instance applies it within a second.</summary>
-public sealed record ChangeApiKeyCommand(Guid Id, ApiKeyChange Change) : ICommand<ApiKeyDto>;
+public sealed record ChangeApiKeyCommand(Guid Id, int ExpectedVersion, ApiKeyChange Change) : ICommand<ApiKeyDto>;
 
 public sealed class ChangeApiKeyValidator : AbstractValidator<ChangeApiKeyCommand>
 {
@@ -36,6 +37,8 @@ public sealed class ChangeApiKeyHandler(Db db, Caller caller, ChangeLog changes,
         {
             var before = await ApiKeyRules.LoadAsync(db, c, tx, command.Id, caller, t);
             ApiKeyRules.CheckActive(before);
+            if (before.Version != command.ExpectedVersion)
+                throw new PreconditionFailedException($"The key is at version {before.Version}, not {command.ExpectedVersion}: read it again.");
             await c.ExecuteAsync(db.Command(ChangeSql, new
             {
                 id = command.Id,

@@ -30,7 +30,8 @@ public sealed record GetOrganisationAccessQuery(Guid OrganisationId) : IQuery<Or
 
 /// <summary>Set an organisation's access: by the platform administrator, or by the organisation's own key holding
 /// <c>api-keys:manage</c> (granting its tokens at most the scopes that key holds).</summary>
-public sealed record SetOrganisationAccessCommand(Guid OrganisationId, OrganisationAccessChange Change) : ICommand<OrganisationAccessDto>;
+public sealed record SetOrganisationAccessCommand(Guid OrganisationId, int ExpectedVersion, OrganisationAccessChange Change)
+    : ICommand<OrganisationAccessDto>;
 
 public sealed class SetOrganisationAccessValidator : AbstractValidator<SetOrganisationAccessCommand>
 {
@@ -57,6 +58,8 @@ public sealed class SetOrganisationAccessHandler(Db db, Caller caller, ChangeLog
         var result = await db.InTransactionAsync(async (c, tx, t) =>
         {
             var before = await OrganisationAccessRules.LoadAsync(db, c, tx, command.OrganisationId, t);
+            if (before.Version != command.ExpectedVersion)
+                throw new PreconditionFailedException($"The access is at version {before.Version}, not {command.ExpectedVersion}: read it again.");
             var row = new
             {
                 organisationId = command.OrganisationId, scopes = ApiKeyStore.ScopeList(scopes),

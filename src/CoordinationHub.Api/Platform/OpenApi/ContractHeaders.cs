@@ -16,6 +16,8 @@ public sealed class ContractHeaders : IDocumentFilter
     [
         ("RateLimit-Policy", "The caller's quota (IETF httpapi draft): `\"per-key\";q=<bucket size>;w=<seconds to refill it>`."),
         ("RateLimit", "What is left of it: `\"per-key\";r=<requests left>;t=<seconds until the next one>`."),
+        (Features.ApiKeys.ApiKeyExpiry.Header, "Sent when the API key expires within 14 days: when it stops working (an HTTP-date). "
+            + "Create its successor (`POST /v1/api-keys`) and revoke it."),
         ("Access-Control-Allow-Origin", "Sent only when the deployment configures a CORS allowlist (`Cors:AllowedOrigins`) and the " +
             "request's `Origin` is on it. CoordinationHub is a server-to-server API: by default browsers are refused."),
     ];
