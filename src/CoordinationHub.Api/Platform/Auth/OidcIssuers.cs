@@ -110,7 +110,10 @@ public static class OidcIssuers
             {
                 var keys = context.HttpContext.RequestServices.GetRequiredKeyedService<IssuerKeys>(issuer.Name);
                 string? kid = null;
-                try { kid = context.Token is null ? null : new JsonWebToken(context.Token).Kid; }
+                // The handler reads the header after this event: the token is read here to know its key id.
+                var header = context.Request.Headers.Authorization.ToString();
+                var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : null;
+                try { kid = token is null ? null : new JsonWebToken(token).Kid; }
                 catch (ArgumentException) { return; } // refused as malformed by the validation
                 try { await keys.EnsureAsync(kid, context.HttpContext.RequestAborted); }
                 catch (Exception e) when (e is not OperationCanceledException || !context.HttpContext.RequestAborted.IsCancellationRequested)

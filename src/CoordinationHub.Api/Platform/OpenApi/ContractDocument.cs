@@ -145,6 +145,7 @@ public static class ETagOperations
     [
         "GetOrganisation", "RegisterOrganisation", "GetDelegation", "CreateDelegation", "GetConvention", "CreateConvention", "SignConvention",
         "GetConventionHistory", "GetReferral", "CreateReferral", "GetWebhookSubscription", "CreateWebhookSubscription",
+        "GetApiKey", "CreateApiKey", "GetOrganisationAccess",
     ];
 }
 
