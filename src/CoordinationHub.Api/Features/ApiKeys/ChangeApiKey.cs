@@ -22,6 +22,7 @@ public sealed class ChangeApiKeyValidator : AbstractValidator<ChangeApiKeyComman
         RuleFor(c => c.Change.Label).NotEmpty().MaximumLength(CreateApiKeyValidator.MaxLabel).When(c => c.Change.Label is not null)
             .WithName("label");
         RuleFor(c => c.Change.Scopes!).NotEmpty().Must(s => s.Count <= 20).When(c => c.Change.Scopes is not null).WithName("scopes");
+        RuleForEach(c => c.Change.Scopes).NotEmpty().MaximumLength(50).When(c => c.Change.Scopes is not null).WithName("scopes");
     }
 }
 

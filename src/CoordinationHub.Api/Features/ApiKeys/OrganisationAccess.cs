@@ -35,8 +35,11 @@ public sealed record SetOrganisationAccessCommand(Guid OrganisationId, int Expec
 
 public sealed class SetOrganisationAccessValidator : AbstractValidator<SetOrganisationAccessCommand>
 {
-    public SetOrganisationAccessValidator() =>
+    public SetOrganisationAccessValidator()
+    {
         RuleFor(c => c.Change.Scopes).NotNull().Must(s => s is null || s.Count <= 20).WithMessage("At most 20 scopes.").WithName("scopes");
+        RuleForEach(c => c.Change.Scopes).NotEmpty().MaximumLength(50).WithName("scopes");
+    }
 }
 
 public sealed class GetOrganisationAccessHandler(Db db, Caller caller) : IQueryHandler<GetOrganisationAccessQuery, OrganisationAccessDto>
