@@ -1,13 +1,11 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using CoordinationHub.Features.ApiKeys;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Http;
+using CoordinationHub.Tests.Platform;
 using Dapper;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace CoordinationHub.Tests.Features.ApiKeys;
 
@@ -94,29 +92,7 @@ public abstract class ApiKeyManagementTests(ApiFixture fx) : ApiTests(fx)
             "SELECT after_state FROM audit_event WHERE resource_id = @id", new { id = software.ApiKey.Id }, default))));
     }
 
-    private sealed record Instance(WebApplicationFactory<Program> Host, TestClock Clock) : IAsyncDisposable
-    {
-        public HttpClient Client(string key)
-        {
-            var client = Host.CreateClient();
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            return client;
-        }
-
-        public ApiKeyStore Store => Host.Services.GetRequiredService<ApiKeyStore>();
-        public void Advance(TimeSpan by) => Clock.Set(Clock.GetUtcNow() + by);
-        public ValueTask DisposeAsync() => Host.DisposeAsync();
-    }
-
-    private Instance Start()
-    {
-        var clock = new TestClock();
-        return new Instance(Fx.CreateFactory(Fx.ConnectionString, startupTasks: false, s =>
-        {
-            s.RemoveAll<TimeProvider>();
-            s.AddSingleton<TimeProvider>(clock);
-        }), clock);
-    }
+    private KeyInstance Start() => KeyInstance.Start(Fx);
 
     [Fact]
     public async Task A_key_warns_in_its_last_14_days_once_by_event_and_stops_at_its_expiry_on_every_instance()
