@@ -134,8 +134,9 @@ public abstract class OidcTests(ApiFixture fx) : ReferralTestBase(fx), IAsyncLif
     [Fact]
     public async Task A_ccas_software_vendors_story_runs_with_agent_tokens_and_the_access_log_shows_authenticated_agents()
     {
-        var siret = NewSiret();
-        var ccas = await RegisterCcas("03190", siret);
+        // The commune's CCAS (another test may have registered it): the federation names it by its SIRET.
+        var ccas = await RegisterCcas("03190");
+        var siret = ccas.Siret!;
         var referralScopes = new[] { Scopes.DirectoryRead, Scopes.ReferralsRead, Scopes.ReferralsWrite };
         await SetAccess(ccas.Id, false, referralScopes);
         // The département demands authenticated agents for reading the person's data.
