@@ -207,6 +207,8 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
         {
             AddHeader(operation, Features.PersonalData.AccessContext.AgentHeader, "The agent who reads, as your software knows them (at most "
                 + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data. "
+                + "With an agent's token, the authenticated agent is logged instead, and an `X-Agent` naming another is refused "
+                + "(422 `auth.agent-mismatch`). "
                 + Http.HeaderText.Description, required: false, Features.PersonalData.AccessContext.AgentMax);
             AddHeader(operation, Features.PersonalData.AccessContext.PurposeHeader, "Why the agent reads (at most "
                 + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log. "
