@@ -11,6 +11,7 @@ using CoordinationHub.Features.Pages;
 using CoordinationHub.Features.PersonalData;
 using CoordinationHub.Features.Referrals;
 using CoordinationHub.Features.Webhooks;
+using CoordinationHub.Features.ApiKeys;
 using CoordinationHub.Platform.Auth;
 using CoordinationHub.Platform.Data;
 using CoordinationHub.Platform.Errors;
@@ -73,7 +74,8 @@ public static class Host
         services.AddValidatorsFromAssemblyContaining<Db>(ServiceLifetime.Singleton, includeInternalTypes: true);
         ValidatorOptions.Global.DefaultRuleLevelCascadeMode = CascadeMode.Stop;
 
-        services.AddApiKeyAuth();
+        services.AddApiKeyAuth(builder.Configuration);
+        services.AddApiKeyManagement(runningAsServer);
         services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
         {
             c.ProblemDetails.Extensions["traceId"] = c.HttpContext.TraceIdentifier;
@@ -166,6 +168,8 @@ public static class Host
         app.MapReferrals();
         app.MapPersonalData();
         app.MapWebhooks();
+        app.MapApiKeys();
+        app.MapOrganisationAccess();
         app.MapPages();
         app.MapBenchmarkBaseline();
     }

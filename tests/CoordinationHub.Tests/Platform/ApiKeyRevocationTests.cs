@@ -1,9 +1,6 @@
 using System.Net;
-using System.Net.Http.Headers;
 using CoordinationHub.Platform.Auth;
-using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace CoordinationHub.Tests.Platform;
 
@@ -14,27 +11,7 @@ namespace CoordinationHub.Tests.Platform;
 /// </summary>
 public abstract class ApiKeyRevocationTests(ApiFixture fx) : ApiTests(fx)
 {
-    private sealed record Instance(WebApplicationFactory<Program> Host, TestClock Clock) : IAsyncDisposable
-    {
-        public HttpClient Client(string key)
-        {
-            var client = Host.CreateClient();
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            return client;
-        }
-
-        public ValueTask DisposeAsync() => Host.DisposeAsync();
-    }
-
-    private Instance Start()
-    {
-        var clock = new TestClock();
-        return new Instance(Fx.CreateFactory(Fx.ConnectionString, startupTasks: false, s =>
-        {
-            s.RemoveAll<TimeProvider>();
-            s.AddSingleton<TimeProvider>(clock);
-        }), clock);
-    }
+    private KeyInstance Start() => KeyInstance.Start(Fx);
 
     [Fact]
     public async Task A_key_revoked_on_another_instance_is_refused_by_every_instance_that_cached_it_within_a_second()

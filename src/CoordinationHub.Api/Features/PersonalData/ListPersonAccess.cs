@@ -20,8 +20,14 @@ public sealed class AccessEntry
     public Guid? OrganisationId { get; init; }
     public string? OrganisationName { get; init; }
     public Guid ApiKeyId { get; init; }
-    /// <summary>The agent as the calling software named it in X-Agent.</summary>
+    /// <summary>The agent: authenticated by an issuer's token (<see cref="AgentIssuer"/>), else as the calling software
+    /// named it in X-Agent.</summary>
     public string? AgentReference { get; init; }
+    /// <summary>The issuer that authenticated the agent; null when the agent was declared (or not named).</summary>
+    public string? AgentIssuer { get; init; }
+    /// <summary>How the agent is known, for the person: "authenticated by &lt;issuer&gt;", "declared", or null when no agent
+    /// was named.</summary>
+    public string? AgentProof { get; init; }
     /// <summary>The operation (operationId of the contract) that served the data.</summary>
     public string Operation { get; init; } = "";
     /// <summary>X-Purpose, else the operation's default purpose.</summary>
@@ -114,7 +120,8 @@ internal static class AccessPages
             opened.Add(new AccessEntry
             {
                 Id = r.Id, ReferralId = r.ReferralId, AccessedAt = r.AccessedAt, OrganisationId = r.OrganisationId, OrganisationName = r.OrganisationName,
-                ApiKeyId = r.ApiKeyId, Operation = r.Operation,
+                ApiKeyId = r.ApiKeyId, Operation = r.Operation, AgentIssuer = r.AgentIssuer,
+                AgentProof = r.AgentReference is null ? null : r.AgentIssuer is { } issuer ? "authenticated by " + issuer : "declared",
                 AgentReference = await keys.OpenPlatformAsync(r.AgentReference, PersonAccess.AgentContext(r.Id), ct),
                 Purpose = (await keys.OpenPlatformAsync(r.Purpose, PersonAccess.PurposeContext(r.Id), ct))!,
             });
@@ -123,7 +130,7 @@ internal static class AccessPages
 
     internal static string Sql(string where) => $"""
         SELECT a.id, a.referral_id, a.accessed_at, a.organisation_id, o.name AS organisation_name, a.api_key_id, a.agent_reference,
-               a.operation, a.purpose
+               a.operation, a.purpose, a.agent_issuer
         FROM person_access a LEFT JOIN organisation o ON o.id = a.organisation_id
         WHERE {where} AND a.id > @afterId
         ORDER BY a.id

@@ -5,11 +5,12 @@ namespace CoordinationHub.Features.PersonalData;
 /// client library: <c>Cache-Control: no-store</c>, decided here once for every answer rather than per endpoint.
 /// Personal are: everything under <see cref="Prefixes"/> (referrals, their thread, agents, dossier, person versions
 /// and access log, the platform's access log), every operation marked <see cref="ServesPersonalData"/>, and any
-/// answer for which a read of the person was logged (an idempotent replay included).
+/// answer for which a read of the person was logged (an idempotent replay included). The API keys too: a secret is
+/// shown once, in an answer no cache may keep.
 /// </summary>
 public static class NoStore
 {
-    public static readonly string[] Prefixes = ["/v1/referrals", "/v1/access-log"];
+    public static readonly string[] Prefixes = ["/v1/referrals", "/v1/access-log", "/v1/api-keys"];
 
     public static bool IsPersonalPath(string? path) =>
         path is not null && Prefixes.Any(p => path.StartsWith(p, StringComparison.OrdinalIgnoreCase)

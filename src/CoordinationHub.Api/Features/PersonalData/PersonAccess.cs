@@ -15,6 +15,12 @@ public sealed class AccessLogUnavailableException(Exception inner)
     public Exception Cause { get; } = inner;
 }
 
+/// <summary>The caller's organisation demands an agent authenticated by an issuer to read the person's data.</summary>
+public sealed class AgentRequiredException()
+    : ProblemException(403, "auth.agent-required", "An authenticated agent is required",
+        "Your organisation requires reads of the person's data to be made by an agent authenticated by an OpenID Connect "
+        + "issuer: send the agent's token, not an API key or a machine client's token.");
+
 /// <summary>
 /// What the calling software tells of a request that reads a person's data: its agent (<c>X-Agent</c>)
 /// and why (<c>X-Purpose</c>, else the operation's default), and which operation it is.
@@ -25,6 +31,8 @@ public sealed class AccessContext
     public const int AgentMax = 100, PurposeMax = 200;
 
     public string? Agent { get; set; }
+    /// <summary>The issuer that authenticated <see cref="Agent"/>; null when the calling software declared it.</summary>
+    public string? AgentIssuer { get; set; }
     public string? Purpose { get; set; }
     public string Operation { get; set; } = "";
     /// <summary>Only the benchmark turns logging off, to measure what it costs (Benchmark:Enabled).</summary>
@@ -48,6 +56,14 @@ public sealed class AccessContext
     {
         var context = http.RequestServices.GetRequiredService<AccessContext>();
         context.Agent = Header(http, AgentHeader, AgentMax);
+        // An agent proven by a token is the one logged; a declared X-Agent must name it.
+        if (http.RequestServices.GetRequiredService<Caller>().Agent is { } proven)
+        {
+            if (context.Agent is { } declared && !proven.Matches(declared))
+                throw new RuleException("auth.agent-mismatch",
+                    $"{AgentHeader} names another agent than the one the token authenticates (issuer '{proven.Issuer}').");
+            (context.Agent, context.AgentIssuer) = (proven.Reference, proven.Issuer);
+        }
         context.Purpose = Header(http, PurposeHeader, PurposeMax);
         context.Operation = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "";
         context.Off = http.Request.Headers.ContainsKey("X-Benchmark-Access-Log-Off")
@@ -65,7 +81,8 @@ public sealed class AccessContext
 }
 
 public sealed record AccessRecord(
-    Guid Id, DateTimeOffset AccessedAt, Guid ReferralId, Guid? OrganisationId, Guid ApiKeyId, string? AgentReference, string Operation, string Purpose);
+    Guid Id, DateTimeOffset AccessedAt, Guid ReferralId, Guid? OrganisationId, Guid ApiKeyId, string? AgentReference, string Operation, string Purpose,
+    string? AgentIssuer = null);
 
 /// <summary>
 /// Writes an access record for every referral whose person's data an answer carries, before the answer
@@ -73,7 +90,7 @@ public sealed record AccessRecord(
 /// which commits the rows of concurrent requests together and answers each once its rows are durable.
 /// </summary>
 public sealed class PersonAccess(Caller caller, AccessContext context, AccessLogWriter writer, Db db, TimeProvider clock,
-    Platform.Security.DataKeys keys)
+    Platform.Security.DataKeys keys, OrganisationAccessStore organisations)
 {
     public async Task RecordAsync(IEnumerable<Guid> referralIds, CancellationToken ct)
     {
@@ -96,8 +113,13 @@ public sealed class PersonAccess(Caller caller, AccessContext context, AccessLog
     private async Task<List<AccessRecord>> RowsAsync(IEnumerable<Guid> referralIds, CancellationToken ct)
     {
         if (context.Off) return [];
-        var now = clock.GetUtcNow();
         var ids = referralIds.Distinct().ToList();
+        if (ids.Count == 0) return [];
+        // Checked where every read of the person's data is logged: no read can skip it.
+        if (caller.Agent is null && caller.OrganisationId is { } org
+            && (await organisations.FindAsync(org, ct))?.RequireAuthenticatedAgent == true)
+            throw new AgentRequiredException();
+        var now = clock.GetUtcNow();
         context.Logged.UnionWith(ids);
         var key = context.Agent is null && context.Purpose is null ? null : await keys.PlatformAsync(null, null, ct);
         return ids.Select(id =>
@@ -107,7 +129,8 @@ public sealed class PersonAccess(Caller caller, AccessContext context, AccessLog
                 context.Agent is { } agent ? Platform.Security.PersonCipher.SealWithPlatformKey(key!, agent, AgentContext(row)) : null,
                 context.Operation,
                 context.Purpose is { } purpose ? Platform.Security.PersonCipher.SealWithPlatformKey(key!, purpose, PurposeContext(row))
-                    : AccessContext.DefaultPurpose(context.Operation));
+                    : AccessContext.DefaultPurpose(context.Operation),
+                context.AgentIssuer);
         }).ToList();
     }
 
@@ -171,12 +194,15 @@ public sealed class AccessLogWriter : IAsyncDisposable
 
     internal static Task InsertAsync(Db db, DbConnection c, DbTransaction tx, IReadOnlyList<AccessRecord> rows, CancellationToken ct) =>
         db.InsertRowsAsync(c, tx, "person_access", Columns, Types,
-            rows.Select(r => new object?[] { r.Id, r.AccessedAt, r.ReferralId, r.OrganisationId, r.ApiKeyId, r.AgentReference, r.Operation, r.Purpose }), ct);
+            rows.Select(r => new object?[]
+            {
+                r.Id, r.AccessedAt, r.ReferralId, r.OrganisationId, r.ApiKeyId, r.AgentReference, r.Operation, r.Purpose, r.AgentIssuer,
+            }), ct);
 
     private static readonly string[] Columns =
-        ["id", "accessed_at", "referral_id", "organisation_id", "api_key_id", "agent_reference", "operation", "purpose"];
+        ["id", "accessed_at", "referral_id", "organisation_id", "api_key_id", "agent_reference", "operation", "purpose", "agent_issuer"];
     private static readonly DbType[] Types =
-        [DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.Guid, DbType.String, DbType.String, DbType.String];
+        [DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.Guid, DbType.String, DbType.String, DbType.String, DbType.String];
 
     public async ValueTask DisposeAsync()
     {

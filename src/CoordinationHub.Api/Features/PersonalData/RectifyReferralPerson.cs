@@ -41,7 +41,7 @@ public sealed class RectifyReferralPersonHandler(ReferralWorkflow workflow, Refe
             var next = ReferralPersonData.Clean(command.Person, command.Context);
             var changed = ReferralPersonData.Changes(new PersonRecord(current.Person, current.Context), next);
             if (changed.Count == 0) throw new RuleException("referrals.nothing-to-rectify", "The data sent is the data held: nothing to correct.");
-            await people.WriteAsync(s.C, s.Tx, s.Row.Id, current.Version + 1, next, changed, new PersonAuthor(s.Row.SenderId, command.Agent), s.Now, s.Ct);
+            await people.WriteAsync(s.C, s.Tx, s.Row.Id, current.Version + 1, next, changed, new PersonAuthor(s.Row.SenderId, workflow.Acting(command.Agent)), s.Now, s.Ct);
             s.Row.PersonKey = people.KeyOf(next.Person);
             await workflow.AppendAsync(s, MessageKind.RECTIFICATION, command.Agent,
                 $"The sender corrected the person's data (version {current.Version + 1}): {string.Join(", ", changed)}.");

@@ -49,10 +49,13 @@ public sealed class ListReferralAssignmentsHandler(Db db, Caller caller, Assignm
 }
 
 /// <summary>Sets the assigned agent on the row and keeps the change in its history.</summary>
-public sealed class AssignmentLog(Db db)
+public sealed class AssignmentLog(Db db, Caller caller)
 {
+    /// <summary>The agent assigned is kept as its token proves it when it is the authenticated agent itself (an agent
+    /// taking the referral), else as declared (a colleague named by the one acting).</summary>
     public async Task AssignAsync(ReferralStep s, AgentInput agent)
     {
+        if (caller.Agent is { } proven && proven.Matches(agent.Reference)) agent = new AgentInput(proven.Reference, proven.DisplayName);
         s.Row.AssignedAgentReference = agent.Reference.Trim();
         s.Row.AssignedAgentName = agent.DisplayName.Trim();
         await s.C.ExecuteAsync(db.Command(InsertSql, new

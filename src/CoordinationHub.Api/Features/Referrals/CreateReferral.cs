@@ -94,6 +94,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
         var senderId = caller.OrganisationId ?? throw new ForbiddenException("Referrals are sent by an organisation's key.");
         var now = clock.GetUtcNow();
         var person = ReferralPersonData.Clean(command.Person, command.Context);
+        var agent = workflow.Acting(command.Agent);
         // The reads (route, intake, consent, deadline) happen before the writing transaction, so that
         // writers hold the database (SQLite: the only writer) for the guard and the inserts alone.
         var (row, route, sender) = await db.RetryAsync(async (c, t) =>
@@ -104,7 +105,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
                 Id = Guid.CreateVersion7(), SenderId = senderId, Need = command.Need, CompetenceCode = competence,
                 Urgency = command.Urgency.ToString(), Status = nameof(ReferralStatus.SENT),
                 PersonKey = people.KeyOf(command.Person),
-                SenderAgentReference = command.Agent.Reference.Trim(), SenderAgentName = command.Agent.DisplayName.Trim(),
+                SenderAgentReference = agent.Reference.Trim(), SenderAgentName = agent.DisplayName.Trim(),
                 StatutoryBasis = command.LegalBasis.Statutory?.ToString(), SentAt = now, Version = 1, UpdatedAt = now,
             };
             if (command.LegalBasis.Consent is { } consent)
@@ -135,7 +136,7 @@ public sealed class CreateReferralHandler(Db db, Caller caller, TimeProvider clo
             ReferralVisibility.Audience(row.SenderId, row.ReceiverId)));
         await db.InTransactionAsync(async (c, tx, t) =>
         {
-            await WriteAsync(db, people, changeLog, access, workflow, c, tx, row, sealedPerson, sent, command.Agent,
+            await WriteAsync(db, people, changeLog, access, workflow, c, tx, row, sealedPerson, sent, agent,
                 command.Force ? command.ForceReason : null, now, t);
             return 0;
         }, ct);

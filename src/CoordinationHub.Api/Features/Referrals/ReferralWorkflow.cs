@@ -100,8 +100,22 @@ public sealed class ReferralWorkflow(Db db, Caller caller, TimeProvider clock, C
     private static string Verb(ReferralAction a) => a.ToString().ToLowerInvariant().Replace('_', ' ');
 
     /// <summary>Appends to the thread (the referral row is locked, so the next number is ours).</summary>
+    /// <summary>
+    /// The agent acting: the one an issuer's token proves when the request carries one (the declared agent must name it:
+    /// its subject or e-mail, else 422 <c>auth.agent-mismatch</c>), else the agent the calling software declares.
+    /// </summary>
+    public AgentInput Acting(AgentInput declared) => caller.Agent switch
+    {
+        null => declared,
+        { } agent when agent.Matches(declared.Reference) => new AgentInput(agent.Reference, agent.DisplayName),
+        { } agent => throw new RuleException("auth.agent-mismatch",
+            $"The request names the agent '{declared.Reference.Trim()}', but its token authenticates another agent "
+            + $"(issuer '{agent.Issuer}'): name the authenticated agent, by its e-mail or subject."),
+    };
+
     public async Task<ThreadMessage> AppendAsync(ReferralStep s, MessageKind kind, AgentInput agent, string? body, Guid? referralId = null)
     {
+        agent = Acting(agent);
         var target = referralId ?? s.Row.Id;
         var seq = await s.C.ExecuteScalarAsync<int>(db.Command(NextSeqSql, new { id = target }, s.Ct, s.Tx));
         var org = await s.C.QuerySingleAsync<OrgRow>(db.Command(OrgSql, new { id = caller.OrganisationId }, s.Ct, s.Tx));

@@ -34,11 +34,12 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
         await workflow.ApplyAsync(command.Id, command.ExpectedVersion, ReferralAction.REORIENT, "referral.reoriented", async s =>
         {
             var old = s.Row;
+            var agent = workflow.Acting(command.Agent);
             var next = new ReferralRow
             {
                 Id = newId, SenderId = old.SenderId, Need = old.Need, CompetenceCode = old.CompetenceCode, Urgency = old.Urgency,
                 Status = nameof(ReferralStatus.SENT), PersonKey = old.PersonKey,
-                SenderAgentReference = command.Agent.Reference.Trim(), SenderAgentName = command.Agent.DisplayName.Trim(),
+                SenderAgentReference = agent.Reference.Trim(), SenderAgentName = agent.DisplayName.Trim(),
                 StatutoryBasis = old.StatutoryBasis, ConsentScopeNeed = old.ConsentScopeNeed,
                 ConsentScopeReceiverId = old.ConsentScopeReceiverId, ConsentMethod = old.ConsentMethod, ConsentGivenAt = old.ConsentGivenAt,
                 ConsentCollectedByReference = old.ConsentCollectedByReference, ConsentCollectedByName = old.ConsentCollectedByName,
@@ -51,7 +52,7 @@ public sealed class ReorientReferralHandler(Db db, ReferralWorkflow workflow, Re
                 command.Force ? command.ForceReason : null, s.Now, s.Ct);
             await people.CarryConsentPurposeAsync(s.C, s.Tx, old, next, s.Now, s.Ct);
             await ReferralStore.InsertAsync(db, s.C, s.Tx, next, s.Ct);
-            await people.CopyAsync(s.C, s.Tx, old.Id, next.Id, new PersonAuthor(old.SenderId, command.Agent), s.Now, s.Ct);
+            await people.CopyAsync(s.C, s.Tx, old.Id, next.Id, new PersonAuthor(old.SenderId, agent), s.Now, s.Ct);
             await ReferralSending.ReceiverSinceAsync(db, s.C, s.Tx, next, s.Now, s.Ct);
             foreach (var m in await people.ReadThreadAsync(s.C, s.Tx, old.Id, null, s.Ct))
                 await people.WriteMessageAsync(s.C, s.Tx, m with { Id = Guid.CreateVersion7() }, next.Id, s.Ct);

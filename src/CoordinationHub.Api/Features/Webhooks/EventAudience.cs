@@ -38,6 +38,10 @@ public sealed class EventAudience(Db db)
                 "referral" => ReferralSql,
                 // The delegator whose delegations were pushed, and the organisation that pushed them.
                 "import" => ImportSql,
+                // The organisation of the key (the platform administrator's keys have none).
+                "api_key" => ApiKeySql,
+                // The organisation whose access changed.
+                "organisation_access" => OrganisationAccessSql,
                 _ => null,
             };
             if (sql is null) continue;
@@ -58,6 +62,12 @@ public sealed class EventAudience(Db db)
         SELECT id AS resource_id, sender_id AS organisation_id FROM referral WHERE id {in:ids}
         UNION
         SELECT id, receiver_id FROM referral WHERE id {in:ids}
+        """;
+    private const string ApiKeySql = """
+        SELECT id AS resource_id, organisation_id FROM api_key WHERE id {in:ids} AND organisation_id IS NOT NULL
+        """;
+    private const string OrganisationAccessSql = """
+        SELECT organisation_id AS resource_id, organisation_id FROM organisation_access WHERE organisation_id {in:ids}
         """;
     private const string ImportSql = """
         SELECT id AS resource_id, delegator_id AS organisation_id FROM import_job WHERE id {in:ids}

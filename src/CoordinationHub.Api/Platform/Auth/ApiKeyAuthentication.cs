@@ -11,7 +11,7 @@ namespace CoordinationHub.Platform.Auth;
 /// <summary><c>Authorization: Bearer chk_…</c>. No key or a bad key: 401; a key without the scope: 403.</summary>
 public sealed class ApiKeyAuthentication(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    ApiKeyStore keys, IProblemDetailsService problems)
+    ApiKeyStore keys, TimeProvider clock)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
@@ -25,6 +25,7 @@ public sealed class ApiKeyAuthentication(
         if (identity is null) return AuthenticateResult.Fail("The API key is unknown or revoked.");
 
         Context.RequestServices.GetRequiredService<Caller>().Set(identity);
+        Features.ApiKeys.ApiKeyExpiry.Mark(Context, identity.ExpiresAt, clock.GetUtcNow());
         var claims = new List<Claim> { new("key_id", identity.Id.ToString()) };
         if (identity.OrganisationId is { } org) claims.Add(new Claim("organisation_id", org.ToString()));
         if (identity.IsPlatformAdmin) claims.Add(new Claim("scope", Scopes.PlatformAdmin));
@@ -33,46 +34,55 @@ public sealed class ApiKeyAuthentication(
         return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
-    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties) =>
+        await AuthProblems.UnauthorizedAsync(Context, (await HandleAuthenticateOnceSafeAsync()).Failure?.Message);
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) => AuthProblems.ForbiddenAsync(Context);
+}
+
+/// <summary>The 401 and 403 problems, whichever scheme (API key or an issuer's token) refused.</summary>
+public static class AuthProblems
+{
+    public static Task UnauthorizedAsync(HttpContext http, string? failure)
     {
-        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
-        Response.StatusCode = 401;
-        Response.Headers.WWWAuthenticate = "Bearer";
-        await problems.WriteAsync(new ProblemDetailsContext
+        http.Response.StatusCode = 401;
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        return http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
-            HttpContext = Context,
+            HttpContext = http,
             ProblemDetails = new ProblemDetails
             {
                 Status = 401, Type = ProblemExceptionHandler.TypeBase + "unauthenticated", Title = "Authentication required",
-                Detail = failure ?? "Send your API key as 'Authorization: Bearer <key>'.",
+                Detail = failure ?? "Send your API key, or a token of a configured issuer, as 'Authorization: Bearer <key or token>'.",
             },
-        });
+        }).AsTask();
     }
 
-    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    public static Task ForbiddenAsync(HttpContext http)
     {
-        var scope = Context.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>()?.Policy;
-        Response.StatusCode = 403;
-        await problems.WriteAsync(new ProblemDetailsContext
+        var scope = http.GetEndpoint()?.Metadata.GetMetadata<IAuthorizeData>()?.Policy;
+        http.Response.StatusCode = 403;
+        return http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
         {
-            HttpContext = Context,
+            HttpContext = http,
             ProblemDetails = new ProblemDetails
             {
                 Status = 403, Type = ProblemExceptionHandler.TypeBase + "insufficient-scope", Title = "The API key lacks a scope",
                 Detail = scope is null ? "This API key may not call this operation." : $"This operation needs the scope '{scope}'.",
             },
-        });
+        }).AsTask();
     }
 }
 
 public static class AuthSetup
 {
-    public static IServiceCollection AddApiKeyAuth(this IServiceCollection services)
+    public static IServiceCollection AddApiKeyAuth(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddScoped<Caller>();
         services.AddSingleton<ApiKeyStore>();
-        services.AddAuthentication(ApiKeyAuthentication.SchemeName)
+        var authentication = services.AddAuthentication(OidcIssuers.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(ApiKeyAuthentication.SchemeName, null);
+        OidcIssuers.Add(services, authentication, configuration);
         services.AddAuthorization(o =>
         {
             // One policy per scope, named by the scope: RequireAuthorization(Scopes.DirectoryWrite).

@@ -9,10 +9,14 @@ namespace CoordinationHub.Platform.Auth;
 /// <summary>
 /// API keys: 256 random bits shown once, stored as a SHA-256 hash (a slow hash adds nothing
 /// to a key of that entropy, and lookups stay one indexed read). Valid keys are cached for
-/// <see cref="CacheFor"/>; a revocation in this process takes effect at once, in another process
-/// (another instance, the <c>apikeys revoke</c> verb) within <see cref="RevocationsCheckedEvery"/>:
-/// at most once a second a request reads how many keys are revoked and the latest revocation (one
-/// row, whatever the traffic), and when either moved the whole cache is dropped.
+/// <see cref="CacheFor"/>; a change (revocation, rotation, new scopes or expiry) in this process takes effect at once,
+/// in another process (another instance, the <c>apikeys revoke</c> verb) within <see cref="RevocationsCheckedEvery"/>:
+/// every change bumps its key's version, and at most once a second a request reads the sum of the versions (one
+/// row, whatever the traffic); when it moved the whole cache is dropped. An expiry needs no database: the cached
+/// key carries it and every lookup compares it with the clock.
+/// <para>While the database cannot be reached, lookups answer from the cache whatever the age of an entry (known
+/// keys keep working, expiries still apply); the check goes on once a second and, once it succeeds, drops the cache
+/// if anything changed meanwhile.</para>
 /// </summary>
 public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>? logger = null)
 {
@@ -30,29 +34,34 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>?
     private sealed record CacheEntry(
         ApiKeyIdentity? Identity, DateTimeOffset Expires, DateTimeOffset Touched, long Generation);
 
-    private sealed record RevocationCheck(DateTimeOffset At, long Revoked, DateTimeOffset? Latest);
+    /// <summary>The last check: when, the sum of the key versions then, and whether it failed (the database was down).</summary>
+    private sealed record RevocationCheck(DateTimeOffset At, long Changes, bool Failed);
 
-    private sealed class RevocationStamp
-    {
-        public long Revoked { get; init; }
-        public DateTimeOffset? Latest { get; init; }
-    }
+    /// <summary>Test hook: when it returns an exception, the lookups and checks of this store throw it instead of
+    /// reaching the database (an outage of this instance's database alone, made deterministic).</summary>
+    internal Func<Exception?>? OutageForTests { get; set; }
 
     public const string Prefix = "chk_";
 
-    public async Task<(Guid Id, string Key)> CreateAsync(Guid? organisationId, string name, IEnumerable<string> scopes, bool platformAdmin, CancellationToken ct)
+    public async Task<(Guid Id, string Key)> CreateAsync(Guid? organisationId, string name, IEnumerable<string> scopes, bool platformAdmin,
+        CancellationToken ct, DateTimeOffset? expiresAt = null)
     {
-        var key = Prefix + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var id = Guid.CreateVersion7();
-        var scopeList = string.Join(' ', scopes.Distinct().Order(StringComparer.Ordinal));
         await using var connection = await db.OpenAsync(ct);
+        var (id, key) = NewKey();
         await connection.ExecuteAsync(db.Command(InsertSql, new
         {
-            id, organisationId, name, prefix = key[..12], keyHash = Hash(key), scopes = scopeList,
-            isPlatformAdmin = platformAdmin, createdAt = clock.GetUtcNow(),
+            id, organisationId, name, prefix = key[..12], keyHash = Hash(key), scopes = ScopeList(scopes),
+            isPlatformAdmin = platformAdmin, createdAt = clock.GetUtcNow(), expiresAt,
         }, ct));
         return (id, key);
     }
+
+    public static (Guid Id, string Key) NewKey() => (Guid.CreateVersion7(), Prefix + Base64Url(RandomNumberGenerator.GetBytes(32)));
+
+    public static string ScopeList(IEnumerable<string> scopes) => string.Join(' ', scopes.Distinct().Order(StringComparer.Ordinal));
+
+    /// <summary>A key changed in this process (its version was bumped in the database): drop the cache now.</summary>
+    public void Changed() => Forget();
 
     public async Task<IReadOnlyList<ApiKeyRow>> ListAsync(CancellationToken ct)
     {
@@ -80,43 +89,81 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>?
         if (!key.StartsWith(Prefix, StringComparison.Ordinal) || key.Length > 100) return null;
         var hash = Hash(key);
         var now = clock.GetUtcNow();
-        if (Due(lastCheck, now)) await CatchUpWithRevocationsAsync(ct);
+        if (Due(lastCheck, now)) await CatchUpWithChangesAsync(ct);
         var current = Interlocked.Read(ref generation);
-        if (cache.TryGetValue(hash, out var cached) && cached.Expires > now && cached.Generation == current)
+        var hit = cache.TryGetValue(hash, out var cached) && cached.Generation == current;
+        if (hit && (cached!.Expires > now || lastCheck?.Failed == true))
         {
-            if (cached.Identity is not null && now - cached.Touched > TouchEvery) Touch(hash, cached, now);
-            return cached.Identity;
+            if (cached.Identity is not null && now - cached.Touched > TouchEvery && lastCheck?.Failed != true) Touch(hash, cached, now);
+            return Unexpired(cached.Identity, now);
         }
 
-        var row = await db.RetryAsync((c, t) => c.QuerySingleOrDefaultAsync<ApiKeyRow>(db.Command(ByHashSql, new { keyHash = hash }, t)), ct);
+        ApiKeyRow? row;
+        try
+        {
+            row = await db.RetryAsync((c, t) =>
+            {
+                if (OutageForTests?.Invoke() is { } outage) throw outage;
+                return c.QuerySingleOrDefaultAsync<ApiKeyRow>(db.Command(ByHashSql, new { keyHash = hash }, t));
+            }, ct);
+        }
+        catch (Exception e) when (hit && IsOutage(e, ct))
+        {
+            // The database is down and the check has not noticed yet: the entry that just aged still answers.
+            return Unexpired(cached!.Identity, now);
+        }
         var identity = row is null || row.RevokedAt is not null
             ? null
-            : new ApiKeyIdentity(row.Id, row.OrganisationId, row.IsPlatformAdmin, row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet());
+            : new ApiKeyIdentity(row.Id, row.OrganisationId, row.IsPlatformAdmin,
+                row.Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(), row.ExpiresAt);
         // Unknown keys are cached too (a client retrying a bad key costs no query), so bound the
         // cache against callers sending endless random keys: start again when it is full.
         if (cache.Count >= MaxCached) cache.Clear();
         var entry = new CacheEntry(identity, now + CacheFor, DateTimeOffset.MinValue, current);
         if (identity is not null) Touch(hash, entry, now);
         else cache[hash] = entry;
-        return identity;
+        return Unexpired(identity, now);
     }
 
+    private static ApiKeyIdentity? Unexpired(ApiKeyIdentity? identity, DateTimeOffset now) =>
+        identity?.ExpiresAt is { } expires && expires <= now ? null : identity;
+
+    private bool IsOutage(Exception e, CancellationToken ct) =>
+        !ct.IsCancellationRequested && (e is System.Data.Common.DbException or TimeoutException or System.Net.Sockets.SocketException
+            || db.Dialect.IsUnavailable(e) || db.Dialect.IsTransient(e));
+
     /// <summary>
-    /// Drops the cache when a key was revoked elsewhere since the last check. One request checks at a time; those that
-    /// waited for it find the check fresh and go on. The clock moving back (tests) counts as due.
+    /// Drops the cache when a key changed elsewhere since the last check. One request checks at a time; those that
+    /// waited for it find the check fresh and go on. The clock moving back (tests) counts as due. While the database
+    /// is down, the requests that find a check running do not wait for it: they answer from the cache.
     /// </summary>
-    private async ValueTask CatchUpWithRevocationsAsync(CancellationToken ct)
+    private async ValueTask CatchUpWithChangesAsync(CancellationToken ct)
     {
-        await checking.WaitAsync(ct);
+        if (lastCheck?.Failed == true) { if (!await checking.WaitAsync(0, ct)) return; }
+        else await checking.WaitAsync(ct);
         try
         {
             var last = lastCheck;
             var now = clock.GetUtcNow();
             if (!Due(last, now)) return;
-            var stamp = await db.RetryAsync(
-                (c, t) => c.QuerySingleAsync<RevocationStamp>(db.Command(RevocationsSql, null, t)), ct);
-            if (last is not null && (stamp.Revoked != last.Revoked || stamp.Latest != last.Latest)) Forget();
-            lastCheck = new RevocationCheck(now, stamp.Revoked, stamp.Latest);
+            long changes;
+            try
+            {
+                changes = await db.RetryAsync((c, t) =>
+                {
+                    if (OutageForTests?.Invoke() is { } outage) throw outage;
+                    return c.ExecuteScalarAsync<long>(db.Command(ChangesSql, null, t));
+                }, ct);
+            }
+            catch (Exception e) when (last is not null && IsOutage(e, ct))
+            {
+                if (!last.Failed) logger?.LogWarning("API keys: the database is unreachable; known keys answer from the cache");
+                lastCheck = last with { At = now, Failed = true };
+                return;
+            }
+            if (last is not null && changes != last.Changes) Forget();
+            if (last?.Failed == true) logger?.LogInformation("API keys: the database is back; changes made meanwhile apply");
+            lastCheck = new RevocationCheck(now, changes, Failed: false);
         }
         finally
         {
@@ -168,25 +215,30 @@ public sealed class ApiKeyStore(Db db, TimeProvider clock, ILogger<ApiKeyStore>?
         public DateTimeOffset CreatedAt { get; init; }
         public DateTimeOffset? RevokedAt { get; init; }
         public DateTimeOffset? LastUsedAt { get; init; }
+        public DateTimeOffset? ExpiresAt { get; init; }
+        public int Version { get; init; }
+        public DateTimeOffset? ExpiryWarnedAt { get; init; }
     }
 
     private const string InsertSql = """
-        INSERT INTO api_key (id, organisation_id, name, prefix, key_hash, scopes, is_platform_admin, created_at)
-        VALUES (@id, @organisationId, @name, @prefix, @keyHash, @scopes, @isPlatformAdmin, @createdAt)
+        INSERT INTO api_key (id, organisation_id, name, prefix, key_hash, scopes, is_platform_admin, created_at, expires_at, version)
+        VALUES (@id, @organisationId, @name, @prefix, @keyHash, @scopes, @isPlatformAdmin, @createdAt, @expiresAt, 0)
         """;
     private const string ListSql = """
-        SELECT id, organisation_id, name, prefix, scopes, is_platform_admin, created_at, revoked_at, last_used_at
+        SELECT id, organisation_id, name, prefix, scopes, is_platform_admin, created_at, revoked_at, last_used_at,
+               expires_at, version
         FROM api_key ORDER BY created_at, id
         """;
     private const string ByHashSql = """
-        SELECT id, organisation_id, name, prefix, scopes, is_platform_admin, created_at, revoked_at, last_used_at
+        SELECT id, organisation_id, name, prefix, scopes, is_platform_admin, created_at, revoked_at, last_used_at,
+               expires_at, version
         FROM api_key WHERE key_hash = @keyHash
         """;
     private const string HashByIdSql = "SELECT key_hash FROM api_key WHERE id = @id";
-    private const string RevokeSql = "UPDATE api_key SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL";
+    public const string RevokeSql =
+        "UPDATE api_key SET revoked_at = @now, version = version + 1 WHERE id = @id AND revoked_at IS NULL";
     private const string CountSql = "SELECT COUNT(*) FROM api_key";
-    private const string RevocationsSql = """
-        SELECT COUNT(*) AS revoked, MAX(revoked_at) AS latest FROM api_key WHERE revoked_at IS NOT NULL
-        """;
+    // Rows are never deleted and versions only grow: the sum moves with every change, and only then.
+    private const string ChangesSql = "SELECT COALESCE(SUM(version), 0) FROM api_key";
     private const string TouchSql = "UPDATE api_key SET last_used_at = @now WHERE key_hash = @keyHash";
 }

@@ -16,12 +16,14 @@ public static class Scopes
     public const string WebhooksManage = "webhooks:manage";
     /// <summary>The pull feed of the events the key's organisation is entitled to see.</summary>
     public const string EventsRead = "events:read";
+    /// <summary>The keys of the key's organisation (create, scope, rotate, revoke), and its access through tokens.</summary>
+    public const string ApiKeysManage = "api-keys:manage";
     /// <summary>Platform administration: directory management and every other scope.</summary>
     public const string PlatformAdmin = "platform:admin";
 
     public static readonly IReadOnlySet<string> All = new HashSet<string>
     {
         DirectoryRead, DirectoryWrite, ConventionsRead, ConventionsWrite,
-        DelegationsRead, DelegationsWrite, DelegationsImport, ReferralsRead, ReferralsWrite, WebhooksManage, EventsRead, PlatformAdmin,
+        DelegationsRead, DelegationsWrite, DelegationsImport, ReferralsRead, ReferralsWrite, WebhooksManage, EventsRead, ApiKeysManage, PlatformAdmin,
     };
 }

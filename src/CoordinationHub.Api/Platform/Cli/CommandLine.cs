@@ -22,8 +22,9 @@ public static class CommandLine
           (no verb)                       run the API
           migrate                         apply pending database migrations
           import-referential [--file f]   load the COG referential (bundled, or a file made by refresh-referential.mjs)
-          apikeys create --organisation <id|code|siret> --scopes <s1,s2> [--name <label>]
+          apikeys create --organisation <id|code|siret> --scopes <s1,s2> [--name <label>] [--expires <yyyy-mm-dd>]
                                           create a key; it is printed once, on the last line
+                                          (api-keys:manage lets the key manage its organisation's keys: /v1/api-keys)
           apikeys create --platform-admin [--name <label>]
           apikeys list                    list keys (never the keys themselves)
           apikeys revoke <id>             revoke a key
@@ -36,7 +37,8 @@ public static class CommandLine
           openapi <file>                  write the OpenAPI contract (as served at /openapi/v1.json)
           healthcheck [--url <u>]         exit 0 when the API answers /health/live (for container health checks)
         Scopes: 
-        """ + "directory:read, directory:write, conventions:read, conventions:write, delegations:read, delegations:write, referrals:read, referrals:write, platform:admin";
+        """ + "directory:read, directory:write, conventions:read, conventions:write, delegations:read, delegations:write, delegations:import, "
+        + "referrals:read, referrals:write, webhooks:manage, events:read, api-keys:manage, platform:admin";
 
     /// <summary>The verb in <paramref name="args"/>, or null when the host should serve HTTP.</summary>
     public static string? Verb(string[] args) => args.Length > 0 && Verbs.Contains(args[0]) ? args[0] : null;
@@ -79,7 +81,7 @@ public static class CommandLine
                     return await CreateKeyAsync(services, args, ct);
                 case ["apikeys", "list", ..]:
                     foreach (var k in await services.GetRequiredService<ApiKeyStore>().ListAsync(ct))
-                        Console.WriteLine($"{k.Id}  {k.Prefix}…  org={k.OrganisationId?.ToString() ?? "-"}  scopes=[{k.Scopes}]  {(k.RevokedAt is null ? "active" : "revoked " + k.RevokedAt):u}  last used {k.LastUsedAt?.ToString("u") ?? "never"}  {k.Name}");
+                        Console.WriteLine($"{k.Id}  {k.Prefix}…  org={k.OrganisationId?.ToString() ?? "-"}  scopes=[{k.Scopes}]  {(k.RevokedAt is null ? "active" : "revoked " + k.RevokedAt):u}{(k.ExpiresAt is { } x ? $"  expires {x:u}" : "")}  last used {k.LastUsedAt?.ToString("u") ?? "never"}  {k.Name}");
                     return 0;
                 case ["apikeys", "revoke", var id, ..] when Guid.TryParse(id, out var keyId):
                     var revoked = await services.GetRequiredService<ApiKeyStore>().RevokeAsync(keyId, ct);
@@ -151,7 +153,12 @@ public static class CommandLine
         if (matches.Count == 0) throw new CommandLineException($"No organisation '{organisation}'. Use its id, its COG code (commune, département), its SIREN or its SIRET.");
         if (matches.Count > 1) throw new CommandLineException($"'{organisation}' matches several organisations ({string.Join("; ", matches.Select(m => $"{m.Kind} {m.Name} {m.Id}"))}); use the id.");
 
-        var (id, key) = await keys.CreateAsync(matches[0].Id, name ?? $"{matches[0].Kind} {matches[0].Name}", scopes, platformAdmin: false, ct);
+        DateTimeOffset? expires = Option(args, "--expires") is { } e
+            ? DateOnly.TryParse(e, System.Globalization.CultureInfo.InvariantCulture, out var day)
+                ? new DateTimeOffset(day.ToDateTime(TimeOnly.MinValue), TimeSpan.Zero)
+                : throw new CommandLineException($"--expires takes a date (yyyy-mm-dd), not '{e}'.")
+            : null;
+        var (id, key) = await keys.CreateAsync(matches[0].Id, name ?? $"{matches[0].Kind} {matches[0].Name}", scopes, platformAdmin: false, ct, expires);
         Console.WriteLine($"Created key {id} for {matches[0].Kind} {matches[0].Name} ({matches[0].Id}) with scopes {string.Join(' ', scopes)}. It is shown once:");
         Console.WriteLine(key);
         return 0;

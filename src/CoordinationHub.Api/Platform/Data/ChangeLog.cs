@@ -61,7 +61,8 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
         var beforeJson = e.Before is null ? null : JsonSerializer.Serialize(e.Before, Json);
         var afterJson = e.After is null ? null : JsonSerializer.Serialize(e.After, Json);
         return new(
-            !e.Audited ? null : [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson],
+            !e.Audited ? null : [Guid.CreateVersion7(), now, caller.OrganisationId, caller.KeyId, e.ResourceType, e.ResourceId, e.EventType, beforeJson, afterJson,
+                caller.Agent is { } agent ? agent.Issuer + ":" + agent.Subject : null],
             [Guid.CreateVersion7(), now, e.EventType, e.ResourceType, e.ResourceId, Payload(e, now, afterJson ?? beforeJson, buffer, writer),
                 e.Audience is null ? null : string.Join(',', e.Audience), TraceParent()]);
     }
@@ -107,10 +108,12 @@ public sealed class ChangeLog(Db db, Caller caller, TimeProvider clock)
     private const string LastSeqSql = "SELECT COALESCE(MAX(seq), 0) FROM outbox_event";
 
     internal static readonly string[] AuditColumns =
-        ["id", "occurred_at", "organisation_id", "api_key_id", "resource_type", "resource_id", "action", "before_state", "after_state"];
+        ["id", "occurred_at", "organisation_id", "api_key_id", "resource_type", "resource_id", "action", "before_state", "after_state",
+            "agent_subject"];
     private static readonly DbType[] AuditTypes =
     [
         DbType.Guid, DbType.DateTimeOffset, DbType.Guid, DbType.Guid, DbType.String, DbType.Guid, DbType.String, DbType.String, DbType.String,
+        DbType.String,
     ];
     internal static readonly string[] OutboxColumns = ["id", "occurred_at", "event_type", "resource_type", "resource_id", "payload", "audience", "trace_parent"];
     private static readonly DbType[] OutboxTypes =

@@ -32,6 +32,12 @@ public static class EventCatalogue
         new("referral.person-rectified", "referral", "The sender rectified the person's data (a new version)."),
         new("referral.person-request", "referral", "A request of the person (access, erasure, objection…) was recorded."),
         new("referral.person-purged", "referral", "The person's data was erased or purged; the referral remains without it."),
+        new("api-key.created", "api_key", "A key of the organisation was created (never the key itself)."),
+        new("api-key.changed", "api_key", "A key's label, scopes or expiry changed."),
+        new("api-key.rotated", "api_key", "A key got a new secret; the old one no longer works."),
+        new("api-key.revoked", "api_key", "A key was revoked."),
+        new("api-key.expiring", "api_key", "A key expires within 14 days (`data.expiresAt`): create its successor and revoke it."),
+        new("organisation.access-changed", "organisation_access", "The scopes an organisation's tokens may be granted, or its demand for authenticated agents, changed."),
         new("import.completed", "import", "A push of delegations finished (applied, validated or refused)."),
     ];
 

@@ -31,6 +31,7 @@ public static class ContractDocument
         ("Personal data", "The person's data as the law wants it: sealed at rest, every read logged (X-Agent, X-Purpose) and readable by the organisations involved, the dossier for the right of access, rectification by the sender, erasure and objection requests, and the purge at the end of the retention period."),
         ("Audit", "The append-only trail of every change to a convention or a delegation: who, when, before and after. Readable by the parties."),
         ("Webhooks", "Signed webhooks (Standard Webhooks) of the events your organisation may see, delivered at least once with retries; attempts, dead letters and redelivery."),
+        ("API keys", "Organisations run their own access: their keys (create, scope, rotate, revoke, expiry), and what their agents' and machine clients' tokens may do."),
         ("Events", "The pull feed of the same events, in order, with long polling, for systems that accept no incoming call."),
         ("Indicators", "The social needs analysis from the coordination itself: referrals by need, territory and period, how they were answered, and the coverage of delegations. Open data without a key, under statistical secrecy; an organisation's own figures unsuppressed with its key."),
     ];
@@ -97,8 +98,10 @@ public static class ContractDocument
             {
                 Type = SecuritySchemeType.Http,
                 Scheme = "bearer",
-                BearerFormat = "API key (chk_…)",
-                Description = "An API key of your organisation, sent as `Authorization: Bearer chk_…`.",
+                BearerFormat = "API key (chk_…) or JWT",
+                Description = "An API key of your organisation, sent as `Authorization: Bearer chk_…`; or, where the deployment "
+                    + "configures OpenID Connect issuers, a token of one of them (an agent's, or a machine client's): "
+                    + "see the guide identity-and-keys.md.",
             });
             c.OperationFilter<ContractOperationFilter>();
             c.SchemaFilter<ContractRulesSchemaFilter>();
@@ -148,6 +151,7 @@ public static class ETagOperations
     [
         "GetOrganisation", "RegisterOrganisation", "GetDelegation", "CreateDelegation", "GetConvention", "CreateConvention", "SignConvention",
         "GetConventionHistory", "GetReferral", "CreateReferral", "GetWebhookSubscription", "CreateWebhookSubscription",
+        "GetApiKey", "CreateApiKey", "GetOrganisationAccess",
     ];
 }
 
@@ -212,6 +216,8 @@ public sealed class ContractOperationFilter(ContractLimits limits) : IOperationF
         {
             AddHeader(operation, Features.PersonalData.AccessContext.AgentHeader, "The agent who reads, as your software knows them (at most "
                 + $"{Features.PersonalData.AccessContext.AgentMax} characters): written to the access log of the person's data. "
+                + "With an agent's token, the authenticated agent is logged instead, and an `X-Agent` naming another is refused "
+                + "(422 `auth.agent-mismatch`). "
                 + Http.HeaderText.Description, required: false, Features.PersonalData.AccessContext.AgentMax);
             AddHeader(operation, Features.PersonalData.AccessContext.PurposeHeader, "Why the agent reads (at most "
                 + $"{Features.PersonalData.AccessContext.PurposeMax} characters); else the operation's default purpose. Written to the access log. "

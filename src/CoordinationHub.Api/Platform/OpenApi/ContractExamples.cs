@@ -158,5 +158,6 @@ public static class ContractExamples
 
     public static object? For(Type type) =>
         Examples.GetValueOrDefault(type) ?? Features.Referrals.ReferralExamples.For(type) ?? Features.Webhooks.WebhookExamples.For(type)
-            ?? Features.PersonalData.PersonalDataExamples.For(type) ?? Features.Indicators.IndicatorExamples.For(type);
+            ?? Features.PersonalData.PersonalDataExamples.For(type) ?? Features.Indicators.IndicatorExamples.For(type)
+            ?? Features.ApiKeys.ApiKeyExamples.For(type);
 }

@@ -16,6 +16,8 @@ public sealed class ContractHeaders : IDocumentFilter
     [
         ("RateLimit-Policy", "The caller's quota (IETF httpapi draft): `\"per-key\";q=<bucket size>;w=<seconds to refill it>`."),
         ("RateLimit", "What is left of it: `\"per-key\";r=<requests left>;t=<seconds until the next one>`."),
+        (Features.ApiKeys.ApiKeyExpiry.Header, "Sent when the API key expires within 14 days: when it stops working (an HTTP-date). "
+            + "Create its successor (`POST /v1/api-keys`) and revoke it."),
         ("Access-Control-Allow-Origin", "Sent only when the deployment configures a CORS allowlist (`Cors:AllowedOrigins`) and the " +
             "request's `Origin` is on it. CoordinationHub is a server-to-server API: by default browsers are refused."),
     ];
@@ -37,7 +39,7 @@ public sealed class ContractHeaders : IDocumentFilter
         };
         document.Components.Headers["Cache-Control"] = new OpenApiHeader
         {
-            Description = "`no-store`: the answer may carry a person's data (or who read it); no cache, proxy or client "
+            Description = "`no-store`: the answer may carry a person's data (or who read it) or a key's secret; no cache, proxy or client "
                 + "library may keep it.",
             Schema = Text(50),
         };

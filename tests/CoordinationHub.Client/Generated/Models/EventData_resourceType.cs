@@ -20,6 +20,14 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         Referral,
         #pragma warning restore CS1591
+        [EnumMember(Value = "api_key")]
+        #pragma warning disable CS1591
+        Api_key,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "organisation_access")]
+        #pragma warning disable CS1591
+        Organisation_access,
+        #pragma warning restore CS1591
         [EnumMember(Value = "import")]
         #pragma warning disable CS1591
         Import,

@@ -91,6 +91,30 @@ namespace CoordinationHub.Client.Models
         #pragma warning disable CS1591
         ReferralPersonPurged,
         #pragma warning restore CS1591
+        [EnumMember(Value = "api-key.created")]
+        #pragma warning disable CS1591
+        ApiKeyCreated,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "api-key.changed")]
+        #pragma warning disable CS1591
+        ApiKeyChanged,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "api-key.rotated")]
+        #pragma warning disable CS1591
+        ApiKeyRotated,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "api-key.revoked")]
+        #pragma warning disable CS1591
+        ApiKeyRevoked,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "api-key.expiring")]
+        #pragma warning disable CS1591
+        ApiKeyExpiring,
+        #pragma warning restore CS1591
+        [EnumMember(Value = "organisation.access-changed")]
+        #pragma warning disable CS1591
+        OrganisationAccessChanged,
+        #pragma warning restore CS1591
         [EnumMember(Value = "import.completed")]
         #pragma warning disable CS1591
         ImportCompleted,

@@ -16,6 +16,22 @@ namespace CoordinationHub.Client.Models
         public DateTimeOffset? AccessedAt { get; set; }
         /// <summary>Stores additional data not described in the OpenAPI description found when deserializing. Can be used for serialization as well.</summary>
         public IDictionary<string, object> AdditionalData { get; set; }
+        /// <summary>The agentIssuer property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? AgentIssuer { get; set; }
+#nullable restore
+#else
+        public string AgentIssuer { get; set; }
+#endif
+        /// <summary>The agentProof property</summary>
+#if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
+#nullable enable
+        public string? AgentProof { get; set; }
+#nullable restore
+#else
+        public string AgentProof { get; set; }
+#endif
         /// <summary>The agentReference property</summary>
 #if NETSTANDARD2_1_OR_GREATER || NETCOREAPP3_1_OR_GREATER
 #nullable enable
@@ -82,6 +98,8 @@ namespace CoordinationHub.Client.Models
             return new Dictionary<string, Action<IParseNode>>
             {
                 { "accessedAt", n => { AccessedAt = n.GetDateTimeOffsetValue(); } },
+                { "agentIssuer", n => { AgentIssuer = n.GetStringValue(); } },
+                { "agentProof", n => { AgentProof = n.GetStringValue(); } },
                 { "agentReference", n => { AgentReference = n.GetStringValue(); } },
                 { "apiKeyId", n => { ApiKeyId = n.GetGuidValue(); } },
                 { "id", n => { Id = n.GetGuidValue(); } },
@@ -100,6 +118,8 @@ namespace CoordinationHub.Client.Models
         {
             if(ReferenceEquals(writer, null)) throw new ArgumentNullException(nameof(writer));
             writer.WriteDateTimeOffsetValue("accessedAt", AccessedAt);
+            writer.WriteStringValue("agentIssuer", AgentIssuer);
+            writer.WriteStringValue("agentProof", AgentProof);
             writer.WriteStringValue("agentReference", AgentReference);
             writer.WriteGuidValue("apiKeyId", ApiKeyId);
             writer.WriteGuidValue("id", Id);
