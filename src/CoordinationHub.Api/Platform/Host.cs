@@ -154,6 +154,5 @@ public static class Host
         app.MapReferrals();
         app.MapPersonalData();
         app.MapWebhooks();
-        app.MapBenchmarkBaseline();
     }
 }
