@@ -154,5 +154,6 @@ public static class Host
         app.MapReferrals();
         app.MapPersonalData();
         app.MapWebhooks();
+        app.MapGuides();
     }
 }

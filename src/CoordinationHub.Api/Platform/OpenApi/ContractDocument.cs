@@ -74,6 +74,10 @@ public static class ContractDocument
                     **CORS.** A server-to-server API: browsers are refused unless the deployment configures an allowlist
                     of origins (`Cors:AllowedOrigins`).
 
+                    **Guides.** Read with this contract: one per audience (pushing delegation data, referrals and the
+                    person's data, generating a client, operating the API…), served as Markdown beside it at
+                    [/guides](/guides).
+
                     """ + "\n" + ContractLimits.DefaultsDescription,
                 Contact = new OpenApiContact { Name = "CoordinationHub", Url = new Uri("https://coordinationhub.fr") },
                 License = new OpenApiLicense { Name = "MIT", Url = new Uri("https://opensource.org/licenses/MIT") },
