@@ -22,6 +22,10 @@ public static class BenchHost
 
     public static async Task<int> RunAsync(string[] args, string contentRoot)
     {
+        // The product's runtime settings (its runtimeconfig), printed so that a run shows it measured them.
+        Console.WriteLine($"Bench host: server GC {System.Runtime.GCSettings.IsServerGC}, gen0 max budget " +
+                          $"{AppContext.GetData("System.GC.Gen0MaxBudget") ?? "default"}, pool spin limit " +
+                          $"{AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit") ?? "default"}");
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = contentRoot });
         builder.AddCoordinationHub(runningAsServer: true);
         var app = builder.Build();
