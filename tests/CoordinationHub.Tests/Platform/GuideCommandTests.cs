@@ -1,9 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace CoordinationHub.Tests.Platform;
 
@@ -28,13 +24,7 @@ public abstract class GuideCommandTests
         var shims = Directory.CreateTempSubdirectory("coordinationhub-guides-");
         try
         {
-            await using var factory = fresh.CreateFactory(fresh.ConnectionString, settings: new Dictionary<string, string>
-            {
-                ["Webhooks:Dispatch"] = "true",
-            });
-            factory.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
-            factory.StartServer();
-            var url = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+            await using var server = LiveServer.Start(fresh, new Dictionary<string, string> { ["Webhooks:Dispatch"] = "true" });
             WriteDotnetShim(shims.FullName);
 
             var failures = new List<string>();
@@ -42,7 +32,7 @@ public abstract class GuideCommandTests
             {
                 var blocks = GuideBlocks.Extract(file).Where(b => b.Runs).ToList();
                 if (blocks.Count == 0) continue;
-                var (code, output) = await RunAsync(file, blocks, url, fresh, shims.FullName);
+                var (code, output) = await RunAsync(file, blocks, server.Url, fresh, shims.FullName);
                 if (code != 0) failures.Add($"{Path.GetRelativePath(GuideBlocks.Root, file)} failed (exit {code}):\n{output}");
             }
             Assert.True(failures.Count == 0, string.Join("\n\n", failures));

@@ -17,7 +17,7 @@ public static class ContractDocument
 {
     public const string Name = "v1";
     /// <summary>The contract's version: raised with an openapi/CHANGELOG.md entry at every change of the contract.</summary>
-    public const string Version = "1.3.0";
+    public const string Version = "1.3.1";
     public const string RegenerateCommand = "dotnet run --project src/CoordinationHub.Api -- openapi openapi/coordinationhub.v1.json";
     internal static readonly (string Name, string Description)[] Tags =
     [
