@@ -54,7 +54,7 @@ public static class BenchHost
         app.MapGet("/bench/map", async (Features.CompetenceMap.CompetenceMapCache cache, CancellationToken ct) =>
             {
                 var map = await cache.GetAsync(0, ct);
-                return TypedResults.Ok(new MapStats(map.Generation, map.KeyCount, map.PeriodCount, map.Organisations.Count, map.CommunesByCode.Count));
+                return TypedResults.Ok(new MapStats(map.Generation, map.Periods.Values.Sum(p => p.KeyCount), map.PeriodCount, map.Organisations.Count, map.CommunesByCode.Count));
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
