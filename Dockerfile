@@ -17,6 +17,8 @@ COPY ["src/CoordinationHub.Api/CoordinationHub.Api.csproj", "src/CoordinationHub
 RUN dotnet restore src/CoordinationHub.Api/CoordinationHub.Api.csproj
 
 COPY src/ src/
+# The guides served at /guides/ are embedded from here at build.
+COPY openapi/guides/ openapi/guides/
 RUN dotnet publish src/CoordinationHub.Api/CoordinationHub.Api.csproj -c Release -o /app --no-restore
 
 # ---- runtime stage ----------------------------------------------------------

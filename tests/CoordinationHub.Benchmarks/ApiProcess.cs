@@ -161,7 +161,7 @@ public sealed class ApiProcess : IAsyncDisposable
 
     private static Process Launch(string work, int port, string connectionString, DatabaseProvider provider, string[]? settings = null)
     {
-        var (fileName, prefixArgs) = ApiExecutable();
+        var (fileName, prefixArgs) = HostCommand();
         var start = new ProcessStartInfo(fileName)
         {
             WorkingDirectory = work,
@@ -173,7 +173,6 @@ public sealed class ApiProcess : IAsyncDisposable
         foreach (var a in new[]
         {
             "--urls", $"http://127.0.0.1:{port}",
-            "--Benchmark:Enabled=true",
             $"--ConnectionStrings:CoordinationHub={connectionString}",
             $"--Database:Provider={provider}",
             "--Logging:LogLevel:Default=Warning",
@@ -238,19 +237,27 @@ public sealed class ApiProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// The API as built beside this harness in the same configuration: its own output folder (with
-    /// its appsettings.json), else the copy MSBuild puts next to the harness.
+    /// The API's output folder, built beside this harness in the same configuration (its appsettings.json and
+    /// runtimeconfig), else this harness's own folder, where MSBuild copies the API's assembly.
     /// </summary>
-    private static (string FileName, string[] Args) ApiExecutable()
+    public static string ApiDirectory()
     {
         var built = typeof(ApiProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .FirstOrDefault(a => a.Key == "ApiOutputDirectory")?.Value;
-        var directory = built is not null && File.Exists(Path.Combine(built, "CoordinationHub.Api.dll")) ? built : AppContext.BaseDirectory;
-        var dll = Path.Combine(directory, "CoordinationHub.Api.dll");
-        var apphost = Path.Combine(directory, OperatingSystem.IsWindows() ? "CoordinationHub.Api.exe" : "CoordinationHub.Api");
-        if (File.Exists(apphost)) return (apphost, []);
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        return (dotnet, [dll]);
+        return built is not null && File.Exists(Path.Combine(built, "CoordinationHub.Api.dll")) ? built : AppContext.BaseDirectory;
+    }
+
+    /// <summary>
+    /// <see cref="BenchHost"/> in a process of its own: this assembly (its deps.json holds the API's dependencies) run
+    /// by the dotnet host under the API's runtimeconfig, so the server has the product's GC and thread-pool settings.
+    /// </summary>
+    private static (string FileName, string[] Args) HostCommand()
+    {
+        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host
+            : Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "../../../dotnet"));
+        if (!File.Exists(dotnet)) dotnet = "dotnet";
+        var runtimeConfig = Path.Combine(ApiDirectory(), "CoordinationHub.Api.runtimeconfig.json");
+        return (dotnet, ["exec", "--runtimeconfig", runtimeConfig, typeof(ApiProcess).Assembly.Location, BenchHost.Mode]);
     }
 
     public async ValueTask DisposeAsync()

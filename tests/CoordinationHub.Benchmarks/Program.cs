@@ -7,6 +7,9 @@ using CoordinationHub.Platform.Data;
 //        [--referrals | --webhooks | --push]
 // A measurement, not a test: it exits 0 when a target is missed, 1 only when something failed.
 
+// The API under measurement, with the benchmark's floors and counters: started by ApiProcess as a process of its own.
+if (args is [BenchHost.Mode, .. var settings]) return await BenchHost.RunAsync(settings, ApiProcess.ApiDirectory());
+
 // The --webhooks benchmark's receiver, started by the benchmark itself as a process of its own.
 if (args is ["--webhook-receiver"]) return await WebhookBenchmark.ServeReceiverAsync();
 

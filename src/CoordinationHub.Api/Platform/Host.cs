@@ -171,6 +171,6 @@ public static class Host
         app.MapApiKeys();
         app.MapOrganisationAccess();
         app.MapPages();
-        app.MapBenchmarkBaseline();
+        app.MapGuides();
     }
 }

@@ -14,9 +14,9 @@ public sealed class LiveServer : IAsyncDisposable
 
     private LiveServer(WebApplicationFactory<Program> factory, string url) => (this.factory, Url) = (factory, url);
 
-    public static LiveServer Start(ApiFixture fx)
+    public static LiveServer Start(ApiFixture fx, IReadOnlyDictionary<string, string>? settings = null)
     {
-        var factory = fx.CreateFactory(fx.ConnectionString);
+        var factory = fx.CreateFactory(fx.ConnectionString, settings: settings);
         factory.UseKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0));
         factory.StartServer();
         var url = factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

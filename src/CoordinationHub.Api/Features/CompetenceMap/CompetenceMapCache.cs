@@ -65,8 +65,7 @@ public sealed class CompetenceMapCache(Db db, TimeProvider clock, ILogger<Compet
                 ? chain
                 : [new ChainLink(LawOf(commune).HolderOn(competence.HolderKind, date), null, null)];
 
-        /// <summary>(Commune, competence) keys and periods held in memory, for the benchmark's figures.</summary>
-        public int KeyCount => Periods.Values.Sum(p => p.KeyCount);
+        /// <summary>Periods held in memory (logged when the map is loaded).</summary>
         public int PeriodCount => Periods.Values.Sum(p => p.PeriodCount);
     }
 

@@ -35,8 +35,6 @@ public sealed class AccessContext
     public string? AgentIssuer { get; set; }
     public string? Purpose { get; set; }
     public string Operation { get; set; } = "";
-    /// <summary>Only the benchmark turns logging off, to measure what it costs (Benchmark:Enabled).</summary>
-    public bool Off { get; set; }
     /// <summary>The referrals this request logged a read of: an idempotent replay of its answer logs them again.</summary>
     public HashSet<Guid> Logged { get; } = [];
 
@@ -66,8 +64,6 @@ public sealed class AccessContext
         }
         context.Purpose = Header(http, PurposeHeader, PurposeMax);
         context.Operation = http.GetEndpoint()?.Metadata.GetMetadata<IEndpointNameMetadata>()?.EndpointName ?? "";
-        context.Off = http.Request.Headers.ContainsKey("X-Benchmark-Access-Log-Off")
-            && http.RequestServices.GetRequiredService<IConfiguration>().GetValue<bool>("Benchmark:Enabled");
         NoStore.Register(http, context);
         await next();
     }
@@ -112,7 +108,6 @@ public sealed class PersonAccess(Caller caller, AccessContext context, AccessLog
     /// </summary>
     private async Task<List<AccessRecord>> RowsAsync(IEnumerable<Guid> referralIds, CancellationToken ct)
     {
-        if (context.Off) return [];
         var ids = referralIds.Distinct().ToList();
         if (ids.Count == 0) return [];
         // Checked where every read of the person's data is logged: no read can skip it.

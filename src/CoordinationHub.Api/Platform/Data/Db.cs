@@ -134,18 +134,6 @@ public sealed class Db : IDisposable
     public void Dispose() => sqliteWriter.Dispose();
 
     /// <summary>
-    /// What the SQLite writer has done since the process started: units run, and the time they held it (their
-    /// savepoints included), batches and the time their BEGIN and COMMIT took. For the benchmark's figures.
-    /// </summary>
-    public WriterTimes Writer => new(
-        Volatile.Read(ref sqliteWriter.Units),
-        Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.UnitTicks)),
-        Volatile.Read(ref sqliteWriter.Batches),
-        Stopwatch.GetElapsedTime(0, Volatile.Read(ref sqliteWriter.CommitTicks)));
-
-    public sealed record WriterTimes(long Units, TimeSpan UnitTime, long Batches, TimeSpan CommitTime);
-
-    /// <summary>
     /// SQLite has one writer at a time (and Microsoft.Data.Sqlite waits for a busy file by sleeping 150 ms
     /// between attempts), so the writers of this process queue here instead. One loop takes what is queued,
     /// runs each unit in its own savepoint of one transaction (a unit that fails is rolled back alone, and its
@@ -179,7 +167,6 @@ public sealed class Db : IDisposable
             System.Threading.Channels.Channel.CreateUnbounded<Unit>(new() { SingleReader = true });
         private int started;
         private SingleThreadScheduler? thread;
-        public long Units, UnitTicks, Batches, CommitTicks;
 
         public void Dispose() => thread?.Dispose();
 
@@ -206,9 +193,7 @@ public sealed class Db : IDisposable
                 try
                 {
                     statements ??= new SqliteStatementCache((SqliteConnection)await db.OpenAsync(CancellationToken.None));
-                    var begun = Stopwatch.GetTimestamp();
                     await using var tx = statements.BeginImmediate();
-                    var units = Stopwatch.GetTimestamp();
                     foreach (var unit in batch)
                     {
                         if (unit.Ct.IsCancellationRequested) { unit.Error = new OperationCanceledException(unit.Ct); continue; }
@@ -227,13 +212,7 @@ public sealed class Db : IDisposable
                         }
                         Activity.Current = null;
                     }
-                    var committing = Stopwatch.GetTimestamp();
                     await tx.CommitAsync();
-                    // Only this loop writes them; readers take them with Volatile.Read.
-                    Volatile.Write(ref Units, Units + batch.Count);
-                    Volatile.Write(ref UnitTicks, UnitTicks + committing - units);
-                    Volatile.Write(ref Batches, Batches + 1);
-                    Volatile.Write(ref CommitTicks, CommitTicks + units - begun + Stopwatch.GetTimestamp() - committing);
                     foreach (var unit in batch)
                         if (unit.Error is null) unit.Done.TrySetResult(unit.Result);
                         else unit.Done.TrySetException(unit.Error);

@@ -17,7 +17,7 @@ public static class ContractDocument
 {
     public const string Name = "v1";
     /// <summary>The contract's version: raised with an openapi/CHANGELOG.md entry at every change of the contract.</summary>
-    public const string Version = "1.3.0";
+    public const string Version = "1.3.1";
     public const string RegenerateCommand = "dotnet run --project src/CoordinationHub.Api -- openapi openapi/coordinationhub.v1.json";
     internal static readonly (string Name, string Description)[] Tags =
     [
@@ -80,6 +80,10 @@ public static class ContractDocument
 
                     **CORS.** A server-to-server API: browsers are refused unless the deployment configures an allowlist
                     of origins (`Cors:AllowedOrigins`).
+
+                    **Guides.** Read with this contract: one per audience (pushing delegation data, referrals and the
+                    person's data, generating a client, operating the API…), served as Markdown beside it at
+                    [/guides](/guides).
 
                     """ + "\n" + ContractLimits.DefaultsDescription,
                 Contact = new OpenApiContact { Name = "CoordinationHub", Url = new Uri("https://coordinationhub.fr") },

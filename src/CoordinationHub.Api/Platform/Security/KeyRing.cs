@@ -43,7 +43,7 @@ public sealed class KeyRing
     public IReadOnlySet<string> Retired => Loaded.Retired;
 
     private State Loaded => Current ?? throw new CryptographicException(
-        $"There is no key ring at {Path}: restore keyring.json from its backup (see the README, 'Key ring').");
+        $"There is no key ring at {Path}: restore keyring.json from its backup (see openapi/guides/referrals-and-personal-data.md, 'The key ring').");
 
     /// <summary>The state, read again when the file changed since the last look (at most every <see cref="RefreshEvery"/>).</summary>
     private State? Current

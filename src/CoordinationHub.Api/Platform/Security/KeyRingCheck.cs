@@ -19,7 +19,7 @@ public sealed class KeyRingCheck(Db db, KeyRing ring, DataKeys keys, ReferralPer
 {
     public const string Recovery =
         "Restore keyring.json from its backup to that path (or point PersonalData:KeyRingPath at it) and start again; "
-        + "see the README, 'The person's data'. Do not delete the database's data_key rows: without the ring they cannot be read, "
+        + "see openapi/guides/referrals-and-personal-data.md. Do not delete the database's data_key rows: without the ring they cannot be read, "
         + "and without them nothing they sealed can.";
 
     public async Task VerifyAsync(CancellationToken ct)

@@ -1,21 +1,46 @@
+using CoordinationHub.Platform;
 using CoordinationHub.Platform.Data;
 using Dapper;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
 
-namespace CoordinationHub.Platform;
+namespace CoordinationHub.Benchmarks;
 
 /// <summary>
-/// The floor the benchmark (tests/CoordinationHub.Benchmarks) measures the competence map against:
-/// one Dapper read by primary key through <see cref="Db"/>, in the same host and middleware, with
-/// no authentication, no mediator and no validation. Mapped only when <c>Benchmark:Enabled</c> is
-/// true, so it is never part of the contract nor of a production host.
+/// The API as the benchmark runs it: the product's own builder and pipeline (<c>AddCoordinationHub</c>,
+/// <c>UseCoordinationHub</c>), plus the floors it is measured against and the counters it reads, mapped from
+/// this assembly only. The product has none of them. Run in a process of its own under the API's runtimeconfig
+/// (same GC and thread-pool settings), by <see cref="ApiProcess"/>: <c>dotnet exec --runtimeconfig
+/// CoordinationHub.Api.runtimeconfig.json CoordinationHub.Benchmarks.dll --api-host [settings]</c>.
 /// </summary>
-public static class Benchmark
+public static class BenchHost
 {
-    public static void MapBenchmarkBaseline(this WebApplication app)
-    {
-        if (!app.Configuration.GetValue<bool>("Benchmark:Enabled")) return;
+    public const string Mode = "--api-host";
 
+    public static async Task<int> RunAsync(string[] args, string contentRoot)
+    {
+        // The product's runtime settings (its runtimeconfig), printed so that a run shows it measured them.
+        Console.WriteLine($"Bench host: server GC {System.Runtime.GCSettings.IsServerGC}, gen0 max budget " +
+                          $"{AppContext.GetData("System.GC.Gen0MaxBudget") ?? "default"}, pool spin limit " +
+                          $"{AppContext.GetData("System.Threading.ThreadPool.UnfairSemaphoreSpinLimit") ?? "default"}");
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = contentRoot });
+        builder.AddCoordinationHub(runningAsServer: true);
+        var app = builder.Build();
+        app.UseCoordinationHub();
+        app.MapBenchmarkEndpoints();
+        await app.RunAsync();
+        return 0;
+    }
+
+    /// <summary>
+    /// The floor the competence map is measured against: one Dapper read by primary key through <see cref="Db"/>, in
+    /// the same host and middleware, with no authentication, no mediator and no validation; and the other floors.
+    /// </summary>
+    private static void MapBenchmarkEndpoints(this WebApplication app)
+    {
         app.MapGet("/bench/baseline/{id:guid}", async Task<Results<Ok<BaselineRow>, NotFound>> (Guid id, Db db, CancellationToken ct) =>
             {
                 await using var connection = await db.OpenAsync(ct);
@@ -29,13 +54,10 @@ public static class Benchmark
         app.MapGet("/bench/map", async (Features.CompetenceMap.CompetenceMapCache cache, CancellationToken ct) =>
             {
                 var map = await cache.GetAsync(0, ct);
-                return TypedResults.Ok(new MapStats(map.Generation, map.KeyCount, map.PeriodCount, map.Organisations.Count, map.CommunesByCode.Count));
+                return TypedResults.Ok(new MapStats(map.Generation, map.Periods.Values.Sum(p => p.KeyCount), map.PeriodCount, map.Organisations.Count, map.CommunesByCode.Count));
             })
             .AllowAnonymous()
             .ExcludeFromDescription();
-
-        // The SQLite writer's counters: the benchmark takes their difference over each phase.
-        app.MapGet("/bench/writer", (Db db) => TypedResults.Ok(db.Writer)).AllowAnonymous().ExcludeFromDescription();
 
         // The runtime's counters (collections, pauses, allocations, thread pool): the benchmark takes their difference over a window.
         app.MapGet("/bench/runtime", () => TypedResults.Ok(new RuntimeCounters(
@@ -74,8 +96,8 @@ public static class Benchmark
                 var changeLog = services.GetRequiredService<ChangeLog>();
                 var access = services.GetRequiredService<Features.PersonalData.PersonAccess>();
                 // Who the create's key would be: the audit row and the access record carry it.
-                services.GetRequiredService<Auth.Caller>()
-                    .Set(new Auth.ApiKeyIdentity(body.KeyId, body.SenderId, false, new HashSet<string>()));
+                services.GetRequiredService<Platform.Auth.Caller>()
+                    .Set(new Platform.Auth.ApiKeyIdentity(body.KeyId, body.SenderId, false, new HashSet<string>()));
                 services.GetRequiredService<Features.PersonalData.AccessContext>().Operation = "CreateReferral";
                 var now = clock.GetUtcNow();
                 var person = Features.Referrals.ReferralPersonData.Clean(body.Person, "Benchmark");
@@ -87,7 +109,7 @@ public static class Benchmark
                     StatutoryBasis = "RSA_ORIENTATION", RoutingMode = "RESOLVED",
                     RoutingChain = System.Text.Json.JsonSerializer.Serialize(
                         new[] { new Features.CompetenceMap.ChainStep(body.ReceiverId, "Nord", "DEPARTEMENT", "LAW", null, null, "CASF L262-15 ; L262-16") },
-                        Features.Referrals.ReferralStore.Json),
+                        System.Text.Json.JsonSerializerOptions.Web),
                     DeadlineAt = now.AddDays(10), DeadlineSource = "URGENCY", SentAt = now, Version = 1, UpdatedAt = now,
                 };
                 var agent = new Features.Referrals.AgentInput("bench", "Benchmark");
