@@ -4,7 +4,7 @@ using CoordinationHub.Platform.Data;
 // The benchmark of issue 8 (see README.md):
 //   dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [--duration 10] [--concurrency 32]
 //        [--warmup 3] [--rounds 5] [--provider Sqlite|PostgreSQL --connection "..."] [--baseline-only] [--keep-data]
-//        [--referrals | --webhooks | --push]
+//        [--referrals | --webhooks | --push | --indicators | --tracing]
 // A measurement, not a test: it exits 0 when a target is missed, 1 only when something failed.
 
 // The API under measurement, with the benchmark's floors and counters: started by ApiProcess as a process of its own.
@@ -39,6 +39,7 @@ try
 
     var workload = await Workload.FetchAsync(api, apiProcess.AdminKey, withCatalogue: !options.BaselineOnly, ct);
     Console.WriteLine($"Referential: {workload.Communes.Count:N0} current communes; catalogue: {workload.Catalogue.Count} competences ({workload.Legal.Count} legal).");
+    if (options.Indicators) return await new IndicatorBenchmark(apiProcess, generator, options, workload).RunAsync(ct);
     if (options.Referrals) return await new ReferralBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
     if (options.Push) return await new PushBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
     if (options.Tracing) return await new TracingBenchmark(apiProcess, api, generator, options, workload).RunAsync(ct);
@@ -168,7 +169,7 @@ sealed record Phase(string Name, Uri[] Requests, string? Key)
 public sealed record BenchmarkOptions(
     TimeSpan Duration, TimeSpan Warmup, int Rounds, int Concurrency, DatabaseProvider Provider, string? Connection, bool BaselineOnly, bool KeepData,
     int Every = 1, double WritesPerSecond = 5, bool Referrals = false, bool Webhooks = false, bool Push = false, bool CreateOnly = false,
-    bool Tracing = false)
+    bool Tracing = false, bool Indicators = false)
 {
     public const string Usage = """
         Usage: dotnet run -c Release --project tests/CoordinationHub.Benchmarks -- [options]
@@ -184,6 +185,7 @@ public sealed record BenchmarkOptions(
           --keep-data           keep the temp folder (SQLite file, admin key) afterwards
           --referrals           the referral benchmark (issue 13) instead of the map's
           --create-only         with --referrals: only create-referral vs the baseline INSERT (no list, no reads)
+          --indicators          issue 26: a département's public indicators with the rollups of 10,000 then 1,000,000 referrals
           --webhooks            issue 15: deliveries/s (10,000 events × 5 subscribers) and lookup p99 while dispatching vs idle
           --push                issue 16: the national load pushed through the API vs the native bulk path, lookups meanwhile,
                                 memory during pushes of 20,000 and 200,000 records (lookups at concurrency 2 unless given)
@@ -216,12 +218,14 @@ public sealed record BenchmarkOptions(
                 "--webhooks" => o with { Webhooks = true },
                 "--push" => o with { Push = true },
                 "--tracing" => o with { Tracing = true },
+                "--indicators" => o with { Indicators = true },
                 "--help" or "-h" => throw new ArgumentException("CoordinationHub benchmark."),
                 _ => throw new ArgumentException($"Unknown option {args[i]}."),
             };
         }
         if (o.Webhooks && !concurrencyGiven) o = o with { Concurrency = 4 };
         if (o.Push && !concurrencyGiven) o = o with { Concurrency = 2 };
+        if (o.Indicators && !concurrencyGiven) o = o with { Concurrency = 4 };
         if (o.Provider == DatabaseProvider.PostgreSQL && o.Connection is null) throw new ArgumentException("--provider PostgreSQL needs --connection \"Host=…;Database=…\".");
         return o;
     }

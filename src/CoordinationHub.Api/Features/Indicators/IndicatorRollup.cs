@@ -104,9 +104,10 @@ public static class IndicatorRollup
 
     /// <summary>
     /// Writes a delta, cells in key order (two transactions touching the same cells lock them in the same order) and
-    /// without the changes that cancel out (a write that changes nothing counted writes nothing).
+    /// without the changes that cancel out (a write that changes nothing counted writes nothing). <paramref name="cells"/>
+    /// false leaves referral_stat out: only the benchmark's bulk seeding does that (see its README).
     /// </summary>
-    public static async Task WriteAsync(Db db, DbConnection c, DbTransaction tx, Delta delta, CancellationToken ct)
+    public static async Task WriteAsync(Db db, DbConnection c, DbTransaction tx, Delta delta, CancellationToken ct, bool cells = true)
     {
         var stats = delta.Stats.Where(s => s.Value != 0).OrderBy(s => s.Key.Cell.Departement, StringComparer.Ordinal)
             .ThenBy(s => s.Key.Cell.Month).ThenBy(s => s.Key.Cell.Commune).ThenBy(s => s.Key.Cell.Competence, StringComparer.Ordinal)
@@ -119,8 +120,9 @@ public static class IndicatorRollup
             .ThenBy(a => a.Key.Cell.Need, StringComparer.Ordinal).ThenBy(a => a.Key.Cell.Sender).ThenBy(a => a.Key.Cell.Receiver)
             .ThenBy(a => a.Key.DueAt).ToList();
         var sqlServer = db.Dialect.Provider == DatabaseProvider.SqlServer;
-        await db.ExecuteRowsAsync(c, tx, sqlServer ? StatMergeSql : StatUpsert, StatParameters, StatTypes,
-            [.. stats.Select(s => Values(s.Key.Cell, s.Key.Measure, s.Value))], ct);
+        if (cells)
+            await db.ExecuteRowsAsync(c, tx, sqlServer ? StatMergeSql : StatUpsert, StatParameters, StatTypes,
+                [.. stats.Select(s => Values(s.Key.Cell, s.Key.Measure, s.Value))], ct);
         await db.ExecuteRowsAsync(c, tx, sqlServer ? DepartementMergeSql : DepartementUpsert, DepartementParameters, DepartementTypes,
             [.. departements.Select(d => new object?[] { d.Key.Departement, d.Key.Month, d.Key.Competence, d.Key.Need, d.Key.Measure, d.N })], ct);
         await db.ExecuteRowsAsync(c, tx, sqlServer ? AwaitingMergeSql : AwaitingUpsert, AwaitingParameters, AwaitingTypes,

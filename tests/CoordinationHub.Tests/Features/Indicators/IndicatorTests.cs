@@ -122,6 +122,17 @@ public abstract class IndicatorTests(ApiFixture fx) : ReferralTestBase(fx)
     }
 
     [Fact]
+    public async Task Referrals_written_at_the_same_time_into_the_same_cell_are_all_counted()
+    {
+        // Twenty transactions add to the same rollup rows at once: the upsert adds, none overwrites another's count.
+        var sender = await Ccas("89387"); // Sens
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Send(sender, Draft("HOUSING", Person("89387")))));
+        var own = await (await sender.Client(Fx).GetAsync($"/v1/indicators/own/needs?level=COMMUNE&code=89387&rows=NEED&{Month}").Ok())
+            .Read<NeedIndicators>();
+        Assert.Equal(20, own.Table.Rows.Single(r => r.Key == "HOUSING").Total.Value);
+    }
+
+    [Fact]
     public async Task Own_figures_need_a_key_with_referrals_read_and_a_bad_territory_is_a_400_or_404()
     {
         await (await Fx.Client().GetAsync($"/v1/indicators/own/needs?level=DEPARTEMENT&code=58&{Month}")).Problem(HttpStatusCode.Unauthorized);
