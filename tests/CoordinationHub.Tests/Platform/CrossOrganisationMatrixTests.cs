@@ -10,7 +10,7 @@ namespace CoordinationHub.Tests.Platform;
 /// organisation owns (in its path, or by a query parameter that names it) answers an unrelated organisation holding
 /// every scope as for an id that does not exist (404), reads and writes alike, and changes nothing; a read declared
 /// <c>x-public</c> (public by design) answers it as anyone (200), and a write on such a resource is refused 403 (it is no
-/// secret): delegations, organisations, and signed conventions (a draft is its parties' only). An operation whose path names a resource this test does
+/// secret): delegations, organisations (not their access settings), and signed conventions (a draft is its parties' only). An operation whose path names a resource this test does
 /// not know fails it: a new kind of resource comes with its owned example here.
 /// </summary>
 public abstract class CrossOrganisationMatrixTests(ApiFixture fx) : ReferralTestBase(fx)
@@ -58,8 +58,11 @@ public abstract class CrossOrganisationMatrixTests(ApiFixture fx) : ReferralTest
             .Ok(HttpStatusCode.Created)).Json()).GetProperty("id").GetGuid();
         var import = (await (await dep.Client(Fx).PostAsync("/v1/imports/delegations?dryRun=true&allowEmpty=true",
             new StringContent("", System.Text.Encoding.UTF8, "application/x-ndjson"))).Json()).GetProperty("id").GetGuid();
+        var apiKey = (await (await ccas.Client(Fx).PostJson("/v1/api-keys", new { label = "matrix", scopes = new[] { Scopes.ReferralsRead } })
+            .Ok(HttpStatusCode.Created)).Json()).GetProperty("apiKey").GetProperty("id").GetGuid();
         var owned = new Dictionary<string, Guid>
         {
+            ["/v1/api-keys/{id}"] = apiKey, ["/v1/organisations/{id}/access"] = ccas.Id,
             ["/v1/referrals/{id}"] = referral.Id, ["/v1/webhook-subscriptions/{id}"] = subscription, ["/v1/conventions/{id}"] = draft,
             ["/v1/delegations/{id}"] = delegation, ["/v1/organisations/{id}"] = ccas.Id, ["/v1/imports/{id}"] = import,
         };
@@ -76,8 +79,24 @@ public abstract class CrossOrganisationMatrixTests(ApiFixture fx) : ReferralTest
             request.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
             var response = await other.SendAsync(request);
             results.Add($"{op.Id} {op.Method} {op.Template} → {(int)response.StatusCode}");
+            // A body refused before the resource is looked up (an example's date now past…) answers alike for no such id.
+            if (response.StatusCode == HttpStatusCode.UnprocessableEntity && expected == HttpStatusCode.NotFound
+                && await SameAsForNoSuchId(op, url, response)) return;
             if (response.StatusCode != expected)
                 failures.Add($"{op.Id} ({op.Method} {url}) → {(int)response.StatusCode} to an unrelated organisation, not {(int)expected}");
+        }
+        async Task<bool> SameAsForNoSuchId(Operation op, string url, HttpResponseMessage answer)
+        {
+            var unknown = System.Text.RegularExpressions.Regex.Replace(url, "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                _ => Guid.CreateVersion7().ToString());
+            using var request = new HttpRequestMessage(new HttpMethod(op.Method), unknown)
+            {
+                Content = new StringContent(op.Example?.ToJsonString() ?? "{}", System.Text.Encoding.UTF8, "application/json"),
+            };
+            request.Headers.TryAddWithoutValidation("If-Match", "\"1\"");
+            var control = await other.SendAsync(request);
+            return control.StatusCode == answer.StatusCode
+                && (await control.Json()).GetProperty("type").GetString() == (await answer.Json()).GetProperty("type").GetString();
         }
         foreach (var op in Operations())
         {
@@ -118,6 +137,7 @@ public abstract class CrossOrganisationMatrixTests(ApiFixture fx) : ReferralTest
         Assert.Equal(referral.Status, after.Status);
         await ccas.Client(Fx).GetAsync($"/v1/webhook-subscriptions/{subscription}").Ok();
         await dep.Client(Fx).GetAsync($"/v1/conventions/{draft}").Ok();
+        await ccas.Client(Fx).GetAsync($"/v1/api-keys/{apiKey}").Ok();
     }
 }
 
