@@ -43,6 +43,7 @@ public static class Host
         services.AddSingleton<KeyRingCheck>();
         services.AddSingleton<ReferralPersonData>();
         services.AddSingleton<ReferralPersonKeys>();
+        services.AddSingleton<Features.Indicators.IndicatorBackfill>();
         services.AddScoped<AccessContext>();
         services.AddScoped<PersonAccess>();
         services.AddSingleton<AccessLogWriter>();

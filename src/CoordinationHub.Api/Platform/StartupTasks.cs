@@ -23,6 +23,8 @@ public sealed class StartupTasks(IServiceProvider services, Db db, IOptions<Data
         else await services.GetRequiredService<Security.KeyRingCheck>().VerifyAsync(ct);
         // Once, after migration 0014: the duplicate guard's keys of earlier referrals, over every given name.
         await services.GetRequiredService<Features.Referrals.ReferralPersonKeys>().RecomputeAsync(ct);
+        // Once, after migration 0017: the indicators of the referrals written before it.
+        await services.GetRequiredService<Features.Indicators.IndicatorBackfill>().RunAsync(ct);
 
         // An empty directory gets the bundled referential; a newer vintage is the operator's
         // decision (import-referential), not a side effect of a restart.
