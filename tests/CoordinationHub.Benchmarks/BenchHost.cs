@@ -77,7 +77,7 @@ public static class BenchHost
                     DeadlineAt = now.AddDays(10), DeadlineSource = "URGENCY", SentAt = now, Version = 1, UpdatedAt = now,
                 };
                 // The same write path as every command: a transaction (one writer at a time on SQLite).
-                await db.InTransactionAsync(async (c, tx, t) => { await Features.Referrals.ReferralStore.InsertAsync(db, c, tx, row, t); return 0; }, ct);
+                await db.InTransactionAsync(async (c, tx, t) => await Dapper.SqlMapper.ExecuteAsync(c, db.Command(Features.Referrals.ReferralStore.InsertSql, row, t, tx)), ct);
                 return TypedResults.Created($"/bench/baseline/referral/{row.Id}", new { row.Id });
             })
             .AllowAnonymous()

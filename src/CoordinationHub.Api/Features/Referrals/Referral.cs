@@ -364,7 +364,8 @@ public static class ReferralStore
         reoriented_to_id, sent_at, received_at, responded_at, closed_at, retention_days, person_purged_at, version, updated_at
         """;
     private const string Sql = $"SELECT {Columns} FROM referral WHERE id = @id";
-    private const string InsertSql = $"""
+    /// <summary>The referral row alone, without its counts (<see cref="InsertAsync"/> adds them).</summary>
+    public const string InsertSql = $"""
         INSERT INTO referral ({Columns})
         VALUES (@id, @senderId, @receiverId, @need, @competenceCode, @urgency, @status, @communeId, @personKey,
                 @senderAgentReference, @senderAgentName, @assignedAgentReference, @assignedAgentName,
