@@ -104,7 +104,10 @@ public static class ContractConformance
         var key = $"{operation.Method} {operation.Template} {status} {mediaType}";
         var (options, names) = Schemas.Value;
         if (!names.TryGetValue(key, out var name)) return failures;
-        var schema = Compiled.GetOrAdd(name, n => JsonSchema.FromText($$"""{"$ref":"{{BaseUri}}#/$defs/{{n}}"}""", options));
+        JsonSchema schema;
+        // The registry JsonSchema.Net builds into is a plain dictionary: one compile at a time (the two databases' test
+        // collections run in parallel; a race there once failed a test with "concurrent update" on a Dictionary).
+        lock (Compiled) schema = Compiled.GetOrAdd(name, n => JsonSchema.FromText($$"""{"$ref":"{{BaseUri}}#/$defs/{{n}}"}""", options));
         JsonElement instance;
         try { instance = JsonDocument.Parse(body).RootElement; }
         catch (JsonException e)
@@ -116,7 +119,8 @@ public static class ContractConformance
             && instance.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
             && !ProblemTypes.Value.Contains((type.GetString()!, status)))
             failures.Add($"{where}: the problem type {type.GetString()} with status {status} is not listed in the contract's x-problem-types");
-        var results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true });
+        EvaluationResults results;
+        lock (Compiled) results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true });
         if (results.IsValid) return failures;
         // The innermost failures: an invalid node none of whose descendants failed.
         var details = results.Details ?? [];
