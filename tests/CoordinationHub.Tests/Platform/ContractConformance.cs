@@ -55,6 +55,7 @@ public static class ContractConformance
 
     private static readonly Lazy<(BuildOptions Options, Dictionary<string, string> Names)> Schemas = new(BuildSchemas);
     private static readonly ConcurrentDictionary<string, JsonSchema> Compiled = new();
+    private static readonly Lock Registry = new();
 
     public static string RepoRoot([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", ".."));
@@ -107,7 +108,7 @@ public static class ContractConformance
         JsonSchema schema;
         // The registry JsonSchema.Net builds into is a plain dictionary: one compile at a time (the two databases' test
         // collections run in parallel; a race there once failed a test with "concurrent update" on a Dictionary).
-        lock (Compiled) schema = Compiled.GetOrAdd(name, n => JsonSchema.FromText($$"""{"$ref":"{{BaseUri}}#/$defs/{{n}}"}""", options));
+        lock (Registry) schema = Compiled.GetOrAdd(name, n => JsonSchema.FromText($$"""{"$ref":"{{BaseUri}}#/$defs/{{n}}"}""", options));
         JsonElement instance;
         try { instance = JsonDocument.Parse(body).RootElement; }
         catch (JsonException e)
@@ -120,7 +121,7 @@ public static class ContractConformance
             && !ProblemTypes.Value.Contains((type.GetString()!, status)))
             failures.Add($"{where}: the problem type {type.GetString()} with status {status} is not listed in the contract's x-problem-types");
         EvaluationResults results;
-        lock (Compiled) results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true });
+        lock (Registry) results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List, RequireFormatValidation = true });
         if (results.IsValid) return failures;
         // The innermost failures: an invalid node none of whose descendants failed.
         var details = results.Details ?? [];

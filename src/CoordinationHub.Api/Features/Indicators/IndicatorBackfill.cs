@@ -16,9 +16,7 @@ public sealed class IndicatorBackfill(Db db, ILogger<IndicatorBackfill> logger)
         var counted = await db.InTransactionAsync(async (c, tx, t) =>
         {
             // Every counted referral has a row here: none while referrals exist means none was counted.
-            if (await c.ExecuteScalarAsync<long>(db.Command(AnyRollupSql, null, t, tx)) > 0
-                || await c.ExecuteScalarAsync<long>(db.Command(AnyReferralSql, null, t, tx)) == 0)
-                return 0;
+            if (await c.ExecuteScalarAsync<int>(db.Command(NothingToCountSql, null, t, tx)) == 1) return 0;
             var departements = (await c.QueryAsync<(Guid Id, string? Departement)>(db.Command(DepartementsSql, null, t, tx)))
                 .ToDictionary(o => o.Id, o => o.Departement ?? "");
             var delta = new IndicatorRollup.Delta();
@@ -36,8 +34,11 @@ public sealed class IndicatorBackfill(Db db, ILogger<IndicatorBackfill> logger)
         return counted;
     }
 
-    private const string AnyRollupSql = "SELECT COUNT(*) FROM referral_stat_departement";
-    private const string AnyReferralSql = "SELECT COUNT(*) FROM referral";
+    // Run at every start: EXISTS stops at the first row where COUNT(*) would read a million.
+    private const string NothingToCountSql = """
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM referral_stat_departement) OR NOT EXISTS (SELECT 1 FROM referral)
+                    THEN 1 ELSE 0 END
+        """;
     private const string DepartementsSql = "SELECT id, departement_code FROM organisation WHERE kind = 'COMMUNE'";
     private const string ReferralsSql = $"SELECT {ReferralStore.Columns} FROM referral";
 }
